@@ -1,0 +1,149 @@
+-- emreg clinic registry, schema version 1 (SQLite).
+-- The migration in Sources/RegistryStore/Schema.swift must produce exactly this schema;
+-- RegistryStoreTests/SchemaTests proves it.
+
+-- Registry-wide settings: clinic code, registry id, linkage secret.
+CREATE TABLE registry_meta (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Pseudonymous patients: what may leave the clinic.
+CREATE TABLE patients (
+    id TEXT PRIMARY KEY NOT NULL,
+    sex TEXT NOT NULL,
+    birth_year INTEGER NOT NULL,
+    linkage_key TEXT,
+    origin TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT,
+    delete_reason TEXT
+) WITHOUT ROWID;
+
+CREATE INDEX patients_linkage_key ON patients (linkage_key);
+
+-- Direct identifiers: local only. Never synced, never exported de-identified, never logged.
+CREATE TABLE patient_identities (
+    patient_id TEXT PRIMARY KEY NOT NULL REFERENCES patients (id) DEFERRABLE INITIALLY DEFERRED,
+    mrn TEXT NOT NULL,
+    name TEXT,
+    birth_date TEXT,
+    origin TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT,
+    delete_reason TEXT
+) WITHOUT ROWID;
+
+CREATE UNIQUE INDEX patient_identities_mrn ON patient_identities (mrn);
+
+CREATE TABLE cases (
+    id TEXT PRIMARY KEY NOT NULL,
+    patient_id TEXT NOT NULL REFERENCES patients (id) DEFERRABLE INITIALLY DEFERRED,
+    diagnosis TEXT NOT NULL,
+    diagnosed_on TEXT NOT NULL,
+    icd10 TEXT,
+    morphology TEXT,
+    origin TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT,
+    delete_reason TEXT
+) WITHOUT ROWID;
+
+CREATE INDEX cases_patient ON cases (patient_id);
+
+-- Extramedullary sites.
+CREATE TABLE sites (
+    id TEXT PRIMARY KEY NOT NULL,
+    case_id TEXT NOT NULL REFERENCES cases (id) DEFERRABLE INITIALLY DEFERRED,
+    detected_on TEXT NOT NULL,
+    timing TEXT NOT NULL,
+    category TEXT NOT NULL,
+    region TEXT NOT NULL,
+    topography TEXT,
+    laterality TEXT,
+    size_mm INTEGER,
+    imaging TEXT,
+    origin TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT,
+    delete_reason TEXT
+) WITHOUT ROWID;
+
+CREATE INDEX sites_case ON sites (case_id);
+
+CREATE TABLE biopsies (
+    id TEXT PRIMARY KEY NOT NULL,
+    case_id TEXT NOT NULL REFERENCES cases (id) DEFERRABLE INITIALLY DEFERRED,
+    site_id TEXT REFERENCES sites (id) DEFERRABLE INITIALLY DEFERRED,
+    performed_on TEXT NOT NULL,
+    procedure TEXT NOT NULL,
+    morphology TEXT,
+    finding TEXT,
+    origin TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT,
+    delete_reason TEXT
+) WITHOUT ROWID;
+
+CREATE INDEX biopsies_case ON biopsies (case_id);
+
+CREATE INDEX biopsies_site ON biopsies (site_id);
+
+CREATE TABLE follow_ups (
+    id TEXT PRIMARY KEY NOT NULL,
+    case_id TEXT NOT NULL REFERENCES cases (id) DEFERRABLE INITIALLY DEFERRED,
+    on_date TEXT NOT NULL,
+    vital_status TEXT NOT NULL,
+    disease_status TEXT,
+    origin TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT,
+    delete_reason TEXT
+) WITHOUT ROWID;
+
+CREATE INDEX follow_ups_case ON follow_ups (case_id);
+
+-- The append-only change log: audit trail and sync outbox in one.
+-- fields holds canonical JSON {field: {"old": v, "new": v, "rev": base revision}};
+-- hash = SHA-256 of prev_hash and the entry, chaining every row to the one before.
+CREATE TABLE change_log (
+    seq INTEGER PRIMARY KEY,
+    change_id TEXT NOT NULL UNIQUE,
+    tx_id TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+    fields TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    author TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+
+CREATE INDEX change_log_row ON change_log (row_id, seq);
+
+CREATE TRIGGER change_log_no_update BEFORE UPDATE ON change_log
+BEGIN
+    SELECT RAISE(ABORT, 'change_log is append-only');
+END;
+
+CREATE TRIGGER change_log_no_delete BEFORE DELETE ON change_log
+BEGIN
+    SELECT RAISE(ABORT, 'change_log is append-only');
+END;
+
+-- The revision of each synced field as the hub last confirmed it (absent = 0, never synced).
+CREATE TABLE field_revisions (
+    table_name TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (table_name, row_id, field)
+) WITHOUT ROWID;

@@ -1,0 +1,68 @@
+/// Generates time-ordered UUIDv7 identifiers (RFC 9562) as lowercase text.
+///
+/// Time-ordered keys keep B-tree inserts at the right edge of the index, which matters
+/// when a registry imports a million records. Within one millisecond a counter in the
+/// random bits keeps ids strictly increasing in this process.
+public enum EntityID {
+    private static let state = Mutex(State())
+
+    private struct State {
+        var lastMillis: UInt64 = 0
+        var counter: UInt16 = 0
+    }
+
+    public static func make(now: UInt64 = Clock.nowMillis()) -> String {
+        var rng = SystemRandomNumberGenerator()
+        let random = rng.next() as UInt64
+        let (millis, counter) = state.withLock { s -> (UInt64, UInt16) in
+            if now > s.lastMillis {
+                s.lastMillis = now
+                s.counter = UInt16(truncatingIfNeeded: random >> 52) & 0x07FF
+            } else if s.counter < 0x0FFF {
+                s.counter += 1
+            } else {
+                s.lastMillis += 1
+                s.counter = 0
+            }
+            return (s.lastMillis, s.counter)
+        }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
+        bytes[6] = 0x70 | UInt8(counter >> 8)
+        bytes[7] = UInt8(truncatingIfNeeded: counter)
+        bytes[8] = 0x80 | UInt8(truncatingIfNeeded: random >> 8) & 0x3F
+        var rest = rng.next() as UInt64
+        bytes[9] = UInt8(truncatingIfNeeded: random)
+        for i in 10..<16 {
+            bytes[i] = UInt8(truncatingIfNeeded: rest)
+            rest >>= 8
+        }
+        return format(bytes)
+    }
+
+    static func format(_ b: [UInt8]) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        for (i, byte) in b.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// True when `text` is a UUID in canonical lowercase or uppercase form.
+    public static func isValid(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        guard u.count == 36 else { return false }
+        for (i, c) in u.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                if c != UInt8(ascii: "-") { return false }
+            } else if !(c >= 48 && c <= 57) && !(c >= 97 && c <= 102) && !(c >= 65 && c <= 70) {
+                return false
+            }
+        }
+        return true
+    }
+}

@@ -1,0 +1,3 @@
+import Synchronization
+
+typealias Mutex = Synchronization.Mutex

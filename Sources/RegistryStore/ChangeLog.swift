@@ -1,0 +1,165 @@
+import GRDB
+import RegistryCore
+
+/// One entry of the append-only change log, as stored.
+public struct ChangeLogEntry: Sendable, Hashable {
+    public var seq: Int64
+    public var changeId: String
+    public var txId: String
+    public var table: String
+    public var rowId: String
+    public var op: Operation
+    /// Canonical JSON: `{field: {"new": v, "old": v, "rev": base revision}}`.
+    public var fields: String
+    public var hlc: String
+    public var author: String
+    public var origin: String
+    public var prevHash: String
+    public var hash: String
+
+    public enum Operation: String, Sendable, Hashable, Codable {
+        case insert, update, delete
+    }
+
+    /// One field's change as the log records it.
+    public struct FieldChange: Sendable, Hashable {
+        public var field: String
+        public var old: FieldValue
+        public var new: FieldValue
+        public var baseRevision: Int64
+    }
+
+    public static let genesisHash = String(repeating: "0", count: 64)
+
+    /// The hash of this entry chained to `prevHash`. Every component is length-prefixed so
+    /// no two different entries serialise alike.
+    public static func hash(
+        prevHash: String, changeId: String, txId: String, table: String, rowId: String, op: Operation,
+        fields: String, hlc: String, author: String, origin: String
+    ) -> String {
+        var sha = SHA256()
+        for part in [prevHash, changeId, txId, table, rowId, op.rawValue, fields, hlc, author, origin] {
+            sha.update(String(part.utf8.count).utf8)
+            sha.update(CollectionOfOne(UInt8(ascii: ":")))
+            sha.update(part.utf8)
+        }
+        return Hex.encode(sha.finalize())
+    }
+
+    public var computedHash: String {
+        Self.hash(
+            prevHash: prevHash, changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields,
+            hlc: hlc, author: author, origin: origin)
+    }
+
+    /// The field changes, decoded from `fields`.
+    public func fieldChanges() throws(StoreError) -> [FieldChange] {
+        let json: JSON
+        do { json = try JSON.parse(fields) } catch { throw .tampered("change \(changeId) has unreadable fields: \(error)") }
+        guard let object = json.object else { throw .tampered("change \(changeId) fields are not an object") }
+        var out = [FieldChange]()
+        for key in object.keys.sorted() {
+            guard let f = object[key], let new = f["new"]?.fieldValue else {
+                throw .tampered("change \(changeId) field \(key) is malformed")
+            }
+            out.append(
+                FieldChange(field: key, old: f["old"]?.fieldValue ?? .null, new: new, baseRevision: f["rev"]?.int ?? 0))
+        }
+        return out
+    }
+
+    /// Encodes field changes canonically (sorted by field name).
+    public static func encode(_ changes: [FieldChange]) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(64 * changes.count)
+        out.append(UInt8(ascii: "{"))
+        for (i, c) in changes.sorted(by: { $0.field < $1.field }).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSON.writeString(c.field, to: &out)
+            out.append(contentsOf: #":{"new":"#.utf8)
+            JSON(c.new).write(to: &out)
+            out.append(contentsOf: #","old":"#.utf8)
+            JSON(c.old).write(to: &out)
+            out.append(contentsOf: #","rev":"#.utf8)
+            out.append(contentsOf: String(c.baseRevision).utf8)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static let columns = "seq, change_id, tx_id, table_name, row_id, op, fields, hlc, author, origin, prev_hash, hash"
+
+    init(row: Row) throws(StoreError) {
+        guard let op = Operation(rawValue: row[5]) else { throw .tampered("change log row \(row[0] as Int64) has an unknown operation") }
+        self.init(
+            seq: row[0], changeId: row[1], txId: row[2], table: row[3], rowId: row[4], op: op, fields: row[6],
+            hlc: row[7], author: row[8], origin: row[9], prevHash: row[10], hash: row[11])
+    }
+
+    init(
+        seq: Int64, changeId: String, txId: String, table: String, rowId: String, op: Operation, fields: String,
+        hlc: String, author: String, origin: String, prevHash: String, hash: String
+    ) {
+        self.seq = seq
+        self.changeId = changeId
+        self.txId = txId
+        self.table = table
+        self.rowId = rowId
+        self.op = op
+        self.fields = fields
+        self.hlc = hlc
+        self.author = author
+        self.origin = origin
+        self.prevHash = prevHash
+        self.hash = hash
+    }
+}
+
+/// Appends entries to the change log inside one write transaction, keeping the hash chain
+/// and the hybrid logical clock.
+struct ChangeLogAppender {
+    let txId = EntityID.make()
+    var prevHash: String
+    var hlc: HybridLogicalClock
+    let author: String
+    let origin: String
+
+    init(db: Database, author: String, origin: String) throws {
+        self.author = author
+        self.origin = origin
+        if let last = try Row.fetchOne(db, sql: "SELECT hash, hlc FROM change_log ORDER BY seq DESC LIMIT 1") {
+            prevHash = last[0]
+            hlc = HybridLogicalClock(last[1] as String) ?? HybridLogicalClock(millis: 0)
+        } else {
+            prevHash = ChangeLogEntry.genesisHash
+            hlc = HybridLogicalClock(millis: 0)
+        }
+    }
+
+    /// Appends one entry and returns its change id.
+    @discardableResult
+    mutating func append(
+        db: Database, table: String, rowId: String, op: ChangeLogEntry.Operation, changes: [ChangeLogEntry.FieldChange]
+    ) throws -> String {
+        hlc = hlc.tick()
+        let changeId = EntityID.make()
+        let fields = ChangeLogEntry.encode(changes)
+        let hlcText = hlc.description
+        let hash = ChangeLogEntry.hash(
+            prevHash: prevHash, changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields,
+            hlc: hlcText, author: author, origin: origin)
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO change_log (change_id, tx_id, table_name, row_id, op, fields, hlc, author, origin, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        try statement.execute(arguments: [
+            changeId, txId, table, rowId, op.rawValue, fields, hlcText, author, origin, prevHash, hash,
+        ])
+        prevHash = hash
+        return changeId
+    }
+
+    var timestamp: String { Clock.timestamp(millis: hlc.millis) }
+}

@@ -1,0 +1,129 @@
+import GRDB
+import RegistryCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A clinic's registry: one SQLite file (WAL) holding patients, cases, sites, biopsies,
+/// follow-ups and the hash-chained change log that audits and syncs them.
+///
+/// Writes go through ``write(_:)``, which hands out a ``RegistryTransaction``: every record
+/// it writes is validated and logged in the same SQLite transaction.
+public struct Registry: Sendable {
+    public let path: String
+    let pool: DatabasePool
+    /// The code of the clinic that owns this registry; stamped on every local change.
+    public let clinic: String
+    /// Who is making changes through this handle; recorded in the audit trail.
+    public let author: String
+    let linkageSecret: [UInt8]
+
+    static let clinicAccepted = "1 to 32 letters, digits, '-' or '_', starting with a letter or digit"
+    static let authorAccepted = "1 to 64 printable characters"
+
+    /// Creates a new registry file; refuses to overwrite an existing one.
+    ///
+    /// The file is built under a temporary name and linked into place, so a crash leaves
+    /// either no registry or a complete one.
+    public static func create(at path: String, clinic: String, author: String, linkageSecret: [UInt8]? = nil)
+        throws(StoreError) -> Registry
+    {
+        try checkClinic(clinic)
+        if access(path, F_OK) == 0 { throw .registryExists(path: path) }
+        let temp = path + ".creating-\(getpid())"
+        defer { unlink(temp) }
+        try storeErrors {
+            let queue = try DatabaseQueue(path: temp)
+            try migrator.migrate(queue)
+            let secret = linkageSecret ?? (0..<32).map { _ in UInt8.random(in: 0...255) }
+            try queue.write { db in
+                for (key, value) in [
+                    ("clinic", clinic), ("registry_id", EntityID.make()), ("linkage_secret", Hex.encode(secret)),
+                    ("created_at", Clock.timestamp()),
+                ] {
+                    try db.execute(sql: "INSERT INTO registry_meta (key, value) VALUES (?, ?)", arguments: [key, value])
+                }
+            }
+            try queue.close()
+        }
+        guard link(temp, path) == 0 else {
+            if errno == EEXIST { throw .registryExists(path: path) }
+            throw .database("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        return try open(at: path, author: author)
+    }
+
+    /// Opens an existing registry, bringing its schema up to date.
+    public static func open(at path: String, author: String) throws(StoreError) -> Registry {
+        try checkAuthor(author)
+        guard access(path, F_OK) == 0 else { throw .noRegistry(path: path) }
+        return try storeErrors {
+            var config = Configuration()
+            config.foreignKeysEnabled = true
+            // Concurrent emreg processes wait for each other instead of failing.
+            config.busyMode = .timeout(60)
+            config.prepareDatabase { db in
+                // A committed case survives power loss, not only a crash.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            let pool = try DatabasePool(path: path, configuration: config)
+            if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
+                try migrator.migrate(pool)
+            }
+            let meta = try pool.read { db in
+                try Dictionary(
+                    uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM registry_meta").map {
+                        ($0["key"] as String, $0["value"] as String)
+                    })
+            }
+            guard let clinic = meta["clinic"], let secret = meta["linkage_secret"].flatMap(Hex.decode) else {
+                throw StoreError.database("\(path) is not an emreg registry (registry_meta is incomplete)")
+            }
+            return Registry(path: path, pool: pool, clinic: clinic, author: author, linkageSecret: secret)
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        for (name, sql) in SchemaSQL.migrations {
+            m.registerMigration(name) { db in try db.execute(sql: sql) }
+        }
+        return m
+    }
+
+    static func checkClinic(_ code: String) throws(StoreError) {
+        let ok =
+            (1...32).contains(code.count) && code.first != "-" && code.first != "_"
+            && code.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "_" }
+        if !ok { throw .invalid(FieldError("clinic", "'\(code)' is not a clinic code", accepted: clinicAccepted)) }
+    }
+
+    static func checkAuthor(_ author: String) throws(StoreError) {
+        guard (1...64).contains(author.count), !author.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else { throw .invalid(FieldError("author", "is empty, too long or has control characters", accepted: authorAccepted)) }
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction: everything it writes lands, or nothing does.
+    public func write<T>(_ body: (inout RegistryTransaction) throws -> T) throws(StoreError) -> T {
+        try storeErrors {
+            try pool.write { db in
+                var tx = try RegistryTransaction(db: db, registry: self)
+                return try body(&tx)
+            }
+        }
+    }
+
+    /// Runs `body` on a read-only snapshot.
+    public func read<T>(_ body: (RegistryReader) throws -> T) throws(StoreError) -> T {
+        try storeErrors { try pool.read { db in try body(RegistryReader(db: db)) } }
+    }
+
+    /// The linkage key for an MRN: HMAC-SHA256 of the normalised MRN under the registry secret.
+    public func linkageKey(mrn: String) -> String {
+        Hex.encode(SHA256.hmac(key: linkageSecret, message: Array(PatientIdentity.normalise(mrn: mrn).utf8)))
+    }
+
+    /// Closes the database; further use throws.
+    public func close() throws(StoreError) { try storeErrors { try pool.close() } }
+}

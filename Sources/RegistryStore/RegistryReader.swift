@@ -1,0 +1,95 @@
+import GRDB
+import RegistryCore
+
+/// Read access to the registry inside a read or write transaction.
+public struct RegistryReader {
+    let db: Database
+
+    public func fetch<R: RegistryRecord>(_ type: R.Type, id: String) throws -> Stored<R>? {
+        let sql = EntitySQL.of(R.entity)
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: sql.select + " WHERE \(R.entity.idColumn) = ?"), arguments: [id])
+        else { return nil }
+        return try row.stored(R.self)
+    }
+
+    /// The live record with that id; a missing or deleted one is an error naming `field`.
+    public func require<R: RegistryRecord>(_ type: R.Type, id: String, field: String? = nil) throws -> R {
+        guard let stored = try fetch(R.self, id: id) else { throw StoreError.notFound(R.entity, id: id, field: field) }
+        if stored.isDeleted {
+            if let field {
+                throw StoreError.invalid(
+                    FieldError(field, "\(R.entity.label) \(id) was deleted", accepted: "the id of a live \(R.entity.label)"))
+            }
+            throw StoreError.deleted(R.entity, id: id)
+        }
+        return stored.record
+    }
+
+    /// Live records whose `field` equals `value`, oldest first.
+    public func records<R: RegistryRecord>(_ type: R.Type, where field: String, is value: String) throws -> [R] {
+        let sql = EntitySQL.of(R.entity).select
+            + " WHERE \(Entity.column(for: field)) = ? AND deleted_at IS NULL ORDER BY \(R.entity.idColumn)"
+        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [value]).map { try $0.stored(R.self).record }
+    }
+
+    /// A whole case: its pseudonymous patient, sites, biopsies and follow-ups.
+    public func caseDetail(id: String) throws -> CaseDetail {
+        let c = try require(ClinicalCase.self, id: id)
+        return CaseDetail(
+            clinicalCase: c, patient: try require(Patient.self, id: c.patientId),
+            sites: try records(ExtramedullarySite.self, where: "caseId", is: id),
+            biopsies: try records(Biopsy.self, where: "caseId", is: id),
+            followUps: try records(FollowUp.self, where: "caseId", is: id))
+    }
+
+    /// Live cases, optionally of one diagnosis, in the order they were created.
+    public func cases(diagnosis: Diagnosis? = nil) throws -> [ClinicalCase] {
+        if let diagnosis { return try records(ClinicalCase.self, where: "diagnosis", is: diagnosis.rawValue) }
+        let sql = EntitySQL.of(.clinicalCase).select + " WHERE deleted_at IS NULL ORDER BY id"
+        return try Row.fetchAll(db, sql: sql).map { try $0.stored(ClinicalCase.self).record }
+    }
+
+    public func patientIdentity(id: String) throws -> PatientIdentity? {
+        try fetch(PatientIdentity.self, id: id).flatMap { $0.isDeleted ? nil : $0.record }
+    }
+
+    /// The live patient registered under this MRN, if any.
+    public func patientId(mrn: String) throws -> String? {
+        try String.fetchOne(
+            db, sql: "SELECT patient_id FROM patient_identities WHERE mrn = ? AND deleted_at IS NULL", arguments: [mrn])
+    }
+
+    /// Every change to the record with this id, oldest first.
+    public func history(id: String) throws -> [ChangeLogEntry] {
+        try Row.fetchAll(
+            db, sql: "SELECT \(ChangeLogEntry.columns) FROM change_log WHERE row_id = ? ORDER BY seq", arguments: [id]
+        ).map { try ChangeLogEntry(row: $0) }
+    }
+
+    /// How many change log entries there are.
+    public func changeCount() throws -> Int { try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log") ?? 0 }
+
+    public func meta(_ key: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM registry_meta WHERE key = ?", arguments: [key])
+    }
+
+    /// Counts of live records per entity.
+    public func counts() throws -> [Entity: Int] {
+        var out = [Entity: Int]()
+        for e in Entity.allCases {
+            out[e] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(e.table) WHERE deleted_at IS NULL") ?? 0
+        }
+        return out
+    }
+}
+
+/// A case with everything that hangs off it, as `emreg case show` prints it.
+public struct CaseDetail: Sendable, Hashable {
+    public var clinicalCase: ClinicalCase
+    public var patient: Patient
+    public var sites: [ExtramedullarySite]
+    public var biopsies: [Biopsy]
+    public var followUps: [FollowUp]
+}

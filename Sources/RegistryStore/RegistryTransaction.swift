@@ -1,0 +1,195 @@
+import GRDB
+import RegistryCore
+
+/// One write transaction on the registry. Every method validates what it writes against
+/// the records it depends on and appends the change to the audit trail in the same
+/// SQLite transaction.
+public struct RegistryTransaction {
+    let db: Database
+    let registry: Registry
+    var log: ChangeLogAppender
+    /// The date "in the future" is measured against.
+    public let today = Clock.today()
+
+    init(db: Database, registry: Registry) throws {
+        self.db = db
+        self.registry = registry
+        log = try ChangeLogAppender(db: db, author: registry.author, origin: registry.clinic)
+    }
+
+    public var reader: RegistryReader { RegistryReader(db: db) }
+
+    // MARK: Entry
+
+    /// Registers a patient with their local-only identity; the linkage key is derived from the MRN.
+    public mutating func addPatient(_ patient: Patient, identity: PatientIdentity) throws -> Patient {
+        var p = patient
+        p.linkageKey = registry.linkageKey(mrn: identity.mrn)
+        p = try insert(p)
+        var i = identity
+        i.patientId = p.id
+        try insert(i)
+        return p
+    }
+
+    @discardableResult
+    public mutating func addCase(_ c: ClinicalCase) throws -> ClinicalCase { try insert(c) }
+
+    /// Adds a site; with `deriveTiming` its timing follows from the case's diagnosis date.
+    @discardableResult
+    public mutating func addSite(_ s: ExtramedullarySite, deriveTiming: Bool = false) throws -> ExtramedullarySite {
+        var site = s
+        if deriveTiming {
+            let c = try reader.require(ClinicalCase.self, id: s.caseId, field: "caseId")
+            site.timing = SiteTiming.derived(diagnosedOn: c.diagnosedOn, detectedOn: s.detectedOn)
+        }
+        return try insert(site)
+    }
+
+    @discardableResult
+    public mutating func addBiopsy(_ b: Biopsy) throws -> Biopsy { try insert(b) }
+
+    @discardableResult
+    public mutating func addFollowUp(_ f: FollowUp) throws -> FollowUp { try insert(f) }
+
+    /// Applies `change` to a live record, validates the result and logs the fields that
+    /// changed. Returns the record as stored.
+    @discardableResult
+    public mutating func update<R: RegistryRecord>(_ type: R.Type, id: String, _ change: (inout R) throws -> Void)
+        throws -> R
+    {
+        let old = try reader.require(R.self, id: id)
+        var new = old
+        try change(&new)
+        guard new.id == old.id else { throw FieldError("id", "cannot be changed") }
+        new = try validated(new)
+        if let c = new as? ClinicalCase {
+            for f in try reader.records(FollowUp.self, where: "caseId", is: c.id) where f.on < c.diagnosedOn {
+                throw FieldError(
+                    "diagnosedOn", "\(c.diagnosedOn) is after follow-up \(f.id) of \(f.on)",
+                    accepted: "a date on or before the earliest follow-up")
+            }
+        }
+        if let i = new as? PatientIdentity, i.mrn != (old as? PatientIdentity)?.mrn {
+            try checkMRNUnused(i.mrn, patientId: i.patientId)
+            let key = registry.linkageKey(mrn: i.mrn)
+            try update(Patient.self, id: i.patientId) { $0.linkageKey = key }
+        }
+        try write(old: old, new: new)
+        return new
+    }
+
+    /// Tombstones a record and everything that hangs off it, giving `reason`.
+    /// Returns how many records were tombstoned.
+    @discardableResult
+    public mutating func delete(_ entity: Entity, id: String, reason: String) throws -> Int {
+        guard let why = try Parse.text(reason, field: "reason", maxLength: 500) else {
+            throw FieldError("reason", "is empty", accepted: "a short reason for the audit trail")
+        }
+        let sql = EntitySQL.of(entity)
+        guard let row = try Row.fetchOne(db, sql: "SELECT deleted_at FROM \(entity.table) WHERE \(entity.idColumn) = ?", arguments: [id])
+        else { throw StoreError.notFound(entity, id: id, field: nil) }
+        if row[0] as String? != nil { throw StoreError.deleted(entity, id: id) }
+        let stamp = log.timestamp
+        try db.cachedStatement(sql: sql.tombstone).execute(arguments: [stamp, why, stamp, id])
+        try log.append(
+            db: db, table: entity.table, rowId: id, op: .delete,
+            changes: [
+                .init(field: "deleteReason", old: .null, new: .text(why), baseRevision: 0),
+                .init(field: "deletedAt", old: .null, new: .text(stamp), baseRevision: 0),
+            ])
+        var count = 1
+        if entity == .patient, try reader.patientIdentity(id: id) != nil {
+            count += try delete(.identity, id: id, reason: why)
+        }
+        for child in entity.children {
+            let parentColumn = Entity.column(for: child.parentField!.field)
+            let ids = try String.fetchAll(
+                db, sql: "SELECT id FROM \(child.table) WHERE \(parentColumn) = ? AND deleted_at IS NULL ORDER BY id",
+                arguments: [id])
+            for childId in ids { count += try delete(child, id: childId, reason: why) }
+        }
+        return count
+    }
+
+    // MARK: Generic writing
+
+    @discardableResult
+    mutating func insert<R: RegistryRecord>(_ record: R) throws -> R {
+        let r = try validated(record)
+        if let i = r as? PatientIdentity { try checkMRNUnused(i.mrn, patientId: i.patientId) }
+        let stamp = log.timestamp
+        var arguments = StatementArguments([r.id])
+        let values = r.values
+        arguments += StatementArguments(values)
+        arguments += [registry.clinic, stamp, stamp]
+        try db.cachedStatement(sql: EntitySQL.of(R.entity).insert).execute(arguments: arguments)
+        var changes = [ChangeLogEntry.FieldChange]()
+        changes.reserveCapacity(values.count)
+        for (field, value) in zip(R.entity.fields, values) where !value.isNull {
+            changes.append(.init(field: field, old: .null, new: value, baseRevision: 0))
+        }
+        try log.append(db: db, table: R.entity.table, rowId: r.id, op: .insert, changes: changes)
+        return r
+    }
+
+    mutating func write<R: RegistryRecord>(old: R, new: R) throws {
+        let entity = R.entity
+        var changes = [ChangeLogEntry.FieldChange]()
+        var assignments = [String]()
+        var arguments = StatementArguments()
+        for (field, (before, after)) in zip(entity.fields, zip(old.values, new.values)) where before != after {
+            changes.append(.init(field: field, old: before, new: after, baseRevision: try revision(entity, new.id, field)))
+            assignments.append("\(Entity.column(for: field)) = ?")
+            arguments += [after]
+        }
+        guard !changes.isEmpty else { return }
+        arguments += [log.timestamp, new.id]
+        try db.execute(
+            sql: "UPDATE \(entity.table) SET \(assignments.joined(separator: ", ")), updated_at = ? WHERE \(entity.idColumn) = ?",
+            arguments: arguments)
+        try log.append(db: db, table: entity.table, rowId: new.id, op: .update, changes: changes)
+    }
+
+    /// The hub-confirmed revision a local edit of this field is based on (0 before any sync).
+    func revision(_ entity: Entity, _ id: String, _ field: String) throws -> Int64 {
+        try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT revision FROM field_revisions WHERE table_name = ? AND row_id = ? AND field = ?"),
+            arguments: [entity.table, id, field]) ?? 0
+    }
+
+    func checkMRNUnused(_ mrn: String, patientId: String) throws {
+        if let other = try reader.patientId(mrn: mrn), other != patientId {
+            throw FieldError("mrn", "is already registered to patient \(other)", accepted: "an MRN not yet in this registry")
+        }
+    }
+
+    /// Runs the record's checks against the live records it depends on.
+    func validated<R: RegistryRecord>(_ record: R) throws -> R {
+        let r = reader
+        switch record {
+        case let p as Patient:
+            return try p.validated(today: today) as! R
+        case let i as PatientIdentity:
+            let p = try r.require(Patient.self, id: i.patientId, field: "patientId")
+            return try i.validated(birthYear: p.birthYear, today: today) as! R
+        case let c as ClinicalCase:
+            let p = try r.require(Patient.self, id: c.patientId, field: "patientId")
+            return try c.validated(patient: p, today: today) as! R
+        case let s as ExtramedullarySite:
+            let c = try r.require(ClinicalCase.self, id: s.caseId, field: "caseId")
+            let p = try r.require(Patient.self, id: c.patientId)
+            return try s.validated(in: c, patient: p, today: today) as! R
+        case let b as Biopsy:
+            let c = try r.require(ClinicalCase.self, id: b.caseId, field: "caseId")
+            let p = try r.require(Patient.self, id: c.patientId)
+            let site = try b.siteId.map { try r.require(ExtramedullarySite.self, id: $0, field: "siteId") }
+            return try b.validated(in: c, site: site, patient: p, today: today) as! R
+        case let f as FollowUp:
+            let c = try r.require(ClinicalCase.self, id: f.caseId, field: "caseId")
+            return try f.validated(in: c, today: today) as! R
+        default:
+            fatalError("unknown record type \(R.self)")
+        }
+    }
+}
