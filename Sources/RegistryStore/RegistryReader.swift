@@ -92,4 +92,14 @@ public struct CaseDetail: Sendable, Hashable {
     public var sites: [ExtramedullarySite]
     public var biopsies: [Biopsy]
     public var followUps: [FollowUp]
+
+    public init(
+        clinicalCase: ClinicalCase, patient: Patient, sites: [ExtramedullarySite], biopsies: [Biopsy], followUps: [FollowUp]
+    ) {
+        self.clinicalCase = clinicalCase
+        self.patient = patient
+        self.sites = sites
+        self.biopsies = biopsies
+        self.followUps = followUps
+    }
 }

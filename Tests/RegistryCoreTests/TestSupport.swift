@@ -58,3 +58,7 @@ func expectError(
     #expect(error.accepted.map { !$0.isEmpty } == true, "no accepted text: \(error)", sourceLocation: sourceLocation)
     #expect(!error.problem.isEmpty, sourceLocation: sourceLocation)
 }
+
+extension String {
+    func trimmingCharacters() -> String { Substring(self).trimmingCharacters() }
+}

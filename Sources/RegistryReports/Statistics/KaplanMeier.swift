@@ -82,8 +82,9 @@ public struct KaplanMeier: Sendable {
         }
         self.steps = steps
         median = steps.first { $0.survival <= 0.5 }?.time
-        medianCI95 = (steps.first { ($0.lower ?? 1) <= 0.5 }?.time,
-                      steps.first { ($0.upper ?? 1) <= 0.5 }?.time)
+        // An undefined band (S = 1 or S = 0) never counts as crossing, as scipy's NaN compares false.
+        medianCI95 = (steps.first { $0.lower.map { $0 <= 0.5 } ?? false }?.time,
+                      steps.first { $0.upper.map { $0 <= 0.5 } ?? false }?.time)
     }
 
     /// The step function itself, as `scipy`'s `sf.evaluate`: 1 before the first time (and for no data),
