@@ -17,7 +17,10 @@ let package = Package(
         .target(name: "RegistryCore", swiftSettings: strict),
         .target(
             name: "RegistryStore",
-            dependencies: ["RegistryCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "RegistryCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: strict),
         .target(
             name: "RegistryReports",
@@ -30,12 +33,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+        .executableTarget(
+            name: "emreg-bench", dependencies: ["RegistryCore", "RegistryStore"], path: "Sources/emreg-bench",
+            swiftSettings: strict),
         .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore"], swiftSettings: strict),
         .testTarget(
             name: "RegistryStoreTests", dependencies: ["RegistryStore", "RegistryCore"], swiftSettings: strict),
         .testTarget(
             name: "RegistryReportsTests", dependencies: ["RegistryReports", "RegistryStore", "RegistryCore"],
             swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["RegistryCore"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", swiftSettings: strict),
     ]
 )

@@ -36,7 +36,7 @@ CREATE TABLE patient_identities (
     delete_reason TEXT
 ) WITHOUT ROWID;
 
-CREATE UNIQUE INDEX patient_identities_mrn ON patient_identities (mrn);
+CREATE UNIQUE INDEX patient_identities_mrn ON patient_identities (mrn) WHERE deleted_at IS NULL;
 
 CREATE TABLE cases (
     id TEXT PRIMARY KEY NOT NULL,

@@ -28,9 +28,14 @@ def number(x):
     return x if math.isfinite(x) else None
 
 
+# scipy's Kaplan-Meier product can land a few ulps above an exact 1/2 (its uncensored
+# branch, 1 - k/n, does not); like R's quantile.survfit, treat within sqrt(eps) as reached.
+HALF = 0.5 + math.sqrt(sys.float_info.epsilon)
+
+
 def first_time_at_or_below_half(times, values):
-    # NaN <= 0.5 is False, so an undefined band never counts as crossing.
-    hits = np.flatnonzero(values <= 0.5)
+    # NaN <= HALF is False, so an undefined band never counts as crossing.
+    hits = np.flatnonzero(values <= HALF)
     return number(times[hits[0]]) if hits.size else None
 
 

@@ -122,7 +122,7 @@ public struct Topography: Sendable, Hashable, CustomStringConvertible {
     public static let boneMarrow = Topography(major: 42, minor: 1)
     public static let accepted = "an ICD-O-3 topography such as C49.2 (C00.0–C80.9)"
     /// Three-character topography categories that do not exist in ICD-O-3.
-    static let missingCategories: Set<Int> = [35, 36, 43, 45, 46, 59, 78, 79]
+    static let missingCategories: Set<Int> = [27, 28, 29, 35, 36, 43, 45, 46, 59, 78, 79]
 
     init(major: Int, minor: Int) {
         self.major = major
@@ -133,6 +133,7 @@ public struct Topography: Sendable, Hashable, CustomStringConvertible {
         var u = Array(raw.trimmed.uppercased().utf8)
         if u.count == 4 { u.insert(UInt8(ascii: "."), at: 3) }
         guard u.count == 5, u[0] == UInt8(ascii: "C"), u[3] == UInt8(ascii: "."),
+            [1, 2, 4].allSatisfy({ u[$0] >= 48 && u[$0] <= 57 }),
             let major = Int(String(decoding: u[1..<3], as: UTF8.self)),
             let minor = Int(String(decoding: u[4..<5], as: UTF8.self)),
             major <= 80, !Self.missingCategories.contains(major)

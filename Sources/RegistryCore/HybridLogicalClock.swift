@@ -12,6 +12,10 @@ public struct HybridLogicalClock: Sendable, Hashable, Comparable, CustomStringCo
     }
 
     public init?(_ text: String) {
+        let u = Array(text.utf8)
+        guard u.count == 21,
+            u.indices.allSatisfy({ $0 == 15 ? u[$0] == UInt8(ascii: "-") : u[$0] >= 48 && u[$0] <= 57 })
+        else { return nil }
         let parts = text.split(separator: "-")
         guard parts.count == 2, parts[0].count == 15, parts[1].count == 5,
             let m = UInt64(parts[0]), let c = UInt32(parts[1])
@@ -26,17 +30,27 @@ public struct HybridLogicalClock: Sendable, Hashable, Comparable, CustomStringCo
             + String(repeating: "0", count: max(0, 5 - c.count)) + c
     }
 
+    /// The largest counter the five-digit text form holds; past it the clock moves on one millisecond.
+    static let maxCounter: UInt32 = 99_999
+
+    /// The reading just after (`millis`, `counter`); carries into the milliseconds rather than
+    /// outgrowing the text form.
+    static func after(millis: UInt64, counter: UInt32) -> HybridLogicalClock {
+        counter < maxCounter
+            ? HybridLogicalClock(millis: millis, counter: counter + 1) : HybridLogicalClock(millis: millis + 1)
+    }
+
     /// The next reading for a local event.
     public func tick(now: UInt64 = Clock.nowMillis()) -> HybridLogicalClock {
-        now > millis ? HybridLogicalClock(millis: now) : HybridLogicalClock(millis: millis, counter: counter + 1)
+        now > millis ? HybridLogicalClock(millis: now) : Self.after(millis: millis, counter: counter)
     }
 
     /// The next reading after receiving `remote`.
     public func receive(_ remote: HybridLogicalClock, now: UInt64 = Clock.nowMillis()) -> HybridLogicalClock {
         let m = max(millis, remote.millis, now)
-        if m == millis && m == remote.millis { return HybridLogicalClock(millis: m, counter: max(counter, remote.counter) + 1) }
-        if m == millis { return HybridLogicalClock(millis: m, counter: counter + 1) }
-        if m == remote.millis { return HybridLogicalClock(millis: m, counter: remote.counter + 1) }
+        if m == millis && m == remote.millis { return Self.after(millis: m, counter: max(counter, remote.counter)) }
+        if m == millis { return Self.after(millis: m, counter: counter) }
+        if m == remote.millis { return Self.after(millis: m, counter: remote.counter) }
         return HybridLogicalClock(millis: m)
     }
 

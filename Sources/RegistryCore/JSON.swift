@@ -206,7 +206,12 @@ private struct Parser {
     mutating func number() throws(JSONError) -> JSON {
         let start = i
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
+        let digits = i
         while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
+        if i - digits > 1, bytes[digits] == UInt8(ascii: "0") {
+            i = digits
+            throw fail("leading zeros are not accepted")
+        }
         if i < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
             throw fail("fractional numbers are not accepted; store decimals as text")
         }
@@ -218,7 +223,10 @@ private struct Parser {
     }
 
     mutating func hex4() throws(JSONError) -> UInt32 {
-        guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16) else {
+        func isHex(_ c: UInt8) -> Bool { (c >= 48 && c <= 57) || (c | 0x20 >= 97 && c | 0x20 <= 102) }
+        guard i + 4 <= bytes.count, bytes[i..<i + 4].allSatisfy(isHex),
+            let v = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16)
+        else {
             throw fail("bad \\u escape")
         }
         i += 4

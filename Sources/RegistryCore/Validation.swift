@@ -87,7 +87,8 @@ extension ExtramedullarySite {
         try Validation.notBeforeBirth(detectedOn, field: "detectedOn", birthYear: patient.birthYear)
         if let sizeMm, !(1...Validation.maxSizeMm).contains(sizeMm) {
             throw FieldError(
-                "sizeMm", "\(sizeMm) is not a positive size", accepted: "a whole number of mm from 1 to \(Validation.maxSizeMm)")
+                "sizeMm", sizeMm < 1 ? "\(sizeMm) is not a positive size" : "\(sizeMm) mm is too large",
+                accepted: "a whole number of mm from 1 to \(Validation.maxSizeMm)")
         }
         if let topography {
             let code = try Topography(topography)

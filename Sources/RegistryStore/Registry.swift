@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 import RegistryCore
 
 #if canImport(Glibc)
@@ -51,7 +52,10 @@ public struct Registry: Sendable {
             if errno == EEXIST { throw .registryExists(path: path) }
             throw .database("cannot create \(path): \(String(cString: strerror(errno)))")
         }
-        return try open(at: path, author: author)
+        let registry = try open(at: path, author: author)
+        // Leave a complete main file behind: the WAL set-up write is checkpointed now.
+        try storeErrors { try registry.pool.writeWithoutTransaction { _ = try Row.fetchAll($0, sql: "PRAGMA wal_checkpoint(PASSIVE)") } }
+        return registry
     }
 
     /// Opens an existing registry, bringing its schema up to date.
@@ -64,10 +68,15 @@ public struct Registry: Sendable {
             // Concurrent emreg processes wait for each other instead of failing.
             config.busyMode = .timeout(60)
             config.prepareDatabase { db in
-                // A committed case survives power loss, not only a crash.
-                try db.execute(sql: "PRAGMA synchronous = FULL")
+                // Keep the WAL file when the last connection closes (it is still checkpointed
+                // into the main file). Otherwise every open would recreate it with a write,
+                // and a command that fails validation would touch the database file.
+                var persist: Int32 = 1
+                sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
             }
             let pool = try DatabasePool(path: path, configuration: config)
+            // A committed case survives power loss, not only a crash. (GRDB sets NORMAL on open.)
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
                 try migrator.migrate(pool)
             }

@@ -190,14 +190,15 @@ struct Prompter {
 
     /// Asks every field in `ask` (in the record's field order), then validates the record;
     /// when a check fails, says why and asks the field it names again.
-    func revise<R: RegistryRecord>(_ record: R, ask: [String: (inout R) throws -> Void], validate: (R) throws -> R) throws -> R {
+    func revise<R: RegistryRecord>(
+        _ record: R, ask: KeyValuePairs<String, (inout R) throws -> Void>, validate: (R) throws -> R
+    ) throws -> R {
         var r = record
-        let order = R.entity.fields.filter { ask[$0] != nil }
-        for field in order { try ask[field]!(&r) }
+        for (_, question) in ask { try question(&r) }
         while true {
             do { return try validate(r) } catch let e as FieldError {
                 say("  \(e.problem)" + (e.accepted.map { "; accepted: \($0)" } ?? ""))
-                guard let again = ask[e.field] else { throw e }
+                guard let again = ask.first(where: { $0.key == e.field })?.value else { throw e }
                 try again(&r)
             }
         }

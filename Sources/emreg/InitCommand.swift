@@ -25,8 +25,7 @@ struct Init: ParsableCommand {
             }
             secret = bytes
         }
-        let registry = try Registry.create(at: settings.db, clinic: clinic, author: settings.author, linkageSecret: secret)
-        try registry.close()
+        _ = try Registry.create(at: settings.db, clinic: clinic, author: settings.author, linkageSecret: secret)
         FileOutput.standardError.write("created registry \(settings.db) for clinic \(clinic)\n")
     }
 }

@@ -2,7 +2,9 @@ import RegistryCore
 import Testing
 
 struct CalendarDayTests {
-    @Test(arguments: ["2024-02-29", "2000-02-29", "2023-02-28", "2031-01-31", "2031-04-30", "0001-01-01", "9999-12-31", "1970-01-01"])
+    @Test(arguments: [
+        "2024-02-29", "2000-02-29", "2023-02-28", "2031-01-31", "2031-04-30", "0001-01-01", "9999-12-31", "1970-01-01",
+    ])
     func acceptsRealDates(text: String) throws {
         let day = try #require(CalendarDay(text))
         #expect(day.description == text)
@@ -85,7 +87,8 @@ struct CalendarDayTests {
             }
         }
         #expect(failures == 0)
-        #expect(n == try #require(CalendarDay("9999-12-31")).daysSinceEpoch + 1)
+        let last = try #require(CalendarDay("9999-12-31"))
+        #expect(n == last.daysSinceEpoch + 1)
     }
 
     @Test func addingAndDaysTo() throws {
@@ -104,7 +107,10 @@ struct CalendarDayTests {
     }
 
     @Test func ordering() throws {
-        let texts = ["2024-12-31", "2024-01-01", "2023-12-31", "2024-02-29", "2024-02-01", "2025-01-01", "2024-10-02", "2024-09-30"]
+        let texts = [
+            "2024-12-31", "2024-01-01", "2023-12-31", "2024-02-29", "2024-02-01", "2025-01-01", "2024-10-02",
+            "2024-09-30",
+        ]
         let days = try texts.map { try #require(CalendarDay($0)) }
         let sorted = days.sorted()
         #expect(sorted.map(\.description) == texts.sorted())

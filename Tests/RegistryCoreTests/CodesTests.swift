@@ -16,7 +16,8 @@ struct ICD10CodeTests {
     }
 
     @Test(arguments: [
-        "", " ", "C", "C9", "C90.", "90.0", "CC0.0", "C9A.0", "C90.0.1", "C90-0", "C90..0", "C90.00000", "C90.0 1", "C90.é",
+        "", " ", "C", "C9", "C90.", "90.0", "CC0.0", "C9A.0", "C90.0.1", "C90-0", "C90..0", "C90.00000", "C90.0 1",
+        "C90.é",
         "1C90", "C90.0-", "ç90.0",
     ])
     func rejects(raw: String) {
@@ -81,14 +82,18 @@ struct ICD10CodeTests {
     }
 
     @Test func checkUsesTheGivenField() throws {
-        let error = fieldError { () throws(FieldError) in try ICD10Code("C92.1").check(matches: .multipleMyeloma, field: "code") }
+        let error = fieldError { () throws(FieldError) in
+            try ICD10Code("C92.1").check(matches: .multipleMyeloma, field: "code")
+        }
         expectError(error, field: "code")
     }
 }
 
 struct MorphologyTests {
-    @Test(arguments: [("9734/3", 9734, 3), (" 9732/3 ", 9732, 3), ("9731/3", 9731, 3), ("8000/0", 8000, 0), ("9961/1", 9961, 1),
-        ("9999/2", 9999, 2), ("9734/6", 9734, 6), ("9734/9", 9734, 9)])
+    @Test(arguments: [
+        ("9734/3", 9734, 3), (" 9732/3 ", 9732, 3), ("9731/3", 9731, 3), ("8000/0", 8000, 0), ("9961/1", 9961, 1),
+        ("9999/2", 9999, 2), ("9734/6", 9734, 6), ("9734/9", 9734, 9),
+    ])
     func parses(raw: String, histology: Int, behaviour: Int) throws {
         let m = try Morphology(raw)
         #expect(m.histology == histology)
@@ -247,6 +252,8 @@ struct SEERRuleTests {
     @Test func namesTheGivenField() throws {
         let m = try Morphology("9734/3")
         let t = try Topography("C41.2")
-        expectError(fieldError { () throws(FieldError) in try m.check(at: t, field: "biopsy.morphology") }, field: "biopsy.morphology")
+        expectError(
+            fieldError { () throws(FieldError) in try m.check(at: t, field: "biopsy.morphology") },
+            field: "biopsy.morphology")
     }
 }

@@ -62,12 +62,14 @@ struct JSONWriterTests {
 
 struct JSONParserTests {
     @Test func parsesWithWhitespace() throws {
-        let v = try JSON.parse(" \n\t{ \"a\" : [ 1 , -2 , \"x\" ] ,\r\n \"b\" : { } , \"c\":null,\"d\":true,\"e\":false } \n")
+        let v = try JSON.parse(
+            " \n\t{ \"a\" : [ 1 , -2 , \"x\" ] ,\r\n \"b\" : { } , \"c\":null,\"d\":true,\"e\":false } \n")
         #expect(
-            v == .object([
-                "a": .array([.int(1), .int(-2), .string("x")]), "b": .object([:]), "c": .null, "d": .bool(true),
-                "e": .bool(false),
-            ]))
+            v
+                == .object([
+                    "a": .array([.int(1), .int(-2), .string("x")]), "b": .object([:]), "c": .null, "d": .bool(true),
+                    "e": .bool(false),
+                ]))
         #expect(v.text == #"{"a":[1,-2,"x"],"b":{},"c":null,"d":true,"e":false}"#)
     }
 
@@ -104,7 +106,9 @@ struct JSONParserTests {
         #expect(error.offset == 64)
     }
 
-    @Test(arguments: ["1.5", "1.0", "0.5", "-0.0", "1e3", "1E3", "1e-3", "[1.0]", #"{"a":2.5}"#, "12345678901234567890.0"])
+    @Test(arguments: [
+        "1.5", "1.0", "0.5", "-0.0", "1e3", "1E3", "1e-3", "[1.0]", #"{"a":2.5}"#, "12345678901234567890.0",
+    ])
     func refusesFractions(text: String) throws {
         let error = try #require(throws: JSONError.self) { try JSON.parse(text) }
         #expect(error.reason.contains("fractional"))
@@ -142,7 +146,8 @@ struct JSONParserTests {
     }
 
     @Test(arguments: [
-        #""\x41""#, #""\a""#, #""\'""#, #""\0""#, #""\U0041""#, #""\u12""#, #""\u12G4""#, #""\u+041""#, #""\u-041""#, #""\u-000""#, #""\u+7FF""#,
+        #""\x41""#, #""\a""#, #""\'""#, #""\0""#, #""\U0041""#, #""\u12""#, #""\u12G4""#, #""\u+041""#, #""\u-041""#,
+        #""\u-000""#, #""\u+7FF""#,
         #""\u 041""#, #""\u""#, #""\"#, #""\u004"#,
     ])
     func refusesInvalidEscapes(text: String) {
@@ -162,7 +167,8 @@ struct JSONParserTests {
     }
 
     @Test(arguments: [
-        "", " ", "[", "{", "]", "}", "[1,]", #"{"a":1,}"#, "{a:1}", #"{"a" 1}"#, #"{"a":}"#, "[,1]", "[1 2]", #"{"a":1 "b":2}"#,
+        "", " ", "[", "{", "]", "}", "[1,]", #"{"a":1,}"#, "{a:1}", #"{"a" 1}"#, #"{"a":}"#, "[,1]", "[1 2]",
+        #"{"a":1 "b":2}"#,
         "tru", "nul", "fals", "True", "+1", "-", ".5", "NaN", "Infinity", "-Infinity", "'a'", "\"abc", "\"abc\\",
         #"{"a"}"#, #"{1:2}"#, "[1,,2]", "\u{FEFF}1",
     ])
@@ -224,7 +230,9 @@ struct JSONValueTests {
             "changeId": .string("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
             "fields": .object([
                 "sizeMm": .object(["old": .null, "new": .int(42), "rev": .int(3)]),
-                "finding": .object(["old": .string("line 1\nline 2\t\"quoted\" \\ back"), "new": .string("😀 é ✓ \u{1}")]),
+                "finding": .object([
+                    "old": .string("line 1\nline 2\t\"quoted\" \\ back"), "new": .string("😀 é ✓ \u{1}"),
+                ]),
             ]),
             "ops": .array([.bool(true), .bool(false), .null, .int(.min), .int(.max), .array([.array([])])]),
         ])

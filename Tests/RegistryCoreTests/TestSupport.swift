@@ -14,7 +14,8 @@ enum Fixture {
     }
 
     static let patient = Patient(
-        id: "01900000-0000-7000-8000-000000000001", sex: .female, birthYear: 1964, linkageKey: String(repeating: "ab", count: 32))
+        id: "01900000-0000-7000-8000-000000000001", sex: .female, birthYear: 1964,
+        linkageKey: String(repeating: "ab", count: 32))
 
     static let myelomaCase = ClinicalCase(
         id: "01900000-0000-7000-8000-000000000002", patientId: patient.id, diagnosis: .multipleMyeloma,

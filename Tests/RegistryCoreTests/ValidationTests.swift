@@ -36,21 +36,27 @@ struct IdentityValidationTests {
     static let mrn = "MRN-4711-0815"
     static let birthDate = Fixture.day("1964-07-21")
 
-    static func identity(mrn: String = mrn, name: String? = "Anna Example", birthDate: CalendarDay? = birthDate) -> PatientIdentity {
+    static func identity(mrn: String = mrn, name: String? = "Anna Example", birthDate: CalendarDay? = birthDate)
+        -> PatientIdentity
+    {
         PatientIdentity(patientId: Fixture.patient.id, mrn: mrn, name: name, birthDate: birthDate)
     }
 
     /// An identity error may say which field and why, but never repeat the value.
-    static func expectNoIdentifiers(_ error: FieldError?, values: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectNoIdentifiers(
+        _ error: FieldError?, values: [String], sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         guard let error else { return }
         let text = error.description + " " + error.problem + " " + (error.accepted ?? "")
         for value in values where !value.isEmpty {
-            #expect(!text.contains(value), "error repeats an identifying value: \(error)", sourceLocation: sourceLocation)
+            #expect(
+                !text.contains(value), "error repeats an identifying value: \(error)", sourceLocation: sourceLocation)
         }
     }
 
     @Test func acceptsAndTrims() throws {
-        let v = try Self.identity(mrn: "  MRN-4711-0815 \t", name: "  Anna Example ").validated(birthYear: 1964, today: today)
+        let v = try Self.identity(mrn: "  MRN-4711-0815 \t", name: "  Anna Example ").validated(
+            birthYear: 1964, today: today)
         #expect(v.mrn == "MRN-4711-0815")
         #expect(v.name == "Anna Example")
         #expect(v.birthDate == Self.birthDate)
@@ -67,7 +73,9 @@ struct IdentityValidationTests {
         "MRN\n4711", "MRN\r4711", "MRN\u{7F}4711",
     ])
     func rejectsMRN(mrn: String) {
-        let error = fieldError { () throws(FieldError) in try Self.identity(mrn: mrn).validated(birthYear: 1964, today: today) }
+        let error = fieldError { () throws(FieldError) in
+            try Self.identity(mrn: mrn).validated(birthYear: 1964, today: today)
+        }
         expectError(error, field: "mrn")
         let visible = mrn.trimmingCharacters()
         Self.expectNoIdentifiers(error, values: [mrn, visible, "4711", String(repeating: "7", count: 10)])
@@ -75,7 +83,9 @@ struct IdentityValidationTests {
 
     @Test func rejectsLongName() {
         let name = "Anna " + String(repeating: "x", count: Validation.maxNameLength)
-        let error = fieldError { () throws(FieldError) in try Self.identity(name: name).validated(birthYear: 1964, today: today) }
+        let error = fieldError { () throws(FieldError) in
+            try Self.identity(name: name).validated(birthYear: 1964, today: today)
+        }
         expectError(error, field: "name")
         Self.expectNoIdentifiers(error, values: [name, "Anna", Self.mrn])
     }
@@ -149,14 +159,20 @@ struct CaseValidationTests {
     @Test func rejectsCodes() {
         var c = mmCase
         c.icd10 = "C90.2"
-        expectError(fieldError { () throws(FieldError) in try c.validated(patient: patient, today: today) }, field: "icd10")
+        expectError(
+            fieldError { () throws(FieldError) in try c.validated(patient: patient, today: today) }, field: "icd10")
         c.icd10 = "not a code"
-        expectError(fieldError { () throws(FieldError) in try c.validated(patient: patient, today: today) }, field: "icd10")
+        expectError(
+            fieldError { () throws(FieldError) in try c.validated(patient: patient, today: today) }, field: "icd10")
         c.icd10 = "C90.0"
         c.morphology = "9734/3"
-        expectError(fieldError { () throws(FieldError) in try c.validated(patient: patient, today: today) }, field: "morphology")
+        expectError(
+            fieldError { () throws(FieldError) in try c.validated(patient: patient, today: today) }, field: "morphology"
+        )
         c.morphology = "9732"
-        expectError(fieldError { () throws(FieldError) in try c.validated(patient: patient, today: today) }, field: "morphology")
+        expectError(
+            fieldError { () throws(FieldError) in try c.validated(patient: patient, today: today) }, field: "morphology"
+        )
     }
 
     @Test func otherDiagnosisTakesAnyValidCode() throws {
@@ -232,6 +248,7 @@ struct SiteValidationTests {
         let error = fieldError { () throws(FieldError) in try Self.validate(s) }
         expectError(error, field: "sizeMm")
         #expect(error?.accepted?.contains("1000") == true)
+        #expect(error?.problem.contains(size < 1 ? "not a positive size" : "too large") == true, "\(String(describing: error))")
     }
 
     @Test(arguments: ["2026-06-16", "2030-01-01", "1963-12-31"])
@@ -259,7 +276,9 @@ struct BiopsyValidationTests {
             procedure: procedure, morphology: morphology, finding: finding)
     }
 
-    static func validate(_ b: Biopsy, site: ExtramedullarySite?, in c: ClinicalCase = mmCase) throws(FieldError) -> Biopsy {
+    static func validate(_ b: Biopsy, site: ExtramedullarySite?, in c: ClinicalCase = mmCase) throws(FieldError)
+        -> Biopsy
+    {
         try b.validated(in: c, site: site, patient: patient, today: today)
     }
 
@@ -271,7 +290,9 @@ struct BiopsyValidationTests {
 
     @Test func acceptsEMPOfSoftTissueAndCanonicalises() throws {
         let site = Fixture.softTissueSite
-        let v = try Self.validate(Self.biopsy(site: site, morphology: " 9734/3 ", finding: "  CD138+ plasma cells, kappa restricted "), site: site)
+        let v = try Self.validate(
+            Self.biopsy(site: site, morphology: " 9734/3 ", finding: "  CD138+ plasma cells, kappa restricted "),
+            site: site)
         #expect(v.morphology == "9734/3")
         #expect(v.finding == "CD138+ plasma cells, kappa restricted")
         #expect(try Self.validate(Self.biopsy(site: site, morphology: nil, finding: "   "), site: site).finding == nil)
@@ -280,21 +301,27 @@ struct BiopsyValidationTests {
     @Test(arguments: ["C49.2", nil] as [String?])
     func plasmacytomaOfBoneInSoftTissueIsRefused(topography: String?) {
         let site = Self.softTissue(topography: topography)
-        let error = fieldError { () throws(FieldError) in try Self.validate(Self.biopsy(site: site, morphology: "9731/3"), site: site) }
+        let error = fieldError { () throws(FieldError) in
+            try Self.validate(Self.biopsy(site: site, morphology: "9731/3"), site: site)
+        }
         expectError(error, field: "morphology")
     }
 
     @Test(arguments: ["C49.2", nil] as [String?])
     func myelomaCodeAtAnExtramedullarySiteIsRefused(topography: String?) {
         let site = Self.softTissue(topography: topography)
-        let error = fieldError { () throws(FieldError) in try Self.validate(Self.biopsy(site: site, morphology: "9732/3"), site: site) }
+        let error = fieldError { () throws(FieldError) in
+            try Self.validate(Self.biopsy(site: site, morphology: "9732/3"), site: site)
+        }
         expectError(error, field: "morphology")
     }
 
     @Test func paraskeletalSiteFollowsItsTopography() throws {
         let site = Fixture.paraskeletalSite  // C41.2
         _ = try Self.validate(Self.biopsy(site: site, morphology: "9731/3"), site: site)
-        let error = fieldError { () throws(FieldError) in try Self.validate(Self.biopsy(site: site, morphology: "9734/3"), site: site) }
+        let error = fieldError { () throws(FieldError) in
+            try Self.validate(Self.biopsy(site: site, morphology: "9734/3"), site: site)
+        }
         expectError(error, field: "morphology")
         // Without a topography a paraskeletal site takes either plasmacytoma code.
         var bare = site
@@ -345,7 +372,9 @@ struct BiopsyValidationTests {
         }
         expectError(error, field: "finding")
         #expect(throws: Never.self) {
-            try Self.validate(Self.biopsy(finding: String(repeating: "x", count: Validation.maxFindingLength)), site: Fixture.softTissueSite)
+            try Self.validate(
+                Self.biopsy(finding: String(repeating: "x", count: Validation.maxFindingLength)),
+                site: Fixture.softTissueSite)
         }
     }
 }
@@ -369,7 +398,9 @@ struct FollowUpValidationTests {
     }
 
     @Test func rejectsFuture() {
-        let error = fieldError { () throws(FieldError) in try Self.followUp("2026-06-16").validated(in: mmCase, today: today) }
+        let error = fieldError { () throws(FieldError) in
+            try Self.followUp("2026-06-16").validated(in: mmCase, today: today)
+        }
         expectError(error, field: "on")
     }
 }

@@ -7,7 +7,8 @@ struct VocabularyTests {
         #expect(Sex.allCases.map(\.rawValue) == ["female", "male", "other", "unknown"])
         #expect(
             Diagnosis.allCases.map(\.rawValue) == [
-                "multiple-myeloma", "solitary-plasmacytoma-of-bone", "extramedullary-plasmacytoma", "plasma-cell-leukemia",
+                "multiple-myeloma", "solitary-plasmacytoma-of-bone", "extramedullary-plasmacytoma",
+                "plasma-cell-leukemia",
                 "primary-myelofibrosis", "polycythemia-vera", "essential-thrombocythemia", "chronic-myeloid-leukemia",
                 "extramedullary-hematopoiesis", "other",
             ])
@@ -38,7 +39,9 @@ struct VocabularyTests {
                 }
             }
         }
-        let error = fieldError { () throws(FieldError) in try Parse.vocabulary(V.self, "no-such-value", field: "someField") }
+        let error = fieldError { () throws(FieldError) in
+            try Parse.vocabulary(V.self, "no-such-value", field: "someField")
+        }
         #expect(error?.field == "someField")
         #expect(error?.problem.contains("no-such-value") == true)
         #expect(error?.accepted == V.acceptedList)
@@ -88,8 +91,12 @@ struct SiteTimingTests {
     /// The 30-day window spans a month end and a leap day correctly.
     @Test func windowAcrossFebruary() throws {
         let diagnosed = try #require(CalendarDay("2024-02-01"))
-        #expect(SiteTiming.derived(diagnosedOn: diagnosed, detectedOn: try #require(CalendarDay("2024-03-02"))) == .atDiagnosis)
-        #expect(SiteTiming.derived(diagnosedOn: diagnosed, detectedOn: try #require(CalendarDay("2024-03-03"))) == .duringCourse)
+        #expect(
+            SiteTiming.derived(diagnosedOn: diagnosed, detectedOn: try #require(CalendarDay("2024-03-02")))
+                == .atDiagnosis)
+        #expect(
+            SiteTiming.derived(diagnosedOn: diagnosed, detectedOn: try #require(CalendarDay("2024-03-03")))
+                == .duringCourse)
     }
 }
 
@@ -99,7 +106,9 @@ struct ParseTests {
         let error = fieldError { () throws(FieldError) in try Parse.day("2023-02-29", field: "diagnosedOn") }
         expectError(error, field: "diagnosedOn")
         #expect(error?.problem.contains("2023-02-29") == true)
-        let hidden = fieldError { () throws(FieldError) in try Parse.day("1961-02-30", field: "birthDate", identifying: true) }
+        let hidden = fieldError { () throws(FieldError) in
+            try Parse.day("1961-02-30", field: "birthDate", identifying: true)
+        }
         expectError(hidden, field: "birthDate")
         #expect(hidden.map { !$0.description.contains("1961") } == true)
     }
@@ -107,10 +116,18 @@ struct ParseTests {
     @Test func integer() throws {
         #expect(try Parse.integer(" 42 ", field: "sizeMm", range: 1...1000) == 42)
         #expect(try Parse.integer("1000", field: "sizeMm", range: 1...1000) == 1000)
-        expectError(fieldError { () throws(FieldError) in try Parse.integer("0", field: "sizeMm", range: 1...1000) }, field: "sizeMm")
-        expectError(fieldError { () throws(FieldError) in try Parse.integer("1001", field: "sizeMm", range: 1...1000) }, field: "sizeMm")
-        expectError(fieldError { () throws(FieldError) in try Parse.integer("4.2", field: "sizeMm", range: 1...1000) }, field: "sizeMm")
-        expectError(fieldError { () throws(FieldError) in try Parse.integer("", field: "sizeMm", range: 1...1000) }, field: "sizeMm")
+        expectError(
+            fieldError { () throws(FieldError) in try Parse.integer("0", field: "sizeMm", range: 1...1000) },
+            field: "sizeMm")
+        expectError(
+            fieldError { () throws(FieldError) in try Parse.integer("1001", field: "sizeMm", range: 1...1000) },
+            field: "sizeMm")
+        expectError(
+            fieldError { () throws(FieldError) in try Parse.integer("4.2", field: "sizeMm", range: 1...1000) },
+            field: "sizeMm")
+        expectError(
+            fieldError { () throws(FieldError) in try Parse.integer("", field: "sizeMm", range: 1...1000) },
+            field: "sizeMm")
     }
 
     @Test func text() throws {
@@ -124,7 +141,9 @@ struct ParseTests {
     }
 
     @Test func fieldErrorDescription() {
-        #expect(FieldError("sizeMm", "0 is not a positive size", accepted: "1 to 1000").description == "sizeMm: 0 is not a positive size; accepted: 1 to 1000")
+        #expect(
+            FieldError("sizeMm", "0 is not a positive size", accepted: "1 to 1000").description
+                == "sizeMm: 0 is not a positive size; accepted: 1 to 1000")
         #expect(FieldError("x", "is missing").description == "x: is missing")
     }
 }

@@ -72,6 +72,13 @@ import Testing
         #expect(km.median == 1)
     }
 
+    @Test func medianAtAnExactHalfSurvivesRounding() throws {
+        let km = KaplanMeier((1...24).map { SurvivalObservation(time: Double($0), event: true) })
+        // 12 of 24 dead is exactly ½, but the running product rounds to 0.5000000000000001.
+        #expect(try #require(km.steps.first { $0.time == 12 }).survival > 0.5)
+        #expect(km.median == 12)
+    }
+
     @Test func allCensoredNeverReachesTheMedian() {
         let km = KaplanMeier(Self.observations([(3, false), (5, false), (5, false)]))
         #expect(km.steps.allSatisfy { $0.survival == 1 && $0.lower == nil && $0.upper == nil })

@@ -13,7 +13,7 @@ import RegistryReports
     static let tolerance = 1e-6
 
     @Test func matchesScipy() throws {
-        let cases = (1...60).map(Self.makeCase)
+        let cases = (1...60).map(Self.makeCase) + [Self.exactHalf]
         let results = try Self.reference(for: cases)
         try #require(results.count == cases.count)
         var tally = Tally()
@@ -45,7 +45,7 @@ import RegistryReports
         let medianA = 6 + 60 * random.unit()
         let hazardRatio = [1, 0.5, 2, 1.2][i % 4]
         func group(size: Int, median: Double, allCensored: Bool) -> [SurvivalObservation] {
-            let grain = grains[i % grains.count]
+            let grain = grains[(i + i / sizes.count) % grains.count]  // shifts each decade: every size meets every grain
             let followUp = [Double.infinity, 24, 72, 150][(i / 5) % 4]
             return (0..<size).map { _ in
                 let death = -median * log(random.unit()) / log(2.0)
@@ -60,28 +60,35 @@ import RegistryReports
                              allCensored: i % 7 == 0))
     }
 
-    struct Case: Encodable {
+    /// 12 of 24 dead is exactly ½. scipy computes A by its uncensored branch (1 - 12/24 = 0.5) and
+    /// B, with one early censoring, by the Kaplan–Meier product, which rounds above ½ there.
+    static let exactHalf: Case = {
+        let deaths = (1...24).map { SurvivalObservation(time: Double($0), event: true) }
+        return Case(a: deaths, b: deaths + [SurvivalObservation(time: 0.5, event: false)])
+    }()
+
+    struct Case {
         let a: [SurvivalObservation]
         let b: [SurvivalObservation]
-
-        enum CodingKeys: CodingKey { case a, b }
-        enum GroupKeys: CodingKey { case times, events }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            for (key, group) in [(CodingKeys.a, a), (.b, b)] {
-                var nested = container.nestedContainer(keyedBy: GroupKeys.self, forKey: key)
-                try nested.encode(group.map(\.time), forKey: .times)
-                try nested.encode(group.map(\.event), forKey: .events)
-            }
-        }
     }
 
     // MARK: scipy
 
     struct Request: Encodable {
+        struct Group: Encodable {
+            let times: [Double]
+            let events: [Bool]
+        }
+
         let landmarks: [Double]
-        let cases: [Case]
+        let cases: [[String: Group]]
+
+        init(_ cases: [Case]) {
+            landmarks = KaplanMeier.landmarkMonths
+            self.cases = cases.map { spec in
+                ["a": spec.a, "b": spec.b].mapValues { Group(times: $0.map(\.time), events: $0.map(\.event)) }
+            }
+        }
     }
 
     struct Response: Decodable {
@@ -114,7 +121,7 @@ import RegistryReports
             .appendingPathComponent("../../scripts/survival_reference.py").standardized
         let input = FileManager.default.temporaryDirectory
             .appendingPathComponent("emreg-survival-\(UUID().uuidString).json")
-        try JSONEncoder().encode(Request(landmarks: KaplanMeier.landmarkMonths, cases: cases)).write(to: input)
+        try JSONEncoder().encode(Request(cases)).write(to: input)
         defer { try? FileManager.default.removeItem(at: input) }
 
         let process = Process()
@@ -172,23 +179,23 @@ import RegistryReports
             if relative > maxRelative { (maxRelative, worst) = (relative, label) }
         }
     }
-}
 
-/// SplitMix64 (Steele, Lea & Flood 2014): seedable and identical on every platform and Swift
-/// release, which `SystemRandomNumberGenerator` and `Double.random(in:using:)` do not promise.
-struct SplitMix64 {
-    var state: UInt64
+    /// SplitMix64 (Steele, Lea & Flood 2014): seedable and identical on every platform and Swift
+    /// release, which `SystemRandomNumberGenerator` and `Double.random(in:using:)` do not promise.
+    struct SplitMix64 {
+        var state: UInt64
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
 
-    /// Uniform on (0, 1]: never 0, so log(unit()) is finite.
-    mutating func unit() -> Double {
-        Double((next() >> 11) + 1) * 0x1p-53
+        /// Uniform on (0, 1]: never 0, so log(unit()) is finite.
+        mutating func unit() -> Double {
+            Double((next() >> 11) + 1) * 0x1p-53
+        }
     }
 }

@@ -49,10 +49,12 @@ public struct KaplanMeier: Sendable {
     public static let landmarkMonths: [Double] = [12, 36, 60]
 
     public let steps: [Step]
-    /// Smallest time where S(t) <= 0.5; nil if survival never falls that far.
+    /// Smallest time where S(t) <= 0.5 (within √ε); nil if survival never falls that far. Where S is
+    /// exactly ½ over an interval this is its start (R's `survfit` prints the midpoint to the next death).
     public let median: Double?
-    /// Where the band crosses 0.5: the lower band reaches it first, giving the lower limit.
-    /// Each limit is nil if its band never reaches 0.5 (e.g. upper band still above it at the last time).
+    /// Where the band crosses 0.5 (Brookmeyer–Crowley style): the lower limit is the first time the
+    /// *lower* band is <= 0.5, the upper limit the first time the *upper* band is, since the lower band
+    /// falls first. A limit is nil if its band never gets there, common for the upper one.
     public let medianCI95: (lower: Double?, upper: Double?)
 
     /// - Precondition: every time is finite and non-negative; a negative follow-up is a data error
@@ -70,8 +72,8 @@ public struct KaplanMeier: Sendable {
             let time = sorted[start].time
             let end = sorted[start...].firstIndex { $0.time != time } ?? sorted.endIndex
             let events = sorted[start..<end].count { $0.event }
-            // Same operation order as scipy's cumprod((n - d) / n), so S is bit-identical
-            // and a median exactly at S = 0.5 is found by both.
+            // Same operations as scipy's cumprod((n - d) / n), so S matches its censored-data path
+            // bit for bit (its uncensored path, 1 - k/n, can differ by an ulp; see halfTolerance).
             survival *= Double(atRisk - events) / Double(atRisk)
             // +∞ when everyone at risk dies, which can only happen at the last step.
             greenwoodSum += Double(events) / Double(atRisk * (atRisk - events))
@@ -81,10 +83,19 @@ public struct KaplanMeier: Sendable {
             start = end
         }
         self.steps = steps
-        median = steps.first { $0.survival <= 0.5 }?.time
-        // An undefined band (S = 1 or S = 0) never counts as crossing, as scipy's NaN compares false.
-        medianCI95 = (steps.first { $0.lower.map { $0 <= 0.5 } ?? false }?.time,
-                      steps.first { $0.upper.map { $0 <= 0.5 } ?? false }?.time)
+        median = Self.firstTimeAtOrBelowHalf(steps) { $0.survival }
+        medianCI95 = (Self.firstTimeAtOrBelowHalf(steps) { $0.lower },
+                      Self.firstTimeAtOrBelowHalf(steps) { $0.upper })
+    }
+
+    /// A running product drifts by a few ulps, so a curve that is exactly ½ in exact arithmetic can
+    /// land just above it (24 deaths, no censoring: 0.5000000000000001 at the 12th) and push the
+    /// median one step late; R's `quantile.survfit` absorbs this with the same √ε tolerance.
+    private static let halfTolerance = Double.ulpOfOne.squareRoot()
+
+    /// An undefined band (S = 1 or S = 0) never counts as reaching ½, as scipy's NaN compares false.
+    private static func firstTimeAtOrBelowHalf(_ steps: [Step], _ value: (Step) -> Double?) -> Double? {
+        steps.first { value($0).map { $0 <= 0.5 + halfTolerance } ?? false }?.time
     }
 
     /// The step function itself, as `scipy`'s `sf.evaluate`: 1 before the first time (and for no data),

@@ -1,0 +1,58 @@
+// Library-level benchmarks, driven by scripts/bench-*. Prints one `name value unit` line per figure.
+import Foundation
+import RegistryCore
+import RegistryStore
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func entry(cases: Int, directory: String) throws {
+    let path = directory + "/bench-entry.sqlite"
+    let registry = try Registry.create(at: path, clinic: "BENCH", author: "bench")
+    let patientsCount = cases / 4
+    var patients = [String]()
+    patients.reserveCapacity(patientsCount)
+    let batch = 1000
+    let patientSeconds = try seconds {
+        for start in stride(from: 0, to: patientsCount, by: batch) {
+            try registry.write { tx in
+                for i in start..<min(start + batch, patientsCount) {
+                    let p = try tx.addPatient(
+                        Patient(sex: i % 2 == 0 ? .female : .male, birthYear: 1940 + i % 50),
+                        identity: PatientIdentity(patientId: "", mrn: "B\(i)"))
+                    patients.append(p.id)
+                }
+            }
+        }
+    }
+    let day = CalendarDay("2015-01-01")!
+    let caseSeconds = try seconds {
+        for start in stride(from: 0, to: cases, by: batch) {
+            try registry.write { tx in
+                for i in start..<min(start + batch, cases) {
+                    try tx.addCase(
+                        ClinicalCase(
+                            patientId: patients[i % patientsCount], diagnosis: .multipleMyeloma, diagnosedOn: day.adding(days: i % 3000),
+                            icd10: "C90.0", morphology: "9732/3"))
+                }
+            }
+        }
+    }
+    let changes = try registry.read { try $0.changeCount() }
+    var audit: AuditReport?
+    let auditSeconds = try seconds { audit = try registry.verifyAudit() }
+    print("library_patients_per_s \(Int(Double(patientsCount) / patientSeconds)) patients/s (each with identity, \(batch) per transaction)")
+    print("library_cases_per_s \(Int(Double(cases) / caseSeconds)) cases/s (\(cases) cases, \(batch) per transaction, audit trail on)")
+    print("change_log_entries \(changes)")
+    print("audit_verify_s \(String(format: "%.2f", auditSeconds)) s (\(audit!.entries) entries, problem: \(audit!.problem ?? "none"))")
+}
+
+let args = CommandLine.arguments
+guard args.count >= 4, args[1] == "entry", let n = Int(args[2]) else {
+    FileHandle.standardError.write(Data("usage: emreg-bench entry CASES DIRECTORY\n".utf8))
+    exit(64)
+}
+try entry(cases: n, directory: args[3])

@@ -1,0 +1,120 @@
+import Foundation
+import GRDB
+import RegistryCore
+import Testing
+@testable import RegistryStore
+
+struct ChangeLogTests {
+    @Test func everyWriteAppendsOneChainedEntryPerRecordInTheSameTransaction() throws {
+        let t = try TestRegistry()
+        let seeded = try t.seed()
+        let entries = try t.registry.read { r in
+            try Row.fetchAll(r.db, sql: "SELECT \(ChangeLogEntry.columns) FROM change_log ORDER BY seq").map {
+                try ChangeLogEntry(row: $0)
+            }
+        }
+        // patient, identity, case, site
+        #expect(entries.map(\.table) == ["patients", "patient_identities", "cases", "sites"])
+        #expect(Set(entries.map(\.txId)).count == 1)
+        #expect(entries.allSatisfy { $0.op == .insert && $0.author == "tester" && $0.origin == "TEST-A" })
+        #expect(entries[0].prevHash == ChangeLogEntry.genesisHash)
+        for (a, b) in zip(entries, entries.dropFirst()) {
+            #expect(b.prevHash == a.hash)
+            #expect(a.hlc < b.hlc)
+        }
+        #expect(entries.allSatisfy { $0.computedHash == $0.hash })
+        let site = try entries[3].fieldChanges()
+        #expect(site.first { $0.field == "sizeMm" }?.new == .int(39))
+        #expect(site.first { $0.field == "timing" }?.new == .text("during-course"))
+        #expect(entries[3].rowId == seeded.site.id)
+    }
+
+    @Test func updatesLogOnlyChangedFieldsWithOldValuesAndNoChangeLogsNothing() throws {
+        let t = try TestRegistry()
+        let s = try t.seed().site
+        try t.registry.write { tx in try tx.update(ExtramedullarySite.self, id: s.id) { $0.sizeMm = 45 } }
+        try t.registry.write { tx in try tx.update(ExtramedullarySite.self, id: s.id) { $0.sizeMm = 45 } }
+        let history = try t.registry.read { try $0.history(id: s.id) }
+        #expect(history.count == 2)
+        let changes = try history[1].fieldChanges()
+        #expect(changes == [.init(field: "sizeMm", old: .int(39), new: .int(45), baseRevision: 0)])
+    }
+
+    @Test func theLogRefusesUpdatesAndDeletes() throws {
+        let t = try TestRegistry()
+        _ = try t.seed()
+        let raw = try t.raw()
+        #expect(throws: DatabaseError.self) { try raw.write { try $0.execute(sql: "UPDATE change_log SET author = 'x'") } }
+        #expect(throws: DatabaseError.self) { try raw.write { try $0.execute(sql: "DELETE FROM change_log") } }
+        #expect(try raw.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM change_log") } == 4)
+    }
+
+    @Test func aRejectedWriteLeavesNothingBehind() throws {
+        let t = try TestRegistry()
+        let seeded = try t.seed()
+        let before = try t.registry.read { try $0.changeCount() }
+        #expect(throws: StoreError.self) {
+            try t.registry.write { tx in
+                try tx.addFollowUp(FollowUp(caseId: seeded.clinicalCase.id, on: CalendarDay("2022-01-01")!, vitalStatus: .alive))
+                // second write in the same transaction is invalid: the first must roll back too
+                try tx.addFollowUp(FollowUp(caseId: seeded.clinicalCase.id, on: CalendarDay("2019-01-01")!, vitalStatus: .dead))
+            }
+        }
+        #expect(try t.registry.read { try $0.changeCount() } == before)
+        #expect(try t.registry.read { try $0.records(FollowUp.self, where: "caseId", is: seeded.clinicalCase.id) }.isEmpty)
+    }
+
+    @Test func deleteTombstonesTheRecordAndWhatHangsOffIt() throws {
+        let t = try TestRegistry()
+        let seeded = try t.seed()
+        try t.registry.write { tx in
+            try tx.addBiopsy(
+                Biopsy(caseId: seeded.clinicalCase.id, siteId: seeded.site.id, performedOn: CalendarDay("2021-06-03")!, procedure: .coreNeedle, morphology: "9734/3"))
+        }
+        let count = try t.registry.write { tx in try tx.delete(.patient, id: seeded.patient.id, reason: "registered in error") }
+        #expect(count == 5)  // patient, identity, case, biopsy, site
+        #expect(throws: StoreError.self) { try t.registry.read { try $0.caseDetail(id: seeded.clinicalCase.id) } }
+        let stored = try t.registry.read { try $0.fetch(ExtramedullarySite.self, id: seeded.site.id) }
+        #expect(stored?.deleteReason == "registered in error")
+        // the MRN may be registered again once its patient is deleted
+        _ = try t.registry.write { tx in
+            try tx.addPatient(Patient(sex: .female, birthYear: 1963), identity: PatientIdentity(patientId: "", mrn: "MM00165"))
+        }
+        #expect(try t.registry.verifyAudit().problem == nil)
+    }
+
+    @Test func linkageKeyIsHMACOfTheNormalisedMRNAndMRNsAreUnique() throws {
+        let t = try TestRegistry()
+        let p = try t.seed().patient
+        let secret = try #require(Hex.decode(try t.registry.read { try $0.meta("linkage_secret") } ?? ""))
+        #expect(p.linkageKey == Hex.encode(SHA256.hmac(key: secret, message: Array("MM00165".utf8))))
+        #expect(t.registry.linkageKey(mrn: " mm-00165 ") == p.linkageKey)
+        #expect(throws: StoreError.self) {
+            try t.registry.write { tx in
+                try tx.addPatient(Patient(sex: .male, birthYear: 1950), identity: PatientIdentity(patientId: "", mrn: "MM00165"))
+            }
+        }
+    }
+
+    @Test func concurrentWritersFromManyHandlesAllLand() async throws {
+        let t = try TestRegistry()
+        let p = try t.seed().patient
+        let path = t.path
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<4 {
+                group.addTask {
+                    let handle = try Registry.open(at: path, author: "writer\(w)")
+                    for i in 0..<50 {
+                        try handle.write { tx in
+                            try tx.addCase(
+                                ClinicalCase(patientId: p.id, diagnosis: .multipleMyeloma, diagnosedOn: CalendarDay("2020-01-01")!.adding(days: i)))
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try t.registry.read { try $0.cases() }.count == 201)
+        #expect(try t.registry.verifyAudit().problem == nil)
+    }
+}
