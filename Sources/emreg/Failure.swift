@@ -1,5 +1,6 @@
 import ArgumentParser
 import RegistryCore
+import RegistryReports
 import RegistryStore
 
 /// Exit statuses (sysexits.h where one fits) and one-line messages for every failure.
@@ -26,6 +27,11 @@ enum Failure {
             case .database: return (e.description, ioError)
             }
         case let e as CLIError: return (e.message, e.status)
+        case let e as ReportError:
+            switch e {
+            case .cannotWrite, .cannotRead: return (e.description, ioError)
+            case .invalidImport, .invalidOption: return (e.description, invalidData)
+            }
         default:
             let line = fallback.split(separator: "\n").first.map(String.init) ?? fallback
             return (line + " (see --help)", code == 0 ? 1 : code)
