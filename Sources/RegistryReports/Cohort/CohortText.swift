@@ -95,7 +95,7 @@ public enum CohortText {
         }
         if let p = r.survival.logRankP { out.append("  log-rank p, EMD vs no EMD: \(pValue(p))") }
         out.append("  survival at 1, 3 and 5 years in %; months are days / 30.4375")
-        if let note = suppressionNote(r) { out += ["", note] }
+        if let note = suppressionNote(r) { out += [""] + wrap(note, width: 78) }
         return out.joined(separator: "\n")
     }
 
@@ -114,6 +114,19 @@ public enum CohortText {
 
     static func csvField(_ s: String) -> String {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingQuotes + "\"" : s
+    }
+
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines = [String]()
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty && line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        return lines + [line]
     }
 
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
