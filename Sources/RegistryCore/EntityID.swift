@@ -9,12 +9,26 @@ public enum EntityID {
     private struct State {
         var lastMillis: UInt64 = 0
         var counter: UInt16 = 0
+        /// SplitMix64, seeded once from the system: a getrandom(2) call per id would
+        /// dominate bulk imports. The seed makes every process's sequence its own.
+        var seed: UInt64 = {
+            var system = SystemRandomNumberGenerator()
+            return system.next()
+        }()
+
+        mutating func random() -> UInt64 {
+            seed &+= 0x9E37_79B9_7F4A_7C15
+            var z = seed
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
     }
 
     public static func make(now: UInt64 = Clock.nowMillis()) -> String {
-        var rng = SystemRandomNumberGenerator()
-        let random = rng.next() as UInt64
-        let (millis, counter) = state.withLock { s -> (UInt64, UInt16) in
+        let (millis, counter, random, more) = state.withLock { s -> (UInt64, UInt16, UInt64, UInt64) in
+            let random = s.random()
+            let rest = s.random()
             if now > s.lastMillis {
                 s.lastMillis = now
                 s.counter = UInt16(truncatingIfNeeded: random >> 52) & 0x07FF
@@ -24,14 +38,14 @@ public enum EntityID {
                 s.lastMillis += 1
                 s.counter = 0
             }
-            return (s.lastMillis, s.counter)
+            return (s.lastMillis, s.counter, random, rest)
         }
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
         bytes[6] = 0x70 | UInt8(counter >> 8)
         bytes[7] = UInt8(truncatingIfNeeded: counter)
         bytes[8] = 0x80 | UInt8(truncatingIfNeeded: random >> 8) & 0x3F
-        var rest = rng.next() as UInt64
+        var rest = more
         bytes[9] = UInt8(truncatingIfNeeded: random)
         for i in 10..<16 {
             bytes[i] = UInt8(truncatingIfNeeded: rest)
