@@ -110,7 +110,9 @@ CREATE TABLE follow_ups (
 CREATE INDEX follow_ups_case ON follow_ups (case_id);
 
 -- The append-only change log: audit trail and sync outbox in one.
--- fields holds canonical JSON {field: {"old": v, "new": v, "rev": base revision}};
+-- fields holds canonical JSON {field: {"new": v, "old": v, "rev": revision}}: for a local change the
+-- hub revision it was based on, for a change pulled from the hub the revision the hub assigned;
+-- conflict_id names the conflict a 'resolve' decides; origin is the clinic that made the change;
 -- hash = SHA-256 of prev_hash and the entry, chaining every row to the one before.
 CREATE TABLE change_log (
     seq INTEGER PRIMARY KEY,
@@ -118,8 +120,9 @@ CREATE TABLE change_log (
     tx_id TEXT NOT NULL,
     table_name TEXT NOT NULL,
     row_id TEXT NOT NULL,
-    op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+    op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'resolve')),
     fields TEXT NOT NULL,
+    conflict_id TEXT,
     hlc TEXT NOT NULL,
     author TEXT NOT NULL,
     origin TEXT NOT NULL,

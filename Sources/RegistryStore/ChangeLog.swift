@@ -11,6 +11,8 @@ public struct ChangeLogEntry: Sendable, Hashable {
     public var op: Operation
     /// Canonical JSON: `{field: {"new": v, "old": v, "rev": base revision}}`.
     public var fields: String
+    /// For `resolve`: the conflict it decides.
+    public var conflictId: String?
     public var hlc: String
     public var author: String
     public var origin: String
@@ -19,6 +21,8 @@ public struct ChangeLogEntry: Sendable, Hashable {
 
     public enum Operation: String, Sendable, Hashable, Codable {
         case insert, update, delete
+        /// A person's decision on a sync conflict.
+        case resolve
     }
 
     /// One field's change as the log records it.
@@ -27,6 +31,13 @@ public struct ChangeLogEntry: Sendable, Hashable {
         public var old: FieldValue
         public var new: FieldValue
         public var baseRevision: Int64
+
+        public init(field: String, old: FieldValue, new: FieldValue, baseRevision: Int64) {
+            self.field = field
+            self.old = old
+            self.new = new
+            self.baseRevision = baseRevision
+        }
     }
 
     public static let genesisHash = String(repeating: "0", count: 64)
@@ -35,10 +46,10 @@ public struct ChangeLogEntry: Sendable, Hashable {
     /// no two different entries serialise alike.
     public static func hash(
         prevHash: String, changeId: String, txId: String, table: String, rowId: String, op: Operation,
-        fields: String, hlc: String, author: String, origin: String
+        fields: String, conflictId: String?, hlc: String, author: String, origin: String
     ) -> String {
         var sha = SHA256()
-        for part in [prevHash, changeId, txId, table, rowId, op.rawValue, fields, hlc, author, origin] {
+        for part in [prevHash, changeId, txId, table, rowId, op.rawValue, fields, conflictId ?? "", hlc, author, origin] {
             sha.update(String(part.utf8.count).utf8)
             sha.update(CollectionOfOne(UInt8(ascii: ":")))
             sha.update(part.utf8)
@@ -49,7 +60,7 @@ public struct ChangeLogEntry: Sendable, Hashable {
     public var computedHash: String {
         Self.hash(
             prevHash: prevHash, changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields,
-            hlc: hlc, author: author, origin: origin)
+            conflictId: conflictId, hlc: hlc, author: author, origin: origin)
     }
 
     /// The field changes, decoded from `fields`.
@@ -88,18 +99,29 @@ public struct ChangeLogEntry: Sendable, Hashable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static let columns = "seq, change_id, tx_id, table_name, row_id, op, fields, hlc, author, origin, prev_hash, hash"
+    /// A change made at another clinic, as pulled from the hub (not yet in this log).
+    public init(
+        remote changeId: String, txId: String, table: String, rowId: String, op: Operation, changes: [FieldChange],
+        conflictId: String?, hlc: String, author: String, origin: String
+    ) {
+        self.init(
+            seq: 0, changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: Self.encode(changes),
+            conflictId: conflictId, hlc: hlc, author: author, origin: origin, prevHash: "", hash: "")
+    }
+
+    static let columns =
+        "seq, change_id, tx_id, table_name, row_id, op, fields, hlc, author, origin, prev_hash, hash, conflict_id"
 
     init(row: Row) throws(StoreError) {
         guard let op = Operation(rawValue: row[5]) else { throw .tampered("change log row \(row[0] as Int64) has an unknown operation") }
         self.init(
             seq: row[0], changeId: row[1], txId: row[2], table: row[3], rowId: row[4], op: op, fields: row[6],
-            hlc: row[7], author: row[8], origin: row[9], prevHash: row[10], hash: row[11])
+            conflictId: row[12], hlc: row[7], author: row[8], origin: row[9], prevHash: row[10], hash: row[11])
     }
 
     init(
         seq: Int64, changeId: String, txId: String, table: String, rowId: String, op: Operation, fields: String,
-        hlc: String, author: String, origin: String, prevHash: String, hash: String
+        conflictId: String?, hlc: String, author: String, origin: String, prevHash: String, hash: String
     ) {
         self.seq = seq
         self.changeId = changeId
@@ -108,6 +130,7 @@ public struct ChangeLogEntry: Sendable, Hashable {
         self.rowId = rowId
         self.op = op
         self.fields = fields
+        self.conflictId = conflictId
         self.hlc = hlc
         self.author = author
         self.origin = origin
@@ -137,28 +160,51 @@ struct ChangeLogAppender {
         }
     }
 
-    /// Appends one entry and returns its change id.
+    /// Appends one local entry and returns its change id.
     @discardableResult
     mutating func append(
-        db: Database, table: String, rowId: String, op: ChangeLogEntry.Operation, changes: [ChangeLogEntry.FieldChange]
+        db: Database, table: String, rowId: String, op: ChangeLogEntry.Operation, changes: [ChangeLogEntry.FieldChange],
+        conflictId: String? = nil
     ) throws -> String {
         hlc = hlc.tick()
         let changeId = EntityID.make()
+        try write(
+            db: db, changeId: changeId, table: table, rowId: rowId, op: op, changes: changes, conflictId: conflictId,
+            author: author, origin: origin)
+        return changeId
+    }
+
+    /// Appends a change made elsewhere (pulled from the hub), keeping its id, author and
+    /// origin; the clock moves past the remote reading.
+    mutating func appendRemote(
+        db: Database, changeId: String, table: String, rowId: String, op: ChangeLogEntry.Operation,
+        changes: [ChangeLogEntry.FieldChange], conflictId: String?, remoteHLC: String, author: String, origin: String
+    ) throws {
+        hlc = HybridLogicalClock(remoteHLC).map { hlc.receive($0) } ?? hlc.tick()
+        try write(
+            db: db, changeId: changeId, table: table, rowId: rowId, op: op, changes: changes, conflictId: conflictId,
+            author: author, origin: origin)
+    }
+
+    private mutating func write(
+        db: Database, changeId: String, table: String, rowId: String, op: ChangeLogEntry.Operation,
+        changes: [ChangeLogEntry.FieldChange], conflictId: String?, author: String, origin: String
+    ) throws {
         let fields = ChangeLogEntry.encode(changes)
         let hlcText = hlc.description
         let hash = ChangeLogEntry.hash(
             prevHash: prevHash, changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields,
-            hlc: hlcText, author: author, origin: origin)
+            conflictId: conflictId, hlc: hlcText, author: author, origin: origin)
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO change_log (change_id, tx_id, table_name, row_id, op, fields, hlc, author, origin, prev_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO change_log
+                  (change_id, tx_id, table_name, row_id, op, fields, conflict_id, hlc, author, origin, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         try statement.execute(arguments: [
-            changeId, txId, table, rowId, op.rawValue, fields, hlcText, author, origin, prevHash, hash,
+            changeId, txId, table, rowId, op.rawValue, fields, conflictId, hlcText, author, origin, prevHash, hash,
         ])
         prevHash = hash
-        return changeId
     }
 
     var timestamp: String { Clock.timestamp(millis: hlc.millis) }

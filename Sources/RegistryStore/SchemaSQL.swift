@@ -117,7 +117,9 @@ CREATE TABLE follow_ups (
 CREATE INDEX follow_ups_case ON follow_ups (case_id);
 
 -- The append-only change log: audit trail and sync outbox in one.
--- fields holds canonical JSON {field: {"old": v, "new": v, "rev": base revision}};
+-- fields holds canonical JSON {field: {"new": v, "old": v, "rev": revision}}: for a local change the
+-- hub revision it was based on, for a change pulled from the hub the revision the hub assigned;
+-- conflict_id names the conflict a 'resolve' decides; origin is the clinic that made the change;
 -- hash = SHA-256 of prev_hash and the entry, chaining every row to the one before.
 CREATE TABLE change_log (
     seq INTEGER PRIMARY KEY,
@@ -125,8 +127,9 @@ CREATE TABLE change_log (
     tx_id TEXT NOT NULL,
     table_name TEXT NOT NULL,
     row_id TEXT NOT NULL,
-    op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+    op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete', 'resolve')),
     fields TEXT NOT NULL,
+    conflict_id TEXT,
     hlc TEXT NOT NULL,
     author TEXT NOT NULL,
     origin TEXT NOT NULL,
@@ -154,6 +157,53 @@ CREATE TABLE field_revisions (
     revision INTEGER NOT NULL,
     PRIMARY KEY (table_name, row_id, field)
 ) WITHOUT ROWID;
+"""#),
+        ("002-sync", #"""
+-- emreg clinic registry, schema version 2 (SQLite): sync progress, beside the change log.
+
+-- push_cursor: the last change_log seq the hub has answered for; pull_cursor: the last hub
+-- seq applied here; last_push_at, last_pull_at: ISO 8601 stamps.
+CREATE TABLE sync_state (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- A batch frozen for sending: until answered it is retried with the same id and the same
+-- changes (the change_log rows first_seq ... last_seq), so a retry is never a new batch.
+CREATE TABLE sync_batches (
+    batch_id TEXT PRIMARY KEY NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    changes INTEGER NOT NULL,
+    frozen_at TEXT NOT NULL,
+    answered_at TEXT
+) WITHOUT ROWID;
+
+-- What the hub answered for each pushed change: every change is accounted exactly once.
+CREATE TABLE sync_outcomes (
+    change_id TEXT PRIMARY KEY NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('accepted', 'conflict', 'rejected')),
+    hub_seq INTEGER,
+    reason TEXT
+) WITHOUT ROWID;
+
+-- Conflicts as the hub recorded them; values are canonical JSON (null, an integer or a string).
+CREATE TABLE conflicts (
+    id TEXT PRIMARY KEY NOT NULL,
+    table_name TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    base_value TEXT NOT NULL,
+    local_value TEXT NOT NULL,
+    remote_value TEXT NOT NULL,
+    local_clinic TEXT NOT NULL,
+    change_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+    resolved_value TEXT,
+    hub_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX conflicts_row ON conflicts (row_id);
 """#),
     ]
 }
