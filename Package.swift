@@ -12,6 +12,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
     ],
     targets: [
         .target(name: "RegistryCore", swiftSettings: strict),
@@ -26,10 +28,27 @@ let package = Package(
             name: "RegistryReports",
             dependencies: ["RegistryCore", "RegistryStore"],
             swiftSettings: strict),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "RegistrySync",
+            dependencies: [
+                "RegistryCore", "RegistryStore", "CCurl", "CZlib", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "RegistryHub",
+            dependencies: [
+                "RegistryCore", "RegistrySync", "CZlib", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "emreg",
             dependencies: [
-                "RegistryCore", "RegistryStore", "RegistryReports",
+                "RegistryCore", "RegistryStore", "RegistryReports", "RegistrySync", "RegistryHub",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -42,6 +61,9 @@ let package = Package(
         .testTarget(
             name: "RegistryReportsTests", dependencies: ["RegistryReports", "RegistryStore", "RegistryCore"],
             swiftSettings: strict),
+        .testTarget(name: "RegistrySyncTests", dependencies: ["RegistrySync", "RegistryStore", "RegistryCore"], swiftSettings: strict),
+        .testTarget(
+            name: "RegistryHubTests", dependencies: ["RegistryHub", "RegistrySync", "RegistryCore"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", swiftSettings: strict),
     ]
 )

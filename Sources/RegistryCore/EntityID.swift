@@ -54,7 +54,8 @@ public enum EntityID {
         return format(bytes)
     }
 
-    static func format(_ b: [UInt8]) -> String {
+    /// 16 bytes as canonical lower-case UUID text.
+    public static func format(_ b: [UInt8]) -> String {
         let hex = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(36)

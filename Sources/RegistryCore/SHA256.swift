@@ -123,15 +123,32 @@ public struct SHA256: Sendable {
     public static func hex(_ text: String) -> String { Hex.encode(hash(text.utf8)) }
 
     public static func hmac(key: [UInt8], message: [UInt8]) -> [UInt8] {
-        var k = key.count > 64 ? hash(key) : key
+        HMACKey(key).authenticate(message)
+    }
+}
+
+/// An HMAC-SHA256 key with its padded blocks hashed once, for many messages under one key.
+public struct HMACKey: Sendable {
+    private let inner: SHA256
+    private let outer: SHA256
+
+    public init(_ key: [UInt8]) {
+        var k = key.count > 64 ? SHA256.hash(key) : key
         k += [UInt8](repeating: 0, count: 64 - k.count)
-        var inner = SHA256()
-        inner.update(k.map { $0 ^ 0x36 })
-        inner.update(message)
-        var outer = SHA256()
-        outer.update(k.map { $0 ^ 0x5c })
-        outer.update(inner.finalize())
-        return outer.finalize()
+        var i = SHA256()
+        i.update(k.map { $0 ^ 0x36 })
+        var o = SHA256()
+        o.update(k.map { $0 ^ 0x5c })
+        inner = i
+        outer = o
+    }
+
+    public func authenticate(_ message: [UInt8]) -> [UInt8] {
+        var i = inner
+        i.update(message)
+        var o = outer
+        o.update(i.finalize())
+        return o.finalize()
     }
 }
 

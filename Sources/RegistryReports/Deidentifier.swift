@@ -9,26 +9,23 @@ import RegistryCore
 /// linkage secret: the same registry exports the same pseudonyms every time, and nobody
 /// without the secret can map them back.
 public struct Deidentifier: Sendable {
-    let key: [UInt8]
+    let key: HMACKey
 
     public init(linkageSecret: [UInt8]) {
-        key = SHA256.hmac(key: linkageSecret, message: Array("emreg de-identification v1".utf8))
+        key = HMACKey(SHA256.hmac(key: linkageSecret, message: Array("emreg de-identification v1".utf8)))
     }
 
     /// A UUID-shaped pseudonym for an id.
     public func pseudonym(_ id: String) -> String {
-        var b = Array(SHA256.hmac(key: key, message: Array(("id:" + id).utf8)).prefix(16))
+        var b = Array(key.authenticate(Array(("id:" + id).utf8)).prefix(16))
         b[6] = 0x40 | (b[6] & 0x0F)  // version 4 shape: random-looking, not time-ordered
         b[8] = 0x80 | (b[8] & 0x3F)
-        let hex = Hex.encode(b)
-        let u = Array(hex)
-        return String(u[0..<8]) + "-" + String(u[8..<12]) + "-" + String(u[12..<16]) + "-" + String(u[16..<20]) + "-"
-            + String(u[20..<32])
+        return EntityID.format(b)
     }
 
     /// The shift, in days, applied to every date of this patient.
     public func dayShift(patientId: String) -> Int {
-        let h = SHA256.hmac(key: key, message: Array(("shift:" + patientId).utf8))
+        let h = key.authenticate(Array(("shift:" + patientId).utf8))
         let n = Int(h[0]) << 8 | Int(h[1])
         let shift = n % 365 - 182
         return shift == 0 ? 183 : shift

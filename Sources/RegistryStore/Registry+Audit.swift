@@ -15,9 +15,12 @@ extension Registry {
     /// Walks the hash chain, then compares every table with what the change log says it
     /// should hold. Stops at the first discrepancy. Memory stays flat: rows are streamed.
     public func verifyAudit() throws(StoreError) -> AuditReport {
-        try read { r in
-            var walk = AuditWalk(db: r.db)
-            return try walk.run()
+        return try storeErrors {
+            try pool.read { db in
+                let r = RegistryReader(db: db)
+                var walk = AuditWalk(db: r.db)
+                return try walk.run()
+            }
         }
     }
 }

@@ -237,6 +237,10 @@ extension Registry {
     /// Decides an open conflict: the chosen value is written locally at once and goes to
     /// the hub as a `resolve` change, which closes the conflict at every clinic.
     public func resolveConflict(id: String, value: FieldValue) throws(StoreError) -> SyncConflict {
+        try storeErrors { try resolve(id: id, value: value) }
+    }
+
+    private func resolve(id: String, value: FieldValue) throws -> SyncConflict {
         try write { tx in
             guard let row = try Row.fetchOne(tx.db, sql: "SELECT * FROM conflicts WHERE id = ?", arguments: [id]) else {
                 throw StoreError.invalid(FieldError("id", "no conflict with id \(id)", accepted: "an id from `emreg conflicts list`"))
@@ -248,12 +252,19 @@ extension Registry {
             guard let entity = Entity(table: c.table) else { throw StoreError.tampered("conflict \(id) names an unknown table") }
             let current = try RemoteApplier.value(tx.db, entity, c.recordId, c.field)
             try RemoteApplier.setField(tx.db, entity, c.recordId, c.field, value, stamp: tx.log.timestamp)
+            if !Entity.tombstoneFields.contains(c.field) { try tx.revalidate(entity, c.recordId) }
             let rev = try tx.revision(entity, c.recordId, c.field)
             try tx.log.append(
                 db: tx.db, table: c.table, rowId: c.recordId, op: .resolve,
                 changes: [.init(field: c.field, old: current, new: value, baseRevision: rev)], conflictId: id)
             return c
         }
+    }
+
+    /// Moves the pull cursor back, so the next pull delivers entries again (tests of
+    /// repeated and reordered delivery; recovery after restoring a backup).
+    public func rewindPullCursor(to seq: Int64) throws(StoreError) {
+        try storeErrors { try pool.write { try Self.setState($0, "pull_cursor", String(seq)) } }
     }
 
     static func state(_ db: Database, _ key: String) throws -> String? {
@@ -287,5 +298,40 @@ extension SyncConflict {
             baseValue: try value("base_value"), localValue: try value("local_value"), remoteValue: try value("remote_value"),
             localClinic: row["local_clinic"], changeId: row["change_id"],
             resolvedValue: row["resolved_value"] == nil ? nil : try value("resolved_value"), hubSeq: row["hub_seq"])
+    }
+}
+
+extension RegistryReader {
+    /// The most recently answered batch, rebuilt from the log as it was sent.
+    public func lastAnsweredBatch() throws -> OutboxBatch? {
+        guard let row = try Row.fetchOne(
+            db, sql: "SELECT batch_id, first_seq, last_seq FROM sync_batches WHERE answered_at IS NOT NULL ORDER BY last_seq DESC LIMIT 1")
+        else { return nil }
+        let origin = try meta("clinic") ?? ""
+        let entries = try Row.fetchAll(
+            db, sql: "SELECT \(ChangeLogEntry.columns) FROM change_log WHERE seq BETWEEN ? AND ? AND origin = ? AND table_name <> ? ORDER BY seq",
+            arguments: [row[1], row[2], origin, Entity.identity.table]
+        ).map { try ChangeLogEntry(row: $0) }
+        return OutboxBatch(batchId: row[0], entries: entries, lastSeq: row[2])
+    }
+
+    /// Every synced record as one line of text, in a fixed order: what must be identical at
+    /// every clinic once sync has settled (local stamps and identity left out).
+    public func canonicalSyncedDump() throws -> [String] {
+        var lines = [String]()
+        for entity in Entity.allCases where entity.isSynced {
+            let columns = [entity.idColumn] + entity.columns + ["origin", "deleted_at", "delete_reason"]
+            for row in try Row.fetchAll(db, sql: "SELECT \(columns.joined(separator: ", ")) FROM \(entity.table) ORDER BY 1") {
+                lines.append(entity.table + "|" + (0..<columns.count).map { ((row[$0] as FieldValue?) ?? .null).description }.joined(separator: "|"))
+            }
+        }
+        return lines
+    }
+
+    /// Ids of the synced changes this clinic made.
+    public func localChangeIds(origin: String) throws -> [String] {
+        try String.fetchAll(
+            db, sql: "SELECT change_id FROM change_log WHERE origin = ? AND table_name <> ? ORDER BY seq",
+            arguments: [origin, Entity.identity.table])
     }
 }

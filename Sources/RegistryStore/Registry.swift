@@ -114,8 +114,10 @@ public struct Registry: Sendable {
     }
 
     /// Runs `body` in one IMMEDIATE transaction: everything it writes lands, or nothing does.
-    public func write<T>(_ body: (inout RegistryTransaction) throws -> T) throws(StoreError) -> T {
-        try storeErrors {
+    /// Store and field errors arrive as ``StoreError``; any other error `body` throws passes
+    /// through unchanged.
+    public func write<T>(_ body: (inout RegistryTransaction) throws -> T) throws -> T {
+        try passingThrough {
             try pool.write { db in
                 var tx = try RegistryTransaction(db: db, registry: self)
                 return try body(&tx)
@@ -124,8 +126,8 @@ public struct Registry: Sendable {
     }
 
     /// Runs `body` on a read-only snapshot.
-    public func read<T>(_ body: (RegistryReader) throws -> T) throws(StoreError) -> T {
-        try storeErrors { try pool.read { db in try body(RegistryReader(db: db)) } }
+    public func read<T>(_ body: (RegistryReader) throws -> T) throws -> T {
+        try passingThrough { try pool.read { db in try body(RegistryReader(db: db)) } }
     }
 
     /// The linkage key for an MRN: HMAC-SHA256 of the normalised MRN under the registry secret.

@@ -61,6 +61,25 @@ public struct RegistryReader {
             db, sql: "SELECT patient_id FROM patient_identities WHERE mrn = ? AND deleted_at IS NULL", arguments: [mrn])
     }
 
+    /// Live patients sharing a linkage key with a patient registered at another clinic:
+    /// the same person, probably, registered twice. Grouped by key, oldest id first.
+    public func duplicatePatients() throws -> [[Stored<Patient>]] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: EntitySQL.of(.patient).select + """
+                 WHERE deleted_at IS NULL AND linkage_key IN (
+                  SELECT linkage_key FROM patients WHERE deleted_at IS NULL AND linkage_key IS NOT NULL
+                  GROUP BY linkage_key HAVING COUNT(DISTINCT origin) > 1)
+                ORDER BY linkage_key, id
+                """)
+        var groups = [[Stored<Patient>]]()
+        for row in rows {
+            let p = try row.stored(Patient.self)
+            if groups.last?.first?.record.linkageKey == p.record.linkageKey { groups[groups.count - 1].append(p) } else { groups.append([p]) }
+        }
+        return groups
+    }
+
     /// Every change to the record with this id, oldest first.
     public func history(id: String) throws -> [ChangeLogEntry] {
         try Row.fetchAll(

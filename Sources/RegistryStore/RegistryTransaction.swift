@@ -92,11 +92,17 @@ public struct RegistryTransaction {
         if row[0] as String? != nil { throw StoreError.deleted(entity, id: id) }
         let stamp = log.timestamp
         try db.cachedStatement(sql: sql.tombstone).execute(arguments: [stamp, why, stamp, id])
+        // A delete is based on everything this clinic knew of the record: the hub turns it
+        // into a conflict if someone edited the record since.
+        let known =
+            try Int64.fetchOne(
+                db, sql: "SELECT MAX(revision) FROM field_revisions WHERE table_name = ? AND row_id = ?",
+                arguments: [entity.table, id]) ?? 0
         try log.append(
             db: db, table: entity.table, rowId: id, op: .delete,
             changes: [
-                .init(field: "deleteReason", old: .null, new: .text(why), baseRevision: 0),
-                .init(field: "deletedAt", old: .null, new: .text(stamp), baseRevision: 0),
+                .init(field: "deleteReason", old: .null, new: .text(why), baseRevision: known),
+                .init(field: "deletedAt", old: .null, new: .text(stamp), baseRevision: known),
             ])
         var count = 1
         if entity == .patient, try reader.patientIdentity(id: id) != nil {
@@ -161,6 +167,24 @@ public struct RegistryTransaction {
     func checkMRNUnused(_ mrn: String, patientId: String) throws {
         if let other = try reader.patientId(mrn: mrn), other != patientId {
             throw FieldError("mrn", "is already registered to patient \(other)", accepted: "an MRN not yet in this registry")
+        }
+    }
+
+    /// Re-checks a stored record after a field was set outside the typed API (a conflict
+    /// decision): a value the record type would refuse rolls the transaction back.
+    func revalidate(_ entity: Entity, _ id: String) throws {
+        func check<R: RegistryRecord>(_: R.Type) throws {
+            guard let row = try Row.fetchOne(db, sql: EntitySQL.of(entity).select + " WHERE \(entity.idColumn) = ?", arguments: [id])
+            else { throw StoreError.notFound(entity, id: id, field: nil) }
+            _ = try validated(try R(id: id, values: (1...entity.fields.count).map { (row[$0] as FieldValue?) ?? .null }))
+        }
+        switch entity {
+        case .patient: try check(Patient.self)
+        case .identity: try check(PatientIdentity.self)
+        case .clinicalCase: try check(ClinicalCase.self)
+        case .site: try check(ExtramedullarySite.self)
+        case .biopsy: try check(Biopsy.self)
+        case .followUp: try check(FollowUp.self)
         }
     }
 

@@ -22,6 +22,9 @@ struct RemoteApplier {
         case .change(_, let change):
             try apply(change)
         case .conflict(let seq, let conflict):
+            // A conflict delivered again after its resolution must not reopen it.
+            let known = try String.fetchOne(db, sql: "SELECT status FROM conflicts WHERE id = ?", arguments: [conflict.id])
+            guard known != "resolved" else { return }
             try record(conflict, seq: seq)
             if conflict.localClinic == registry.clinic { try revert(conflict) }
         case .resolution(let seq, let change, let conflict):

@@ -47,3 +47,11 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
 func storeErrors<T>(_ body: () throws -> T) throws(StoreError) -> T {
     do { return try body() } catch { throw StoreError.wrap(error) }
 }
+
+/// Like ``storeErrors`` for closures that may throw errors of other layers (a report's own
+/// error type, say): those pass through unchanged instead of being flattened.
+func passingThrough<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as StoreError { throw e } catch let e as FieldError { throw StoreError.invalid(e) } catch let e as DatabaseError {
+        throw StoreError.wrap(e)
+    }
+}

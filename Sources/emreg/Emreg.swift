@@ -15,7 +15,7 @@ struct Emreg: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, PatientCommand.self, CaseCommand.self, SiteCommand.self, BiopsyCommand.self,
-            FollowUpCommand.self, History.self, Audit.self, Report.self, Export.self, Import.self,
+            FollowUpCommand.self, History.self, Audit.self, Report.self, Export.self, Import.self, SyncCommand.self, ConflictsCommand.self, HubCommand.self,
         ])
 
     /// Parses, runs, and turns any failure into one line on stderr and a non-zero exit.

@@ -5,7 +5,7 @@ import RegistryStore
 struct PatientCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patient", abstract: "Register patients; their identity stays in this clinic.",
-        subcommands: [Add.self, Update.self, DeleteRecord<Patient>.self, Show.self])
+        subcommands: [Add.self, Update.self, DeleteRecord<Patient>.self, Show.self, Duplicates.self])
 }
 
 /// Patient flags, all optional: `add` checks the required ones.
@@ -101,6 +101,32 @@ extension PatientCommand {
             print("  \(p.sex.label), born \(p.birthYear)")
             print("Cases (\(doc.cases.count))")
             for c in doc.cases { print("  \(c.id)  \(c.diagnosis.label), diagnosed \(c.diagnosedOn)") }
+        }
+    }
+
+    struct Duplicates: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Patients registered at more than one clinic (same linkage key), for review.",
+            discussion: "The linkage key is an HMAC of the MRN under the registry secret: no MRN leaves a clinic.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        struct Entry: Encodable {
+            var id: String
+            var clinic: String
+            var sex: Sex
+            var birthYear: Int
+        }
+
+        func run() throws {
+            let groups = try global.openRegistry().read { try $0.duplicatePatients() }
+            let entries = groups.map { $0.map { Entry(id: $0.record.id, clinic: $0.origin, sex: $0.record.sex, birthYear: $0.record.birthYear) } }
+            if json { return try JSONOutput.print(entries) }
+            for (n, group) in entries.enumerated() {
+                print("Possible duplicate \(n + 1):")
+                for e in group { print("  \(e.id)  registered at \(e.clinic), \(e.sex.label), born \(e.birthYear)") }
+            }
+            FileOutput.standardError.write("\(entries.count) group\(entries.count == 1 ? "" : "s") of possible duplicates\n")
         }
     }
 }

@@ -203,7 +203,9 @@ struct CohortReportTests {
         #expect(r.survival.fromEmd.n == .small(11) && r.survival.fromEmd.medianMonths == nil && r.survival.fromEmd.curve == nil)
         // 0 is shown as 0, not hidden
         #expect(r.sites.byRegion["pleura"] == .count(0))
-        let json = String(decoding: try JSONEncoder().encode(r), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = String(decoding: try encoder.encode(r), as: UTF8.self)
         #expect(json.contains(#""atDiagnosis":{"count":"<11","percent":null}"#))
         #expect(json.contains("suppressed"))
         // Without a threshold every count is shown.

@@ -1,7 +1,8 @@
 import RegistryCore
 
 /// Streams one FHIR Bundle of type collection: the opening, then each entry as it is produced
-/// (one line each), then the closing — never the whole bundle in memory.
+/// (one line each), then the closing — never the whole bundle in memory. FHIR JSON allows no
+/// empty arrays, so `entry` is opened with the first entry and an empty bundle has none.
 ///
 /// Each entry is `{"fullUrl":"urn:uuid:ID","resource":{"resourceType":"T","id":…}}`. The resource
 /// body is written by the canonical JSON writer (sorted keys); `resourceType` is put first so
@@ -10,13 +11,11 @@ final class FHIRBundleWriter {
     private let sink: TextSink
     private var buffer = [UInt8]()
     private var entries = 0
-    /// Resources written, by type.
-    private(set) var counts = [String: Int]()
 
     init(sink: TextSink) throws(ReportError) {
         self.sink = sink
         buffer.reserveCapacity(1 << 14)
-        try sink.write("{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[")
+        try sink.write("{\"resourceType\":\"Bundle\",\"type\":\"collection\"")
     }
 
     /// Writes one resource; `body` holds its elements other than `resourceType` and `id`.
@@ -24,7 +23,7 @@ final class FHIRBundleWriter {
         var resource = body
         resource["id"] = .string(id)
         buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: (entries == 0 ? "\n" : ",\n").utf8)
+        buffer.append(contentsOf: (entries == 0 ? ",\"entry\":[\n" : ",\n").utf8)
         buffer.append(contentsOf: "{\"fullUrl\":".utf8)
         JSON.writeString(FHIRElement.fullURL(id), to: &buffer)
         buffer.append(contentsOf: ",\"resource\":{\"resourceType\":".utf8)
@@ -36,11 +35,10 @@ final class FHIRBundleWriter {
         buffer.append(UInt8(ascii: "}"))
         try sink.write(bytes: buffer)
         entries += 1
-        counts[resourceType, default: 0] += 1
     }
 
     /// Closes the entry array and the bundle (the sink is closed by its owner).
     func finish() throws(ReportError) {
-        try sink.write(entries == 0 ? "]}\n" : "\n]}\n")
+        try sink.write(entries == 0 ? "}\n" : "\n]}\n")
     }
 }

@@ -4,16 +4,16 @@ extension FHIRPatientWriter {
     /// Condition per case. `code` carries, as codings of the same neoplasm, the ICD-10 code, the
     /// ICD-O-3 morphology (histology/behaviour, system icd-o-3) and the registry's diagnosis;
     /// its text is the diagnosis. Onset is the date of diagnosis.
-    func writeCondition(_ c: ClinicalCase, clinicalStatus: String) throws(ReportError) {
+    func writeCondition(_ c: ClinicalCase, ids: FHIRCaseIds, clinicalStatus: String) throws(ReportError) {
         var codings = [JSON]()
         if let icd10 = c.icd10 { codings.append(FHIRElement.coding(FHIRSystem.icd10, icd10)) }
         if let morphology = c.morphology { codings.append(FHIRElement.coding(FHIRSystem.icdO3, morphology)) }
         codings.append(FHIRElement.coding(FHIRSystem.diagnosis, c.diagnosis.rawValue, c.diagnosis.label))
         try bundle.add(
-            "Condition", id: scope.id(c.id),
+            "Condition", id: ids.condition,
             [
-                "clinicalStatus": Self.clinicalStatusConcept(clinicalStatus),
-                "verificationStatus": Self.confirmed,
+                "clinicalStatus": FHIRConcept.clinicalStatus(clinicalStatus),
+                "verificationStatus": FHIRConcept.confirmed,
                 "code": FHIRElement.concept(codings, text: c.diagnosis.label),
                 "subject": subject,
                 "onsetDateTime": .string(scope.date(c.diagnosedOn)),

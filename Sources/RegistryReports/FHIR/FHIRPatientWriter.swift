@@ -9,29 +9,33 @@ struct FHIRPatientWriter {
     /// The clinic whose MRNs these are (identities are local to the registry's clinic).
     let clinic: String
     let bundle: FHIRBundleWriter
+    /// The Patient's bundle id and a reference to it (pseudonyms are computed once).
+    let patientId: String
+    let subject: JSON
 
     init(_ record: PatientBundle, deidentifier: Deidentifier?, clinic: String, bundle: FHIRBundleWriter) {
         self.record = record
         scope = FHIRPatientScope(patientId: record.patient.id, deidentifier: deidentifier)
         self.clinic = clinic
         self.bundle = bundle
+        patientId = scope.id(record.patient.id)
+        subject = FHIRElement.reference(patientId)
     }
-
-    var patientId: String { scope.id(record.patient.id) }
 
     func write() throws(ReportError) {
         try writePatient()
         for detail in record.cases {
+            let ids = FHIRCaseIds(detail, scope: scope)
             let clinicalStatus = Self.clinicalStatus(detail.followUps)
-            try writeCondition(detail.clinicalCase, clinicalStatus: clinicalStatus)
+            try writeCondition(detail.clinicalCase, ids: ids, clinicalStatus: clinicalStatus)
             for site in detail.sites {
-                try writeSite(site, of: detail, clinicalStatus: clinicalStatus)
+                try writeSite(site, ids: ids, clinicalStatus: clinicalStatus)
             }
             for biopsy in detail.biopsies {
-                try writeBiopsy(biopsy, of: detail)
+                try writeBiopsy(biopsy, of: detail, ids: ids)
             }
             for followUp in detail.followUps {
-                try writeFollowUp(followUp, of: detail.clinicalCase)
+                try writeFollowUp(followUp, ids: ids)
             }
         }
     }
@@ -69,14 +73,4 @@ struct FHIRPatientWriter {
         }
         return latest?.diseaseStatus?.fhirClinicalStatus ?? "active"
     }
-
-    // MARK: Shared elements
-
-    var subject: JSON { FHIRElement.reference(patientId) }
-
-    static func clinicalStatusConcept(_ code: String) -> JSON {
-        FHIRElement.concept([FHIRElement.coding(FHIRSystem.conditionClinical, code)])
-    }
-
-    static let confirmed = FHIRElement.concept([FHIRElement.coding(FHIRSystem.conditionVerification, "confirmed")])
 }

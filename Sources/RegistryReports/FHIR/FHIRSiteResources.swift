@@ -12,9 +12,10 @@ extension FHIRPatientWriter {
     ///   onset = detection date, extension condition-dueTo → the case's Condition, extension
     ///   emd-timing = at-diagnosis | during-course.
     /// - Observation of its size (LOINC 21889-1, UCUM mm, method = imaging) when measured.
-    func writeSite(_ site: ExtramedullarySite, of detail: CaseDetail, clinicalStatus: String) throws(ReportError) {
-        let structureId = scope.id(site.id)
-        let conditionId = scope.derivedId(.emdCondition, of: site.id)
+    func writeSite(_ site: ExtramedullarySite, ids: FHIRCaseIds, clinicalStatus: String) throws(ReportError) {
+        guard let siteIds = ids.sites[site.id] else { return }
+        let (structureId, conditionId) = (siteIds.structure, siteIds.condition)
+        let bodySite = bodySiteConcept(site, structureId: structureId)
 
         var structure: [String: JSON] = [
             "location": locationConcept(site),
@@ -24,11 +25,11 @@ extension FHIRPatientWriter {
         if let laterality = site.laterality {
             let snomed = laterality.fhirSnomed
             structure["locationQualifier"] = .array([
-                FHIRElement.concept([FHIRElement.coding(FHIRSystem.snomed, snomed.code, snomed.display)], text: laterality.label)
+                FHIRElement.concept(
+                    [FHIRElement.coding(FHIRSystem.snomed, snomed.code, snomed.display)], text: laterality.label)
             ])
         }
-        let sampled = detail.biopsies.filter { $0.siteId == site.id && $0.morphology != nil }
-        if let latest = sampled.max(by: { $0.performedOn < $1.performedOn }), let morphology = latest.morphology {
+        if let morphology = latestMorphology(of: site) {
             structure["morphology"] = FHIRElement.concept([FHIRElement.coding(FHIRSystem.icdO3, morphology)])
         }
         try bundle.add("BodyStructure", id: structureId, structure)
@@ -37,17 +38,17 @@ extension FHIRPatientWriter {
             "Condition", id: conditionId,
             [
                 "extension": .array([
-                    FHIRElement.extensionReference(FHIRExtension.conditionDueTo, scope.id(detail.clinicalCase.id)),
+                    FHIRElement.extensionReference(FHIRExtension.conditionDueTo, ids.condition),
                     FHIRElement.extensionCoding(
                         FHIRExtension.emdTiming,
                         FHIRElement.coding(FHIRSystem.emdTiming, site.timing.rawValue, site.timing.label)),
                 ]),
-                "clinicalStatus": Self.clinicalStatusConcept(clinicalStatus),
-                "verificationStatus": Self.confirmed,
+                "clinicalStatus": FHIRConcept.clinicalStatus(clinicalStatus),
+                "verificationStatus": FHIRConcept.confirmed,
                 "code": FHIRElement.concept(
                     [FHIRElement.coding(FHIRSystem.emdCategory, site.category.rawValue, site.category.fhirDisplay)],
                     text: "extramedullary disease, " + site.category.label),
-                "bodySite": .array([bodySiteConcept(site)]),
+                "bodySite": .array([bodySite]),
                 "subject": subject,
                 "onsetDateTime": .string(scope.date(site.detectedOn)),
             ])
@@ -55,19 +56,18 @@ extension FHIRPatientWriter {
         if let size = site.sizeMm {
             var observation: [String: JSON] = [
                 "status": .string("final"),
-                "category": FHIRElement.observationCategory("imaging", "Imaging"),
-                "code": FHIRElement.concept(
-                    [FHIRElement.coding(FHIRSystem.loinc, FHIRCode.tumourSize.code, FHIRCode.tumourSize.display)],
-                    text: "size"),
+                "category": FHIRConcept.imagingCategory,
+                "code": FHIRConcept.tumourSize,
                 "subject": subject,
                 "focus": .array([FHIRElement.reference(conditionId)]),
                 "effectiveDateTime": .string(scope.date(site.detectedOn)),
-                "bodySite": bodySiteConcept(site),
+                "bodySite": bodySite,
                 "valueQuantity": FHIRElement.millimetres(size),
             ]
             if let imaging = site.imaging {
                 observation["method"] = FHIRElement.concept(
-                    [FHIRElement.coding(FHIRSystem.imaging, imaging.rawValue, imaging.fhirDisplay)], text: imaging.fhirDisplay)
+                    [FHIRElement.coding(FHIRSystem.imaging, imaging.rawValue, imaging.fhirDisplay)],
+                    text: imaging.fhirDisplay)
             }
             try bundle.add("Observation", id: scope.derivedId(.siteSize, of: site.id), observation)
         }
@@ -80,10 +80,21 @@ extension FHIRPatientWriter {
 
     /// The location as a body site of another resource, pointing at the site's BodyStructure
     /// (which adds laterality, size and description).
-    func bodySiteConcept(_ site: ExtramedullarySite) -> JSON {
+    func bodySiteConcept(_ site: ExtramedullarySite, structureId: String) -> JSON {
         FHIRElement.concept(
             [Self.locationCoding(site)], text: site.region.label + (site.laterality.map { ", " + $0.label } ?? ""),
-            extensions: [FHIRElement.extensionReference(FHIRExtension.bodySite, scope.id(site.id))])
+            extensions: [FHIRElement.extensionReference(FHIRExtension.bodySite, structureId)])
+    }
+
+    /// The ICD-O-3 histology of the latest biopsy of this site that recorded one.
+    func latestMorphology(of site: ExtramedullarySite) -> String? {
+        var latest: Biopsy?
+        for detail in record.cases where detail.clinicalCase.id == site.caseId {
+            for b in detail.biopsies where b.siteId == site.id && b.morphology != nil {
+                if latest.map({ b.performedOn >= $0.performedOn }) ?? true { latest = b }
+            }
+        }
+        return latest?.morphology
     }
 
     static func locationCoding(_ site: ExtramedullarySite) -> JSON {

@@ -43,16 +43,6 @@ enum FHIRExtension {
     static let emdTiming = "urn:emreg:extension:emd-timing"
 }
 
-/// LOINC and SNOMED CT codes the export uses, with their display names.
-enum FHIRCode {
-    static let vitalStatus = (code: "75186-7", display: "Vital status")
-    static let diseaseStatus = (code: "97509-4", display: "Cancer disease progression")
-    static let tumourSize = (code: "21889-1", display: "Size Tumor")
-    static let histology = (code: "59847-4", display: "Histology and Behavior ICD-O-3 Cancer")
-    static let diagnosticProcedure = (code: "103693007", display: "Diagnostic procedure")
-    static let boneMarrow = (code: "C42.1", display: "Bone marrow")
-}
-
 extension Sex {
     /// FHIR administrative-gender has the same four values.
     var fhirGender: String {

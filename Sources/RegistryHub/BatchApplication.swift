@@ -1,0 +1,274 @@
+import RegistryCore
+import RegistrySync
+
+/// The state a store loads before applying a batch: everything the batch can touch.
+public struct HubSnapshot: Sendable {
+    /// Records named by the batch's changes that exist on the hub.
+    public var records: [RecordKey: HubRecord]
+    /// Conflicts named by the batch's resolutions, open or resolved.
+    public var conflicts: [String: WireConflict]
+    /// Changes of the batch the hub has answered before (in any batch).
+    public var processed: [String: ProcessedChange]
+    /// The seq of the newest feed entry (0 for an empty feed).
+    public var lastSeq: Int64
+
+    public init(
+        records: [RecordKey: HubRecord] = [:], conflicts: [String: WireConflict] = [:],
+        processed: [String: ProcessedChange] = [:], lastSeq: Int64 = 0
+    ) {
+        self.records = records
+        self.conflicts = conflicts
+        self.processed = processed
+        self.lastSeq = lastSeq
+    }
+}
+
+/// A change the hub has answered, kept so that a repeat gets the same answer.
+public struct ProcessedChange: Sendable, Hashable {
+    public var clinic: String
+    public var status: SyncReceipt.Result.Status
+    /// The receipt result as canonical JSON.
+    public var resultJSON: String
+
+    public init(clinic: String, status: SyncReceipt.Result.Status, resultJSON: String) {
+        self.clinic = clinic
+        self.status = status
+        self.resultJSON = resultJSON
+    }
+}
+
+/// What applying a batch produced, for a store to write in the same transaction.
+public struct BatchEffects: Sendable {
+    public struct FeedRow: Sendable, Hashable {
+        public var seq: Int64
+        public var kind: FeedEntry.Kind
+        /// The `FeedEntry` as canonical JSON, served verbatim.
+        public var json: String
+    }
+
+    public struct ConflictRow: Sendable, Hashable {
+        public var conflict: WireConflict
+        /// The feed entry that raised or resolved it.
+        public var seq: Int64
+        /// The conflict as canonical JSON.
+        public var json: String
+    }
+
+    /// The new state of every record the batch changed.
+    public var records: [RecordKey: HubRecord] = [:]
+    /// Feed entries in seq order, continuing the snapshot's `lastSeq` without gaps.
+    public var feed: [FeedRow] = []
+    /// New answers, one per change id answered for the first time.
+    public var results: [(changeId: String, answer: ProcessedChange)] = []
+    public var raisedConflicts: [ConflictRow] = []
+    public var resolvedConflicts: [ConflictRow] = []
+    /// The receipt as canonical JSON.
+    public var receiptJSON: [UInt8] = []
+}
+
+/// The protocol's rules for applying a pushed batch, independent of storage: a store loads a
+/// ``HubSnapshot`` of what the batch touches, runs this, and writes the ``BatchEffects``.
+///
+/// Every change gets exactly one answer: accepted, conflict or rejected. A change id answered
+/// before (even in another batch) gets its stored answer and is not applied again.
+public struct BatchApplication {
+    public let batchId: String
+    public let clinic: String
+    let now: UInt64
+    var snapshot: HubSnapshot
+    var effects = BatchEffects()
+
+    public init(batchId: String, clinic: String, snapshot: HubSnapshot, now: UInt64 = Clock.nowMillis()) {
+        self.batchId = batchId
+        self.clinic = clinic
+        self.snapshot = snapshot
+        self.now = now
+    }
+
+    /// What a store must load for `batch`.
+    public static func needs(of batch: SyncBatch) -> (records: Set<RecordKey>, changeIds: Set<String>, conflictIds: Set<String>) {
+        var records = Set<RecordKey>()
+        var changeIds = Set<String>()
+        var conflictIds = Set<String>()
+        for c in batch.changes {
+            records.insert(RecordKey(table: c.table, rowId: c.rowId))
+            changeIds.insert(c.changeId)
+            if c.op == .resolve, let id = c.conflictId { conflictIds.insert(id) }
+        }
+        return (records, changeIds, conflictIds)
+    }
+
+    /// Applies every change in order and returns what to write.
+    public mutating func apply(_ batch: SyncBatch) -> BatchEffects {
+        var receipt = [UInt8]()
+        receipt.reserveCapacity(96 * batch.changes.count + 64)
+        receipt.append(contentsOf: #"{"batchId":"#.utf8)
+        JSON.writeString(batchId, to: &receipt)
+        receipt.append(contentsOf: #","results":["#.utf8)
+        for (i, change) in batch.changes.enumerated() {
+            if i > 0 { receipt.append(UInt8(ascii: ",")) }
+            receipt.append(contentsOf: answer(change).utf8)
+        }
+        receipt.append(contentsOf: "]}".utf8)
+        effects.receiptJSON = receipt
+        return effects
+    }
+
+    /// The answer to one change as canonical JSON: the stored one for a change id seen before.
+    mutating func answer(_ change: WireChange) -> String {
+        if let done = snapshot.processed[change.changeId] {
+            if done.clinic == clinic { return done.resultJSON }
+            let refused = SyncReceipt.Result(
+                changeId: change.changeId, status: .rejected, reason: "change id was already pushed by another clinic")
+            return refused.json.text
+        }
+        let result = decide(change)
+        let answer = ProcessedChange(clinic: clinic, status: result.status, resultJSON: result.json.text)
+        snapshot.processed[change.changeId] = answer
+        effects.results.append((change.changeId, answer))
+        return answer.resultJSON
+    }
+
+    func rejected(_ change: WireChange, _ reason: String) -> SyncReceipt.Result {
+        SyncReceipt.Result(changeId: change.changeId, status: .rejected, reason: reason)
+    }
+
+    mutating func decide(_ change: WireChange) -> SyncReceipt.Result {
+        if let problem = ChangeCheck.problem(with: change, now: now) { return rejected(change, problem) }
+        let key = RecordKey(table: change.table, rowId: change.rowId)
+        switch change.op {
+        case .insert: return insert(change, key)
+        case .update: return update(change, key)
+        case .delete: return delete(change, key)
+        case .resolve: return resolve(change, key)
+        }
+    }
+
+    // MARK: Operations
+
+    mutating func insert(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
+        if snapshot.records[key] != nil { return rejected(change, "record already exists") }
+        var record = HubRecord(origin: clinic, fields: [:])
+        var applied = [String: WireField]()
+        for (name, f) in change.fields {
+            record.fields[name] = HubRecord.Field(value: f.new, revision: 1)
+            applied[name] = WireField(old: .null, new: f.new, rev: 1)
+        }
+        store(record, key)
+        let seq = appendChange(change, fields: applied)
+        return SyncReceipt.Result(changeId: change.changeId, status: .accepted, seq: seq, revisions: applied.mapValues(\.rev))
+    }
+
+    mutating func update(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
+        guard var record = snapshot.records[key] else { return rejected(change, "no such record") }
+        var applied = [String: WireField]()
+        var lost = [(String, WireField, HubRecord.Field)]()
+        for (name, f) in change.fields {
+            let current = record[name]
+            if !record.isDeleted && f.rev == current.revision {
+                let field = HubRecord.Field(value: f.new, revision: current.revision + 1)
+                applied[name] = WireField(old: current.value, new: f.new, rev: field.revision)
+                record.fields[name] = field
+            } else {
+                lost.append((name, f, current))
+            }
+        }
+        var firstSeq: Int64?
+        if !applied.isEmpty {
+            store(record, key)
+            firstSeq = appendChange(change, fields: applied)
+        }
+        var conflictIds = [String]()
+        for (name, f, current) in lost.sorted(by: { $0.0 < $1.0 }) {
+            let (id, seq) = raiseConflict(change, field: name, base: f.old, local: f.new, remote: current.value)
+            conflictIds.append(id)
+            firstSeq = firstSeq ?? seq
+        }
+        return SyncReceipt.Result(
+            changeId: change.changeId, status: conflictIds.isEmpty ? .accepted : .conflict, seq: firstSeq,
+            revisions: applied.mapValues(\.rev), conflictIds: conflictIds)
+    }
+
+    mutating func delete(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
+        guard var record = snapshot.records[key] else { return rejected(change, "no such record") }
+        if record.isDeleted { return rejected(change, "already deleted") }
+        let known = change.fields.values.lazy.map(\.rev).max() ?? 0
+        if record.highestRevision > known {
+            // An edit the deleting clinic had not seen: the record stays live until a person decides.
+            let stamp = change.fields["deletedAt"]!
+            let (id, seq) = raiseConflict(change, field: "deletedAt", base: stamp.old, local: stamp.new, remote: .null)
+            return SyncReceipt.Result(changeId: change.changeId, status: .conflict, seq: seq, conflictIds: [id])
+        }
+        var applied = [String: WireField]()
+        for (name, f) in change.fields {
+            let current = record[name]
+            let field = HubRecord.Field(value: f.new, revision: current.revision + 1)
+            applied[name] = WireField(old: current.value, new: f.new, rev: field.revision)
+            record.fields[name] = field
+        }
+        store(record, key)
+        let seq = appendChange(change, fields: applied)
+        return SyncReceipt.Result(changeId: change.changeId, status: .accepted, seq: seq, revisions: applied.mapValues(\.rev))
+    }
+
+    mutating func resolve(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
+        let conflictId = change.conflictId!
+        guard var conflict = snapshot.conflicts[conflictId] else { return rejected(change, "no conflict \(conflictId)") }
+        guard conflict.status == .open else { return rejected(change, "conflict \(conflictId) is already resolved") }
+        guard conflict.table == change.table, conflict.rowId == change.rowId, let f = change.fields[conflict.field],
+            var record = snapshot.records[key]
+        else {
+            return rejected(change, "conflict \(conflictId) is about \(conflict.table).\(conflict.field) of another record")
+        }
+        let current = record[conflict.field]
+        let field = HubRecord.Field(value: f.new, revision: current.revision + 1)
+        record.fields[conflict.field] = field
+        store(record, key)
+        conflict.status = .resolved
+        conflict.resolvedValue = f.new
+        snapshot.conflicts[conflictId] = conflict
+        let applied = [conflict.field: WireField(old: current.value, new: f.new, rev: field.revision)]
+        let seq = appendEntry(.resolution, change: fed(change, applied), conflict: conflict)
+        effects.resolvedConflicts.append(.init(conflict: conflict, seq: seq, json: conflict.json.text))
+        return SyncReceipt.Result(changeId: change.changeId, status: .accepted, seq: seq, revisions: [conflict.field: field.revision])
+    }
+
+    // MARK: Effects
+
+    mutating func store(_ record: HubRecord, _ key: RecordKey) {
+        snapshot.records[key] = record
+        effects.records[key] = record
+    }
+
+    /// The change as the feed carries it: the fields the hub applied, with their new revisions,
+    /// and the pushing clinic as origin.
+    func fed(_ change: WireChange, _ fields: [String: WireField]) -> WireChange {
+        var c = change
+        c.fields = fields
+        c.origin = clinic
+        return c
+    }
+
+    mutating func appendChange(_ change: WireChange, fields: [String: WireField]) -> Int64 {
+        appendEntry(.change, change: fed(change, fields), conflict: nil)
+    }
+
+    mutating func raiseConflict(
+        _ change: WireChange, field: String, base: FieldValue, local: FieldValue, remote: FieldValue
+    ) -> (id: String, seq: Int64) {
+        let conflict = WireConflict(
+            id: EntityID.make(now: now), table: change.table, rowId: change.rowId, field: field, baseValue: base,
+            localValue: local, remoteValue: remote, localClinic: clinic, changeId: change.changeId)
+        snapshot.conflicts[conflict.id] = conflict
+        let seq = appendEntry(.conflict, change: nil, conflict: conflict)
+        effects.raisedConflicts.append(.init(conflict: conflict, seq: seq, json: conflict.json.text))
+        return (conflict.id, seq)
+    }
+
+    mutating func appendEntry(_ kind: FeedEntry.Kind, change: WireChange?, conflict: WireConflict?) -> Int64 {
+        snapshot.lastSeq += 1
+        let entry = FeedEntry(seq: snapshot.lastSeq, kind: kind, change: change, conflict: conflict)
+        effects.feed.append(.init(seq: entry.seq, kind: kind, json: entry.json.text))
+        return entry.seq
+    }
+}

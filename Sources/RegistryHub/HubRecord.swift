@@ -1,0 +1,77 @@
+import RegistryCore
+
+/// Names one synced record on the hub.
+public struct RecordKey: Sendable, Hashable {
+    public var table: String
+    public var rowId: String
+
+    public init(table: String, rowId: String) {
+        self.table = table
+        self.rowId = rowId
+    }
+}
+
+/// A record as the hub holds it: the current value and revision of every field it has seen.
+/// A field the hub has never seen is null at revision 0.
+public struct HubRecord: Sendable, Hashable {
+    public struct Field: Sendable, Hashable {
+        public var value: FieldValue
+        public var revision: Int64
+
+        public init(value: FieldValue, revision: Int64) {
+            self.value = value
+            self.revision = revision
+        }
+    }
+
+    /// The clinic that inserted the record.
+    public var origin: String
+    public var fields: [String: Field]
+
+    public init(origin: String, fields: [String: Field]) {
+        self.origin = origin
+        self.fields = fields
+    }
+
+    public subscript(field: String) -> Field { fields[field] ?? Field(value: .null, revision: 0) }
+
+    public var isDeleted: Bool { !self["deletedAt"].value.isNull }
+
+    /// The newest revision of any field: what a delete must have seen to win.
+    public var highestRevision: Int64 { fields.values.lazy.map(\.revision).max() ?? 0 }
+
+    /// Canonical JSON `{"field":{"rev":N,"value":V}}`: the form stores keep, readable with
+    /// SQL JSON functions.
+    public var fieldsJSON: String {
+        var out = [UInt8]()
+        out.reserveCapacity(40 * fields.count + 2)
+        out.append(UInt8(ascii: "{"))
+        for (i, name) in fields.keys.sorted().enumerated() {
+            let f = fields[name]!
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSON.writeString(name, to: &out)
+            out.append(contentsOf: #":{"rev":"#.utf8)
+            out.append(contentsOf: String(f.revision).utf8)
+            out.append(contentsOf: #","value":"#.utf8)
+            JSON(f.value).write(to: &out)
+            out.append(contentsOf: "}".utf8)
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public init(origin: String, fieldsJSON: String) throws(HubError) {
+        guard let object = try? JSON.parse(fieldsJSON).object else {
+            throw .database("a stored record's fields are not a JSON object")
+        }
+        var fields = [String: Field]()
+        fields.reserveCapacity(object.count)
+        for (name, f) in object {
+            guard let revision = f["rev"]?.int, let value = f["value"]?.fieldValue else {
+                throw .database("a stored record's field \(name) is malformed")
+            }
+            fields[name] = Field(value: value, revision: revision)
+        }
+        self.init(origin: origin, fields: fields)
+    }
+}

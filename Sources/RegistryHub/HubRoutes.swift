@@ -1,0 +1,51 @@
+import Hummingbird
+import RegistryCore
+import RegistrySync
+
+/// The hub's routes. `OpenAPIDocument` describes the same set; a test holds them together.
+struct HubRoutes: Sendable {
+    let store: any HubStore
+    let configuration: HubConfiguration
+
+    static let defaultFeedLimit = 1000
+    static let maxFeedLimit = 10_000
+
+    func register(on router: Router<HubRequestContext>) {
+        router.get("/health") { _, _ in JSONResponse.make(json: .object(["status": .string("ok")])) }
+        router.get("/openapi.json") { _, _ in JSONResponse.make(bytes: OpenAPIDocument.bytes) }
+        let v1 = router.group("/v1").add(middleware: BearerAuthMiddleware(store: store))
+        v1.post("/batches/:batchId") { request, context in try await push(request, context) }
+        v1.get("/changes") { request, context in try await pull(request, context) }
+    }
+
+    /// `POST /v1/batches/{batchId}`: apply a batch, or replay the receipt of a retried one.
+    func push(_ request: Request, _ context: HubRequestContext) async throws -> Response {
+        guard let clinic = context.clinic else { throw HubError.unauthorized("missing bearer token") }
+        let batchId = context.parameters.get("batchId") ?? ""
+        guard EntityID.isValid(batchId) else { throw HubError.badRequest("batch id \(batchId.prefix(64)) is not a UUID") }
+        let upload = try await BatchUpload.read(request, context: context, configuration: configuration)
+        switch try await store.applyBatch(upload.batch, id: batchId.lowercased(), clinic: clinic, bodySHA256: upload.sha256) {
+        case .receipt(let bytes): return JSONResponse.make(bytes: bytes, for: request)
+        case .idTaken:
+            throw HubError.batchIdTaken(
+                "batch \(batchId) was already pushed with another body or by another clinic; send new changes under a new batch id")
+        }
+    }
+
+    /// `GET /v1/changes?since=SEQ&limit=N`: feed entries after `since`, in hub commit order.
+    func pull(_ request: Request, _ context: HubRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        var since: Int64 = 0
+        if let text = query["since"] {
+            guard let s = Int64(text), s >= 0 else { throw HubError.badRequest("since must be a feed seq (an integer ≥ 0)") }
+            since = s
+        }
+        var limit = Self.defaultFeedLimit
+        if let text = query["limit"] {
+            guard let l = Int(text), l >= 1 else { throw HubError.badRequest("limit must be an integer ≥ 1") }
+            limit = min(l, Self.maxFeedLimit)
+        }
+        let slice = try await store.feed(since: since, limit: limit)
+        return JSONResponse.make(bytes: slice.pageJSON(since: since), for: request)
+    }
+}

@@ -1,0 +1,93 @@
+import RegistrySync
+
+/// Where the hub keeps clinics, record state, conflicts, receipts and the feed.
+///
+/// The protocol's rules live in ``BatchApplication``; a store only loads what a batch touches,
+/// writes what the batch produced, all in one transaction, and serves the feed. SQLite
+/// (``SQLiteHubStore``) is the default; a PostgreSQL store implements the same protocol.
+public protocol HubStore: Sendable {
+    /// The clinic whose token has this SHA-256 (hex), or nil for an unknown or revoked token.
+    func clinic(tokenSHA256: String) async throws(HubError) -> String?
+
+    /// Registers `code` with the hash of its new token; reinstates a revoked clinic.
+    func addClinic(_ code: String, tokenSHA256: String) async throws(HubError)
+
+    /// Revokes a clinic's token. Returns false when it was already revoked.
+    func revokeClinic(_ code: String) async throws(HubError) -> Bool
+
+    func clinics() async throws(HubError) -> [HubClinic]
+
+    /// Applies `batch` from `clinic` in one transaction and stores its receipt, or answers a
+    /// retried batch id with the stored receipt.
+    func applyBatch(_ batch: SyncBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
+        -> BatchOutcome
+
+    /// Feed entries with seq > `since`, ascending, at most `limit`.
+    func feed(since: Int64, limit: Int) async throws(HubError) -> HubFeedSlice
+}
+
+/// A clinic as the operator sees it.
+public struct HubClinic: Sendable, Hashable {
+    public var code: String
+    public var createdAt: String
+    public var revokedAt: String?
+    /// When the clinic last pushed a batch.
+    public var lastPushAt: String?
+    public var batches: Int
+
+    public init(code: String, createdAt: String, revokedAt: String?, lastPushAt: String?, batches: Int) {
+        self.code = code
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+        self.lastPushAt = lastPushAt
+        self.batches = batches
+    }
+}
+
+/// What became of a pushed batch.
+public enum BatchOutcome: Sendable, Hashable {
+    /// The receipt as canonical JSON: freshly applied, or stored and replayed for a retry.
+    case receipt([UInt8])
+    /// The batch id belongs to another body or another clinic.
+    case idTaken
+}
+
+/// A slice of the feed as the store holds it: each entry's canonical JSON, ready to serve.
+public struct HubFeedSlice: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
+        public var seq: Int64
+        /// The `FeedEntry` as canonical JSON, stored when it was appended.
+        public var json: String
+
+        public init(seq: Int64, json: String) {
+            self.seq = seq
+            self.json = json
+        }
+    }
+
+    public var entries: [Entry]
+    /// True when entries beyond this slice exist.
+    public var more: Bool
+
+    public init(entries: [Entry], more: Bool) {
+        self.entries = entries
+        self.more = more
+    }
+
+    /// The `SyncFeedPage` JSON (keys in canonical order), built without re-encoding the entries.
+    public func pageJSON(since: Int64) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(entries.reduce(64) { $0 + $1.json.utf8.count + 1 })
+        out.append(contentsOf: #"{"entries":["#.utf8)
+        for (i, e) in entries.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: e.json.utf8)
+        }
+        out.append(contentsOf: #"],"more":"#.utf8)
+        out.append(contentsOf: (more ? "true" : "false").utf8)
+        out.append(contentsOf: #","next":"#.utf8)
+        out.append(contentsOf: String(entries.last?.seq ?? since).utf8)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}

@@ -1,0 +1,50 @@
+import Hummingbird
+import RegistryCore
+import RegistrySync
+
+/// Reading a pushed batch: size limits, gzip, JSON, the protocol's types; each failure a 4xx.
+struct BatchUpload {
+    /// The inflated body, its SHA-256 (hex) and the decoded batch.
+    var bytes: [UInt8]
+    var sha256: String
+    var batch: SyncBatch
+
+    static func read(_ request: Request, context: HubRequestContext, configuration: HubConfiguration) async throws
+        -> BatchUpload
+    {
+        let limit = configuration.maxBodyBytes
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw HubError.tooLarge("the body is \(declared) bytes; this hub accepts at most \(limit)")
+        }
+        var raw = [UInt8]()
+        for try await buffer in request.body {
+            guard raw.count + buffer.readableBytes <= limit else {
+                throw HubError.tooLarge("the body is larger than \(limit) bytes, the most this hub accepts")
+            }
+            raw.append(contentsOf: buffer.readableBytesView)
+        }
+        context.notes.bytesIn = raw.count
+
+        let bytes: [UInt8]
+        switch request.headers[.contentEncoding]?.lowercased() {
+        case nil, "identity": bytes = raw
+        case "gzip", "x-gzip":
+            do { bytes = try Gzip.decompress(raw, limit: configuration.maxInflatedBytes) } catch {
+                if case .tooLarge = error { throw HubError.tooLarge("the \(error)") }
+                throw HubError.badRequest("the body is labelled Content-Encoding: gzip, but the \(error)")
+            }
+        case let other?:
+            throw HubError.unsupportedEncoding("Content-Encoding \(other) is not accepted; send gzip or identity")
+        }
+
+        let json: JSON
+        do { json = try JSON.parse(bytes: bytes, maxDepth: 16) } catch {
+            throw HubError.badRequest("malformed JSON: \(error)")
+        }
+        let batch: SyncBatch
+        do { batch = try SyncBatch(json: json) } catch { throw HubError.badRequest("invalid batch: \(error)") }
+        var sha = SHA256()
+        bytes.withUnsafeBytes { sha.update($0) }
+        return BatchUpload(bytes: bytes, sha256: Hex.encode(sha.finalize()), batch: batch)
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+
+/// Three clinics and a hub, all real processes on 127.0.0.1.
+@Suite(.serialized) struct SyncTests {
+    struct Clinic {
+        var code: String
+        var runner: EmregProcess
+        var tokenFile: String
+
+        func sync(_ hub: HubProcess) throws -> EmregProcess.Result {
+            try runner.run(["sync", "--hub", hub.url, "--token-file", tokenFile])
+        }
+    }
+
+    static func clinics(_ codes: [String], hub: HubProcess, root: EmregProcess) throws -> [Clinic] {
+        try codes.map { code in
+            var runner = try EmregProcess()
+            runner.environment["EMREG_AUTHOR"] = "registrar-\(code)"
+            // One registry-wide linkage secret, as DESIGN.md requires for duplicate detection.
+            try String(repeating: "ab", count: 32).write(toFile: runner.directory + "/secret", atomically: true, encoding: .utf8)
+            _ = try runner.ok(["init", "--clinic", code, "--linkage-secret-file", "secret"])
+            return Clinic(code: code, runner: runner, tokenFile: try hub.addClinic(code, runner: root))
+        }
+    }
+
+    /// What must be identical everywhere after sync: every live case as `case show --json`.
+    static func syncedContent(_ c: Clinic) throws -> [String: String] {
+        let ids = try c.runner.ok(["case", "list"]).split(separator: "\n").map { String($0.split(separator: " ")[0]) }
+        var out = [String: String]()
+        for id in ids { out[id] = try c.runner.ok(["case", "show", id, "--json"]) }
+        return out
+    }
+
+    @Test func threeClinicsConvergeAfterTwoRounds() throws {
+        let root = try EmregProcess()
+        defer { root.cleanUp() }
+        let hub = try HubProcess(directory: root.directory)
+        defer { hub.stop() }
+        let clinics = try Self.clinics(["A", "B", "C"], hub: hub, root: root)
+        defer { clinics.forEach { $0.runner.cleanUp() } }
+        for (i, c) in clinics.enumerated() {
+            for k in 0..<3 { _ = try c.runner.logLegPlasmacytoma(mrn: "MRN-\(c.code)-\(k)") }
+            if i == 0 { _ = try c.runner.logLegPlasmacytoma(mrn: "SHARED-1") }
+            if i == 2 { _ = try c.runner.logLegPlasmacytoma(mrn: "SHARED-1") }
+        }
+        for _ in 0..<2 {
+            for c in clinics {
+                let r = try c.sync(hub)
+                #expect(r.status == 0, "\(c.code): \(r.stderr)")
+            }
+        }
+        let contents = try clinics.map(Self.syncedContent)
+        #expect(contents[0].count == 15)
+        #expect(contents[0] == contents[1] && contents[1] == contents[2])
+        // Identity stayed home: B has A's patients, but not their MRNs.
+        let first = try #require(contents[0].values.first)
+        #expect(!first.contains("MRN-"))
+        let duplicates = try clinics[1].runner.ok(["patient", "duplicates", "--json"])
+        let groups = try #require(try JSONSerialization.jsonObject(with: Data(duplicates.utf8)) as? [[[String: Any]]])
+        #expect(groups.count == 1 && Set(groups[0].compactMap { $0["clinic"] as? String }) == ["A", "C"])
+        for c in clinics {
+            #expect(try c.runner.ok(["audit", "verify"]).contains("intact"))
+            let status = try c.runner.ok(["sync", "status", "--json"])
+            #expect(status.contains(#""pendingChanges" : 0"#), "\(status)")
+        }
+    }
+
+    @Test func aConflictIsSeenEverywhereAndResolvedOnce() throws {
+        let root = try EmregProcess()
+        defer { root.cleanUp() }
+        let hub = try HubProcess(directory: root.directory)
+        defer { hub.stop() }
+        let clinics = try Self.clinics(["A", "B", "C"], hub: hub, root: root)
+        defer { clinics.forEach { $0.runner.cleanUp() } }
+        let (a, b, c) = (clinics[0], clinics[1], clinics[2])
+        let ids = try a.runner.logLegPlasmacytoma()
+        for x in [a, b, c] { #expect(try x.sync(hub).status == 0) }
+        // A and B change the same field of the same site while offline.
+        _ = try a.runner.ok(["site", "update", ids.site, "--size-mm", "50"])
+        _ = try b.runner.ok(["site", "update", ids.site, "--size-mm", "55"])
+        for _ in 0..<2 { for x in [a, b, c] { #expect(try x.sync(hub).status == 0) } }
+        var conflictId = ""
+        for x in [a, b, c] {
+            let list = try #require(
+                try JSONSerialization.jsonObject(with: Data(try x.runner.ok(["conflicts", "list", "--json"]).utf8)) as? [[String: Any]])
+            #expect(list.count == 1, "\(x.code): \(list)")
+            let conflict = try #require(list.first)
+            #expect(conflict["status"] as? String == "open" && conflict["field"] as? String == "sizeMm")
+            #expect(conflict["localValue"] as? Int == 55 && conflict["remoteValue"] as? Int == 50)
+            #expect(conflict["recordId"] as? String == ids.site && conflict["table"] as? String == "sites")
+            conflictId = conflict["id"] as? String ?? ""
+        }
+        // The standing value is the hub's, everywhere, until someone decides.
+        for x in [a, b, c] { #expect(try x.runner.ok(["case", "show", ids.clinicalCase]).contains("50 mm")) }
+        _ = try c.runner.ok(["conflicts", "resolve", conflictId, "--keep", "local"])
+        for _ in 0..<2 { for x in [a, b, c] { #expect(try x.sync(hub).status == 0) } }
+        for x in [a, b, c] {
+            #expect(try x.runner.ok(["conflicts", "list"]).isEmpty)
+            #expect(try x.runner.ok(["conflicts", "list", "--all", "--json"]).contains(#""status" : "resolved""#))
+            #expect(try x.runner.ok(["case", "show", ids.clinicalCase]).contains("55 mm"))
+            #expect(try x.runner.ok(["audit", "verify"]).contains("intact"))
+        }
+    }
+
+    @Test func badTokensAndAnUnreachableHubFailClearly() throws {
+        let root = try EmregProcess()
+        defer { root.cleanUp() }
+        let hub = try HubProcess(directory: root.directory)
+        let clinics = try Self.clinics(["A"], hub: hub, root: root)
+        defer { clinics.forEach { $0.runner.cleanUp() } }
+        let a = clinics[0]
+        _ = try a.runner.logLegPlasmacytoma()
+        try "not-a-token".write(toFile: a.runner.directory + "/bad.token", atomically: true, encoding: .utf8)
+        let bad = try a.runner.run(["sync", "--hub", hub.url, "--token-file", "bad.token"])
+        #expect(bad.status != 0 && bad.stderr.contains("401"), "\(bad.stderr)")
+        _ = try root.ok(["hub", "clinic", "revoke", "A", "--hub-db", hub.hubDB])
+        let revoked = try a.sync(hub)
+        #expect(revoked.status != 0 && revoked.stderr.contains("401"))
+        hub.stop()
+        var quick = a.runner
+        quick.environment["EMREG_SYNC_MAX_ATTEMPTS"] = "2"
+        let down = try quick.run(["sync", "--hub", hub.url, "--token-file", a.tokenFile])
+        #expect(down.status == 3, "\(down.status): \(down.stderr)")
+        #expect(down.stderr.split(separator: "\n").last?.contains("unreachable") == true)
+    }
+}

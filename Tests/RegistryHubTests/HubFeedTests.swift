@@ -1,0 +1,106 @@
+import RegistryCore
+import RegistrySync
+import Testing
+
+@testable import RegistryHub
+
+/// Pulling the feed: pages, cursors, commit order.
+@Suite struct HubFeedTests {
+    @Test(arguments: HubStoreKind.allCases)
+    func pagesNeverSkipOrRepeatAnEntry(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            for _ in 0..<5 { _ = try await hub.receipt((0..<23).map { _ in WireChanges.patient() }, as: a) }
+            let total: Int64 = 5 * 23
+
+            for limit in [1, 7, 23, 50, 1000] {
+                var since: Int64 = 0
+                var seen = [Int64]()
+                while true {
+                    let page = try await hub.page(since: since, limit: limit, as: a)
+                    #expect(page.entries.count <= limit)
+                    #expect(page.next == page.entries.last?.seq ?? since)
+                    seen += page.entries.map(\.seq)
+                    since = page.next
+                    if !page.more { break }
+                    #expect(page.entries.count == limit)
+                }
+                #expect(seen == Array(1...total), "limit \(limit)")
+            }
+            let end = try await hub.page(since: total, as: a)
+            #expect(end.entries.isEmpty && end.next == total && !end.more)
+            let beyond = try await hub.page(since: total + 10, as: a)
+            #expect(beyond.entries.isEmpty && beyond.next == total + 10)
+            // Without a limit a page holds up to 1000 entries; past 10000 the limit is capped.
+            #expect(try await hub.page(as: a).entries.count == Int(total))
+            #expect(try await hub.page(limit: 1_000_000, as: a).entries.count == Int(total))
+        }
+    }
+
+    @Test(arguments: HubStoreKind.allCases)
+    func pagesAndReceiptsAreGzippedForClientsThatAcceptIt(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            let changes = (0..<40).map { _ in WireChanges.patient() }
+            let batchId = EntityID.make()
+            let body = Gzip.compress(Array(SyncBatch(changes: changes).json.text.utf8))
+            let gzipHeaders = [("Content-Encoding", "gzip"), ("Accept-Encoding", "deflate, gzip, br")]
+            let path = "/v1/batches/\(batchId)"
+            let packed = try await hub.request("POST", path, token: a.token, headers: gzipHeaders, body: body)
+            let plain = try await hub.request("POST", path, token: a.token, headers: [("Content-Encoding", "gzip")], body: body)
+            #expect(packed.status == 200 && packed.headers["content-encoding"] == "gzip")
+            #expect(plain.headers["content-encoding"] == nil)
+            #expect(try Gzip.decompress(packed.body, limit: 1 << 24) == plain.body)
+
+            let feedPacked = try await hub.request("GET", "/v1/changes", token: a.token, headers: [("Accept-Encoding", "gzip")])
+            let feedPlain = try await hub.request("GET", "/v1/changes", token: a.token)
+            #expect(feedPacked.headers["content-encoding"] == "gzip" && feedPacked.body.count < feedPlain.body.count / 3)
+            #expect(try Gzip.decompress(feedPacked.body, limit: 1 << 24) == feedPlain.body)
+            let refused = try await hub.request("GET", "/v1/changes", token: a.token, headers: [("Accept-Encoding", "gzip;q=0")])
+            #expect(refused.headers["content-encoding"] == nil && refused.body == feedPlain.body)
+            // Small answers are not worth compressing.
+            let tiny = try await hub.request("GET", "/v1/changes?since=40", token: a.token, headers: [("Accept-Encoding", "gzip")])
+            #expect(tiny.headers["content-encoding"] == nil && tiny.text == #"{"entries":[],"more":false,"next":40}"#)
+        }
+    }
+
+    @Test(arguments: HubStoreKind.allCases)
+    func concurrentPushesKeepTheFeedGapFreeInCommitOrder(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            var clinics = [TestClinic]()
+            for code in ["A", "B", "C", "D"] { clinics.append(try await hub.addClinic(code)) }
+            let receipts = try await withThrowingTaskGroup(of: [SyncReceipt].self) { group in
+                for clinic in clinics {
+                    group.addTask {
+                        var out = [SyncReceipt]()
+                        for _ in 0..<6 { out.append(try await hub.receipt((0..<15).map { _ in WireChanges.patient() }, as: clinic)) }
+                        return out
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let seqs = receipts.flatMap { $0.results.compactMap(\.seq) }
+            #expect(seqs.count == 4 * 6 * 15)
+            #expect(seqs.sorted() == Array(1...Int64(seqs.count)))
+            // Each batch's entries are contiguous: one transaction, one run of seqs.
+            for r in receipts {
+                let s = r.results.compactMap(\.seq)
+                #expect(s == Array(s[0]...s[0] + Int64(s.count) - 1))
+            }
+            let feed = try await hub.feed(as: clinics[0], pageSize: 64)
+            #expect(feed.map(\.seq) == Array(1...Int64(seqs.count)))
+        }
+    }
+
+    @Test(arguments: HubStoreKind.allCases)
+    func badCursorsAreRefused(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            for query in ["since=-1", "since=abc", "limit=0", "limit=-5", "limit=ten", "since=1.5"] {
+                let reply = try await hub.request("GET", "/v1/changes?\(query)", token: a.token)
+                #expect(reply.status == 400, "\(query)")
+                #expect(reply.errorMessage != nil)
+            }
+        }
+    }
+}

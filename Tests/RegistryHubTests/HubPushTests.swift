@@ -1,0 +1,152 @@
+import RegistryCore
+import RegistrySync
+import Testing
+
+@testable import RegistryHub
+
+/// Pushing batches: application, receipts, idempotent retries, rejections.
+@Suite struct HubPushTests {
+    @Test(arguments: HubStoreKind.allCases)
+    func batchIsAcceptedThenPulledByAnotherClinic(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("CLINIC-A")
+            let b = try await hub.addClinic("CLINIC-B")
+            let patient = WireChanges.patient()
+            let clinicalCase = WireChanges.clinicalCase(patientId: patient.rowId)
+            let batchId = EntityID.make()
+            let receipt = try await hub.receipt([patient, clinicalCase], as: a, batchId: batchId)
+
+            #expect(receipt.batchId == batchId)
+            #expect(receipt.results.map(\.changeId) == [patient.changeId, clinicalCase.changeId])
+            #expect(receipt.results.map(\.status) == [.accepted, .accepted])
+            #expect(receipt.results.map(\.seq) == [1, 2])
+            #expect(receipt.results[0].revisions == ["sex": 1, "birthYear": 1, "linkageKey": 1])
+
+            let page = try await hub.page(since: 0, as: b)
+            #expect(page.next == 2 && !page.more)
+            #expect(page.entries.map(\.seq) == [1, 2])
+            let fed = try #require(page.entries[0].change)
+            #expect(page.entries[0].kind == .change)
+            #expect(fed.changeId == patient.changeId && fed.rowId == patient.rowId && fed.table == "patients")
+            #expect(fed.origin == "CLINIC-A")
+            #expect(fed.fields.mapValues(\.new) == patient.fields.mapValues(\.new))
+            #expect(fed.fields.values.allSatisfy { $0.rev == 1 })
+        }
+    }
+
+    @Test(arguments: HubStoreKind.allCases)
+    func retriedBatchGetsTheStoredReceiptAndNothingTwice(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            let changes = [WireChanges.patient(), WireChanges.patient(), WireChanges.update("patients", EntityID.make(), ["sex": (.null, .text("male"), 1)])]
+            let batchId = EntityID.make()
+            let first = try await hub.push(changes, as: a, batchId: batchId)
+            // The retry arrives uncompressed this time: the hub compares the inflated bodies.
+            let retry = try await hub.push(changes, as: a, batchId: batchId, gzip: false)
+            #expect(first.status == 200 && retry.status == 200)
+            #expect(first.body == retry.body)
+            #expect(try await hub.feed(as: a).count == 2)
+
+            // The same changes under a new batch id: each gets its stored answer, not a second application.
+            let again = try await hub.receipt(changes, as: a)
+            let original = try SyncReceipt(json: first.json())
+            #expect(again.results == original.results)
+            #expect(try await hub.feed(as: a).count == 2)
+        }
+    }
+
+    @Test(arguments: HubStoreKind.allCases)
+    func batchIdReusedWithAnotherBodyOrClinicIsRefused(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            let b = try await hub.addClinic("B")
+            let batchId = EntityID.make()
+            let changes = [WireChanges.patient()]
+            #expect(try await hub.push(changes, as: a, batchId: batchId).status == 200)
+            let other = try await hub.push([WireChanges.patient()], as: a, batchId: batchId)
+            #expect(other.status == 409)
+            #expect(other.errorMessage?.contains(batchId) == true)
+            let stolen = try await hub.push(changes, as: b, batchId: batchId)
+            #expect(stolen.status == 409)
+            #expect(try await hub.feed(as: a).count == 1)
+        }
+    }
+
+    @Test(arguments: HubStoreKind.allCases)
+    func everyChangeIsAccountedForExactlyOnce(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            var changes = [WireChange]()
+            var patients = [String]()
+            for i in 0..<60 {
+                let p = WireChanges.patient(birthYear: 1930 + Int64(i))
+                patients.append(p.rowId)
+                changes.append(p)
+            }
+            for (i, id) in patients.enumerated() where i % 3 == 0 {
+                changes.append(WireChanges.update("patients", id, ["sex": (.text("female"), .text("male"), 1)]))
+            }
+            changes.append(WireChanges.insert("patient_identities", ["mrn": .text("MM00165")]))
+            changes.append(changes[0])  // the same change twice in one batch
+            changes.append(WireChanges.update("patients", patients[3], ["sex": (.text("female"), .text("other"), 1)]))
+            let receipt = try await hub.receipt(changes, as: a)
+
+            #expect(receipt.results.count == changes.count)
+            #expect(receipt.results.map(\.changeId) == changes.map(\.changeId))
+            #expect(receipt.results.filter { $0.status == .rejected }.count == 1)
+            #expect(receipt.results.filter { $0.status == .conflict }.count == 1)
+            #expect(receipt.results[receipt.results.count - 2] == receipt.results[0])
+
+            let feed = try await hub.feed(as: a, pageSize: 17)
+            let applied = feed.compactMap { $0.change?.changeId }
+            #expect(Set(applied).count == applied.count)
+            #expect(Set(applied) == Set(receipt.results.filter { $0.status == .accepted }.map(\.changeId)))
+            #expect(feed.filter { $0.kind == .conflict }.count == 1)
+        }
+    }
+
+    @Test(arguments: HubStoreKind.allCases)
+    func changesTheHubCannotTakeAreRejectedWithAReason(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            let patient = WireChanges.patient()
+            var future = WireChanges.patient()
+            future.hlc = WireChanges.hlc(millis: Clock.nowMillis() + 49 * 3_600_000)
+            var soon = WireChanges.patient()
+            soon.hlc = WireChanges.hlc(millis: Clock.nowMillis() + 47 * 3_600_000)
+            var notUUID = WireChanges.patient()
+            notUUID.rowId = "patient-1"
+            let cases: [(WireChange, String?)] = [
+                (patient, nil),
+                (WireChanges.insert("patient_identities", patient.rowId, ["mrn": .text("MM00165"), "name": .text("Jane Roe")]),
+                 "patient_identities"),
+                (WireChanges.insert("registry_meta", ["value": .text("x")]), "unknown table registry_meta"),
+                (WireChanges.insert("patients", ["sex": .text("female"), "shoeSize": .int(39)]), "patients has no field shoeSize"),
+                (WireChanges.insert("patients", ["sex": .text("female"), "birthYear": .text("1963")]), "patients.birthYear must be an integer"),
+                (WireChanges.insert("cases", ["diagnosis": .int(3)]), "cases.diagnosis must be text"),
+                (WireChanges.insert("patients", patient.rowId, ["sex": .text("male")]), "record already exists"),
+                (WireChanges.update("patients", EntityID.make(), ["sex": (.null, .text("male"), 1)]), "no such record"),
+                (WireChanges.update("patients", patient.rowId, ["deletedAt": (.null, .text("2024-01-01"), 1)]), "only through a delete"),
+                (WireChanges.delete("patients", EntityID.make(), knownRevision: 1), "no such record"),
+                (future, "clock too far in the future"),
+                (soon, nil),
+                (notUUID, "not a UUID"),
+            ]
+            let receipt = try await hub.receipt(cases.map(\.0), as: a)
+            for (result, (change, reason)) in zip(receipt.results, cases) {
+                #expect(result.changeId == change.changeId)
+                if let reason {
+                    #expect(result.status == .rejected, "\(reason)")
+                    #expect(result.reason?.contains(reason) == true, "\(result.reason ?? "no reason") should say \(reason)")
+                    #expect(result.seq == nil)
+                } else {
+                    #expect(result.status == .accepted)
+                }
+            }
+            // The identity values went nowhere: not in the feed, not in the receipt.
+            let feed = try await hub.request("GET", "/v1/changes?since=0", token: a.token).text
+            #expect(!feed.contains("MM00165") && !feed.contains("Jane Roe"))
+            #expect(try await hub.feed(as: a).count == 2)
+        }
+    }
+}
