@@ -120,10 +120,10 @@ public struct BatchApplication {
             if done.clinic == clinic { return done.resultJSON }
             let refused = SyncReceipt.Result(
                 changeId: change.changeId, status: .rejected, reason: "change id was already pushed by another clinic")
-            return refused.json.text
+            return refused.canonicalText
         }
         let result = decide(change)
-        let answer = ProcessedChange(clinic: clinic, status: result.status, resultJSON: result.json.text)
+        let answer = ProcessedChange(clinic: clinic, status: result.status, resultJSON: result.canonicalText)
         snapshot.processed[change.changeId] = answer
         effects.results.append((change.changeId, answer))
         return answer.resultJSON
@@ -268,7 +268,7 @@ public struct BatchApplication {
     mutating func appendEntry(_ kind: FeedEntry.Kind, change: WireChange?, conflict: WireConflict?) -> Int64 {
         snapshot.lastSeq += 1
         let entry = FeedEntry(seq: snapshot.lastSeq, kind: kind, change: change, conflict: conflict)
-        effects.feed.append(.init(seq: entry.seq, kind: kind, json: entry.json.text))
+        effects.feed.append(.init(seq: entry.seq, kind: kind, json: entry.canonicalText))
         return entry.seq
     }
 }

@@ -79,15 +79,16 @@ CREATE TABLE hub_changes (
     result TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Every batch applied, with the SHA-256 of its (inflated) body and the receipt given, so a
--- retry gets the same bytes back and a reused id with another body is refused.
+-- Every batch applied, with the SHA-256 of its (inflated) body and the receipt given (its
+-- canonical JSON, gzip-compressed: receipts are large and rarely read), so a retry gets the
+-- same bytes back and a reused id with another body is refused.
 CREATE TABLE hub_batches (
     batch_id TEXT PRIMARY KEY NOT NULL,
     clinic TEXT NOT NULL REFERENCES hub_clinics (code),
     body_sha256 TEXT NOT NULL,
     received_at TEXT NOT NULL,
     change_count INTEGER NOT NULL,
-    receipt TEXT NOT NULL
+    receipt_gzip BLOB NOT NULL
 );
 
 CREATE INDEX hub_batches_clinic ON hub_batches (clinic, received_at);

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import RegistryCore
 import RegistrySync
@@ -12,11 +13,13 @@ extension SQLiteHubStore {
         try await databaseErrors {
             try await pool.write { db -> BatchOutcome in
                 if let stored = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT clinic, body_sha256, receipt FROM hub_batches WHERE batch_id = ?"),
+                    db.cachedStatement(sql: "SELECT clinic, body_sha256, receipt_gzip FROM hub_batches WHERE batch_id = ?"),
                     arguments: [id])
                 {
-                    let sameSender = stored[0] as String == clinic && stored[1] as String == bodySHA256
-                    return sameSender ? .receipt(Array((stored[2] as String).utf8)) : .idTaken
+                    guard stored[0] as String == clinic && stored[1] as String == bodySHA256 else { return .idTaken }
+                    do { return .receipt(try Gzip.decompress(Array(stored[2] as Data), limit: 1 << 30)) } catch {
+                        throw HubError.database("the stored receipt of batch \(id) is unreadable")
+                    }
                 }
                 var application = BatchApplication(
                     batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch))
@@ -24,12 +27,12 @@ extension SQLiteHubStore {
                 try Self.write(effects, batchId: id, clinic: clinic, db)
                 try db.cachedStatement(
                     sql: """
-                        INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt)
+                        INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
                         VALUES (?, ?, ?, ?, ?, ?)
                         """
                 ).execute(arguments: [
                     id, clinic, bodySHA256, Clock.timestamp(), batch.changes.count,
-                    String(decoding: effects.receiptJSON, as: UTF8.self),
+                    Data(Gzip.compress(effects.receiptJSON, level: 1)),
                 ])
                 return .receipt(effects.receiptJSON)
             }

@@ -51,7 +51,7 @@ import Testing
             }
         }
         let contents = try clinics.map(Self.syncedContent)
-        #expect(contents[0].count == 15)
+        #expect(contents[0].count == 11)  // 3 cases at each clinic and the shared patient at A and C
         #expect(contents[0] == contents[1] && contents[1] == contents[2])
         // Identity stayed home: B has A's patients, but not their MRNs.
         let first = try #require(contents[0].values.first)

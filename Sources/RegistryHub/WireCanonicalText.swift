@@ -1,0 +1,119 @@
+import RegistryCore
+import RegistrySync
+
+// The canonical JSON of feed entries and receipt results, written straight to bytes. It is
+// byte for byte what `.json.text` gives (keys sorted, no spaces; a test holds the two together)
+// without building a JSON tree: the hub writes one of each per change.
+
+extension FeedEntry {
+    var canonicalText: String {
+        var out = [UInt8]()
+        out.reserveCapacity(512)
+        out.append(contentsOf: "{".utf8)
+        if let change {
+            out.append(contentsOf: #""change":"#.utf8)
+            change.writeCanonical(to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        if let conflict {
+            out.append(contentsOf: #""conflict":"#.utf8)
+            conflict.json.write(to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        out.append(contentsOf: #""kind":""#.utf8)
+        out.append(contentsOf: kind.rawValue.utf8)
+        out.append(contentsOf: #"","seq":"#.utf8)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension WireChange {
+    func writeCanonical(to out: inout [UInt8]) {
+        func key(_ k: StaticString, _ first: Bool = false) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+            out.append(contentsOf: "\":".utf8)
+        }
+        out.append(UInt8(ascii: "{"))
+        key("author", true)
+        JSON.writeString(author, to: &out)
+        key("changeId")
+        JSON.writeString(changeId, to: &out)
+        if let conflictId {
+            key("conflictId")
+            JSON.writeString(conflictId, to: &out)
+        }
+        key("fields")
+        out.append(UInt8(ascii: "{"))
+        for (i, name) in fields.keys.sorted().enumerated() {
+            let f = fields[name]!
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSON.writeString(name, to: &out)
+            out.append(contentsOf: #":{"new":"#.utf8)
+            JSON(f.new).write(to: &out)
+            out.append(contentsOf: #","old":"#.utf8)
+            JSON(f.old).write(to: &out)
+            out.append(contentsOf: #","rev":"#.utf8)
+            out.append(contentsOf: String(f.rev).utf8)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "}"))
+        key("hlc")
+        JSON.writeString(hlc, to: &out)
+        key("op")
+        JSON.writeString(op.rawValue, to: &out)
+        if let origin {
+            key("origin")
+            JSON.writeString(origin, to: &out)
+        }
+        key("rowId")
+        JSON.writeString(rowId, to: &out)
+        key("table")
+        JSON.writeString(table, to: &out)
+        key("txId")
+        JSON.writeString(txId, to: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+}
+
+extension SyncReceipt.Result {
+    var canonicalText: String {
+        var out = [UInt8]()
+        out.reserveCapacity(160)
+        out.append(contentsOf: #"{"changeId":"#.utf8)
+        JSON.writeString(changeId, to: &out)
+        if !conflictIds.isEmpty {
+            out.append(contentsOf: #","conflictIds":["#.utf8)
+            for (i, id) in conflictIds.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSON.writeString(id, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        if let reason {
+            out.append(contentsOf: #","reason":"#.utf8)
+            JSON.writeString(reason, to: &out)
+        }
+        if !revisions.isEmpty {
+            out.append(contentsOf: #","revisions":{"#.utf8)
+            for (i, name) in revisions.keys.sorted().enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSON.writeString(name, to: &out)
+                out.append(UInt8(ascii: ":"))
+                out.append(contentsOf: String(revisions[name]!).utf8)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        if let seq {
+            out.append(contentsOf: #","seq":"#.utf8)
+            out.append(contentsOf: String(seq).utf8)
+        }
+        out.append(contentsOf: #","status":""#.utf8)
+        out.append(contentsOf: status.rawValue.utf8)
+        out.append(contentsOf: #""}"#.utf8)
+        return String(decoding: out, as: UTF8.self)
+    }
+}

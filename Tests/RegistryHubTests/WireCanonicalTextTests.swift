@@ -1,0 +1,54 @@
+import RegistryCore
+import RegistrySync
+import Testing
+
+@testable import RegistryHub
+
+/// The hub's direct writers give exactly the protocol's canonical JSON.
+@Suite struct WireCanonicalTextTests {
+    static let values: [FieldValue] = [.null, .int(0), .int(-42), .int(Int64.max), .text(""), .text("C49.2"),
+        .text("quote \" backslash \\ newline \n tab \t bell \u{07} é 🩸")]
+
+    static func changes() -> [WireChange] {
+        var out = [WireChange]()
+        for (i, op) in WireChange.Operation.allCases.enumerated() {
+            var fields = [String: WireField]()
+            for (j, v) in values.enumerated() where (i + j) % 2 == 0 {
+                fields["field\(j)"] = WireField(old: values[(j + 1) % values.count], new: v, rev: Int64(j * 7))
+            }
+            out.append(
+                WireChange(
+                    changeId: EntityID.make(), txId: EntityID.make(), table: "sites", rowId: EntityID.make(), op: op,
+                    fields: fields, hlc: "001700000000000-00001", author: "r\"egistrar",
+                    origin: i % 2 == 0 ? "A" : nil, conflictId: op == .resolve ? EntityID.make() : nil))
+        }
+        out.append(WireChange(changeId: "c", txId: "t", table: "cases", rowId: "r", op: .update, fields: [:], hlc: "h", author: "a"))
+        return out
+    }
+
+    @Test func feedEntriesMatchTheProtocolEncoding() {
+        let conflict = WireConflict(
+            id: EntityID.make(), table: "sites", rowId: EntityID.make(), field: "sizeMm", baseValue: .int(39),
+            localValue: .int(45), remoteValue: .null, localClinic: "B", changeId: EntityID.make(), status: .resolved,
+            resolvedValue: .text("x"))
+        for (i, change) in Self.changes().enumerated() {
+            for entry in [
+                FeedEntry(seq: Int64(i), kind: .change, change: change),
+                FeedEntry(seq: Int64(i) + 1_000_000_000_000, kind: .resolution, change: change, conflict: conflict),
+                FeedEntry(seq: 7, kind: .conflict, conflict: conflict),
+            ] {
+                #expect(entry.canonicalText == entry.json.text)
+            }
+        }
+    }
+
+    @Test func receiptResultsMatchTheProtocolEncoding() {
+        let results = [
+            SyncReceipt.Result(changeId: "a", status: .accepted, seq: 1, revisions: ["sex": 1, "birthYear": 2]),
+            SyncReceipt.Result(changeId: "b\"", status: .conflict, seq: 9, revisions: ["x": 3], conflictIds: ["c1", "c2"]),
+            SyncReceipt.Result(changeId: "c", status: .conflict, seq: 10, conflictIds: ["c3"]),
+            SyncReceipt.Result(changeId: "d", status: .rejected, reason: "patients.birthYear must be an integer or null"),
+        ]
+        for r in results { #expect(r.canonicalText == r.json.text) }
+    }
+}
