@@ -78,30 +78,38 @@ public struct SHA256: Sendable {
     private mutating func compress(_ block: UnsafeRawPointer) {
         length += 64
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-            compress(block, schedule: w)
+            compress(block.assumingMemoryBound(to: UInt8.self), w.baseAddress!)
         }
     }
 
-    private mutating func compress(_ block: UnsafeRawPointer, schedule w: UnsafeMutableBufferPointer<UInt32>) {
-        let bytes = block.assumingMemoryBound(to: UInt8.self)
+    /// The round constants, laid out once so the hot loop reads them without array checks.
+    nonisolated(unsafe) private static let roundConstants: UnsafePointer<UInt32> = {
+        let p = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
+        for (i, k) in SHA256.k.enumerated() { p[i] = k }
+        return UnsafePointer(p)
+    }()
+
+    @inline(__always)
+    private mutating func compress(_ bytes: UnsafePointer<UInt8>, _ w: UnsafeMutablePointer<UInt32>) {
         for i in 0..<16 {
             w[i] =
-                UInt32(bytes[i * 4]) << 24 | UInt32(bytes[i * 4 + 1]) << 16 | UInt32(bytes[i * 4 + 2]) << 8
-                | UInt32(bytes[i * 4 + 3])
+                UInt32(bytes[i &* 4]) << 24 | UInt32(bytes[i &* 4 &+ 1]) << 16 | UInt32(bytes[i &* 4 &+ 2]) << 8
+                | UInt32(bytes[i &* 4 &+ 3])
         }
         for i in 16..<64 {
-            let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
-            let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            let a = w[i &- 15], b = w[i &- 2]
+            let s0 = a.rotr(7) ^ a.rotr(18) ^ (a >> 3)
+            let s1 = b.rotr(17) ^ b.rotr(19) ^ (b >> 10)
+            w[i] = w[i &- 16] &+ s0 &+ w[i &- 7] &+ s1
         }
+        let k = Self.roundConstants
         var (a, b, c, d, e, f, g, hh) = h
         for i in 0..<64 {
             let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
             let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ SHA256.k[i] &+ w[i]
+            let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
             let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
             let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
             hh = g
             g = f
             f = e
@@ -109,9 +117,16 @@ public struct SHA256: Sendable {
             d = c
             c = b
             b = a
-            a = t1 &+ t2
+            a = t1 &+ s0 &+ maj
         }
         h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
+    }
+
+    /// The digest of a contiguous byte array (the fast path: no per-part overhead).
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
+        var s = SHA256()
+        bytes.withUnsafeBytes { s.update($0) }
+        return s.finalize()
     }
 
     public static func hash<S: Sequence>(_ bytes: S) -> [UInt8] where S.Element == UInt8 {
@@ -153,7 +168,7 @@ public struct HMACKey: Sendable {
 }
 
 extension UInt32 {
-    @inline(__always) func rotr(_ n: UInt32) -> UInt32 { (self >> n) | (self << (32 - n)) }
+    @inline(__always) func rotr(_ n: UInt32) -> UInt32 { (self &>> n) | (self &<< (32 &- n)) }
 }
 
 /// Lower-case hexadecimal text for byte strings.

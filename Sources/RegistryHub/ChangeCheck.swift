@@ -23,9 +23,9 @@ enum ChangeCheck {
             return table == Entity.identity.table
                 ? "table \(table) holds direct identifiers and never leaves the clinic" : "unknown table \(table)"
         }
-        guard EntityID.isValid(change.rowId) else { return "rowId of \(table) is not a UUID" }
-        guard let clock = HybridLogicalClock(change.hlc) else { return "hlc is not a hybrid logical clock reading" }
-        if clock.millis > now + maxClockLeadMillis { return "clock too far in the future" }
+        guard isUUID(change.rowId) else { return "rowId of \(table) is not a UUID" }
+        guard let millis = clockMillis(change.hlc) else { return "hlc is not a hybrid logical clock reading" }
+        if millis > now + maxClockLeadMillis { return "clock too far in the future" }
 
         for (name, field) in change.fields {
             guard fields.contains(name) || tombstoneFields.contains(name) else { return "\(table) has no field \(name)" }
@@ -54,5 +54,39 @@ enum ChangeCheck {
             guard change.fields.count == 1 else { return "a resolution of \(table) sets exactly one field" }
         }
         return nil
+    }
+
+    // The two checks below accept exactly what `EntityID.isValid` and `HybridLogicalClock.init`
+    // accept, without allocating: they run for every pushed change.
+
+    /// True for a UUID in canonical form (lowercase or uppercase hex).
+    static func isUUID(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { u in
+            guard u.count == 36 else { return false }
+            for (i, c) in u.enumerated() {
+                if i == 8 || i == 13 || i == 18 || i == 23 {
+                    if c != UInt8(ascii: "-") { return false }
+                } else if !(c >= 48 && c <= 57) && !(c >= 97 && c <= 102) && !(c >= 65 && c <= 70) {
+                    return false
+                }
+            }
+            return true
+        }
+    }
+
+    /// The milliseconds of an HLC reading `MMMMMMMMMMMMMMM-CCCCC`, or nil when it is not one.
+    static func clockMillis(_ text: String) -> UInt64? {
+        var text = text
+        return text.withUTF8 { u -> UInt64? in
+            guard u.count == 21, u[15] == UInt8(ascii: "-") else { return nil }
+            var millis: UInt64 = 0
+            for k in 0..<21 where k != 15 {
+                let d = u[k] &- 48
+                guard d < 10 else { return nil }
+                if k < 15 { millis = millis * 10 + UInt64(d) }
+            }
+            return millis
+        }
     }
 }

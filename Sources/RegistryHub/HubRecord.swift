@@ -49,11 +49,11 @@ public struct HubRecord: Sendable, Hashable {
         for (i, name) in fields.keys.sorted().enumerated() {
             let f = fields[name]!
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSON.writeString(name, to: &out)
+            CanonicalJSON.writeString(name, to: &out)
             out.append(contentsOf: #":{"rev":"#.utf8)
-            out.append(contentsOf: String(f.revision).utf8)
+            CanonicalJSON.writeInt(f.revision, to: &out)
             out.append(contentsOf: #","value":"#.utf8)
-            JSON(f.value).write(to: &out)
+            CanonicalJSON.writeValue(f.value, to: &out)
             out.append(contentsOf: "}".utf8)
         }
         out.append(UInt8(ascii: "}"))

@@ -37,14 +37,18 @@ struct BatchUpload {
             throw HubError.unsupportedEncoding("Content-Encoding \(other) is not accepted; send gzip or identity")
         }
 
+        let batch = try SyncBatch.decodeFast(bytes) ?? decode(bytes)
+        var sha = SHA256()
+        bytes.withUnsafeBytes { sha.update($0) }
+        return BatchUpload(bytes: bytes, sha256: Hex.encode(sha.finalize()), batch: batch)
+    }
+
+    /// The generic decoder: slower, and the one that says what is wrong and where.
+    static func decode(_ bytes: [UInt8]) throws(HubError) -> SyncBatch {
         let json: JSON
         do { json = try JSON.parse(bytes: bytes, maxDepth: 16) } catch {
             throw HubError.badRequest("malformed JSON: \(error)")
         }
-        let batch: SyncBatch
-        do { batch = try SyncBatch(json: json) } catch { throw HubError.badRequest("invalid batch: \(error)") }
-        var sha = SHA256()
-        bytes.withUnsafeBytes { sha.update($0) }
-        return BatchUpload(bytes: bytes, sha256: Hex.encode(sha.finalize()), batch: batch)
+        do { return try SyncBatch(json: json) } catch { throw HubError.badRequest("invalid batch: \(error)") }
     }
 }

@@ -39,42 +39,42 @@ extension WireChange {
         }
         out.append(UInt8(ascii: "{"))
         key("author", true)
-        JSON.writeString(author, to: &out)
+        CanonicalJSON.writeString(author, to: &out)
         key("changeId")
-        JSON.writeString(changeId, to: &out)
+        CanonicalJSON.writeString(changeId, to: &out)
         if let conflictId {
             key("conflictId")
-            JSON.writeString(conflictId, to: &out)
+            CanonicalJSON.writeString(conflictId, to: &out)
         }
         key("fields")
         out.append(UInt8(ascii: "{"))
         for (i, name) in fields.keys.sorted().enumerated() {
             let f = fields[name]!
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSON.writeString(name, to: &out)
+            CanonicalJSON.writeString(name, to: &out)
             out.append(contentsOf: #":{"new":"#.utf8)
-            JSON(f.new).write(to: &out)
+            CanonicalJSON.writeValue(f.new, to: &out)
             out.append(contentsOf: #","old":"#.utf8)
-            JSON(f.old).write(to: &out)
+            CanonicalJSON.writeValue(f.old, to: &out)
             out.append(contentsOf: #","rev":"#.utf8)
-            out.append(contentsOf: String(f.rev).utf8)
+            CanonicalJSON.writeInt(f.rev, to: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "}"))
         key("hlc")
-        JSON.writeString(hlc, to: &out)
+        CanonicalJSON.writeString(hlc, to: &out)
         key("op")
-        JSON.writeString(op.rawValue, to: &out)
+        CanonicalJSON.writeString(op.rawValue, to: &out)
         if let origin {
             key("origin")
-            JSON.writeString(origin, to: &out)
+            CanonicalJSON.writeString(origin, to: &out)
         }
         key("rowId")
-        JSON.writeString(rowId, to: &out)
+        CanonicalJSON.writeString(rowId, to: &out)
         key("table")
-        JSON.writeString(table, to: &out)
+        CanonicalJSON.writeString(table, to: &out)
         key("txId")
-        JSON.writeString(txId, to: &out)
+        CanonicalJSON.writeString(txId, to: &out)
         out.append(UInt8(ascii: "}"))
     }
 }
@@ -84,26 +84,26 @@ extension SyncReceipt.Result {
         var out = [UInt8]()
         out.reserveCapacity(160)
         out.append(contentsOf: #"{"changeId":"#.utf8)
-        JSON.writeString(changeId, to: &out)
+        CanonicalJSON.writeString(changeId, to: &out)
         if !conflictIds.isEmpty {
             out.append(contentsOf: #","conflictIds":["#.utf8)
             for (i, id) in conflictIds.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSON.writeString(id, to: &out)
+                CanonicalJSON.writeString(id, to: &out)
             }
             out.append(UInt8(ascii: "]"))
         }
         if let reason {
             out.append(contentsOf: #","reason":"#.utf8)
-            JSON.writeString(reason, to: &out)
+            CanonicalJSON.writeString(reason, to: &out)
         }
         if !revisions.isEmpty {
             out.append(contentsOf: #","revisions":{"#.utf8)
             for (i, name) in revisions.keys.sorted().enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSON.writeString(name, to: &out)
+                CanonicalJSON.writeString(name, to: &out)
                 out.append(UInt8(ascii: ":"))
-                out.append(contentsOf: String(revisions[name]!).utf8)
+                CanonicalJSON.writeInt(revisions[name]!, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }

@@ -48,13 +48,15 @@ public struct ChangeLogEntry: Sendable, Hashable {
         prevHash: String, changeId: String, txId: String, table: String, rowId: String, op: Operation,
         fields: String, conflictId: String?, hlc: String, author: String, origin: String
     ) -> String {
-        var sha = SHA256()
+        // One contiguous message, hashed in one pass: per-part hashing costs more than the hash.
+        var message = [UInt8]()
+        message.reserveCapacity(fields.utf8.count + 400)
         for part in [prevHash, changeId, txId, table, rowId, op.rawValue, fields, conflictId ?? "", hlc, author, origin] {
-            sha.update(String(part.utf8.count).utf8)
-            sha.update(CollectionOfOne(UInt8(ascii: ":")))
-            sha.update(part.utf8)
+            message.append(contentsOf: String(part.utf8.count).utf8)
+            message.append(UInt8(ascii: ":"))
+            message.append(contentsOf: part.utf8)
         }
-        return Hex.encode(sha.finalize())
+        return Hex.encode(SHA256.hash(message))
     }
 
     public var computedHash: String {
@@ -201,8 +203,9 @@ struct ChangeLogAppender {
                   (change_id, tx_id, table_name, row_id, op, fields, conflict_id, hlc, author, origin, prev_hash, hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-        try statement.execute(arguments: [
-            changeId, txId, table, rowId, op.rawValue, fields, conflictId, hlcText, author, origin, prevHash, hash,
+        try FastInsert.run(db, statement, [
+            .text(changeId), .text(txId), .text(table), .text(rowId), .text(op.rawValue), .text(fields),
+            FieldValue(conflictId), .text(hlcText), .text(author), .text(origin), .text(prevHash), .text(hash),
         ])
         prevHash = hash
     }

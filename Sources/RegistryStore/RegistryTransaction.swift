@@ -10,6 +10,9 @@ public struct RegistryTransaction {
     var log: ChangeLogAppender
     /// The date "in the future" is measured against.
     public let today = Clock.today()
+    /// Records written or read in this transaction, by id: children validated against a
+    /// parent written moments ago need no query (an import writes patient, case, sites in turn).
+    var known = [String: any RegistryRecord]()
 
     init(db: Database, registry: Registry) throws {
         self.db = db
@@ -91,6 +94,7 @@ public struct RegistryTransaction {
         else { throw StoreError.notFound(entity, id: id, field: nil) }
         if row[0] as String? != nil { throw StoreError.deleted(entity, id: id) }
         let stamp = log.timestamp
+        known[id] = nil
         try db.cachedStatement(sql: sql.tombstone).execute(arguments: [stamp, why, stamp, id])
         // A delete is based on everything this clinic knew of the record: the hub turns it
         // into a conflict if someone edited the record since.
@@ -125,11 +129,11 @@ public struct RegistryTransaction {
         let r = try validated(record)
         if let i = r as? PatientIdentity { try checkMRNUnused(i.mrn, patientId: i.patientId) }
         let stamp = log.timestamp
-        var arguments = StatementArguments([r.id])
         let values = r.values
-        arguments += StatementArguments(values)
-        arguments += [registry.clinic, stamp, stamp]
-        try db.cachedStatement(sql: EntitySQL.of(R.entity).insert).execute(arguments: arguments)
+        try FastInsert.run(
+            db, try db.cachedStatement(sql: EntitySQL.of(R.entity).insert),
+            [.text(r.id)] + values + [.text(registry.clinic), .text(stamp), .text(stamp)])
+        known[r.id] = r
         var changes = [ChangeLogEntry.FieldChange]()
         changes.reserveCapacity(values.count)
         for (field, value) in zip(R.entity.fields, values) where !value.isNull {
@@ -150,6 +154,7 @@ public struct RegistryTransaction {
             arguments += [after]
         }
         guard !changes.isEmpty else { return }
+        known[new.id] = new
         arguments += [log.timestamp, new.id]
         try db.execute(
             sql: "UPDATE \(entity.table) SET \(assignments.joined(separator: ", ")), updated_at = ? WHERE \(entity.idColumn) = ?",
@@ -172,10 +177,11 @@ public struct RegistryTransaction {
 
     /// Re-checks a stored record after a field was set outside the typed API (a conflict
     /// decision): a value the record type would refuse rolls the transaction back.
-    func revalidate(_ entity: Entity, _ id: String) throws {
+    mutating func revalidate(_ entity: Entity, _ id: String) throws {
         func check<R: RegistryRecord>(_: R.Type) throws {
             guard let row = try Row.fetchOne(db, sql: EntitySQL.of(entity).select + " WHERE \(entity.idColumn) = ?", arguments: [id])
             else { throw StoreError.notFound(entity, id: id, field: nil) }
+            known[id] = nil
             _ = try validated(try R(id: id, values: (1...entity.fields.count).map { (row[$0] as FieldValue?) ?? .null }))
         }
         switch entity {
@@ -188,29 +194,37 @@ public struct RegistryTransaction {
         }
     }
 
+    /// The live record with this id, from this transaction's own writes when it has them.
+    mutating func parent<R: RegistryRecord>(_ type: R.Type, _ id: String, field: String? = nil) throws -> R {
+        if let r = known[id] as? R { return r }
+        let r = try reader.require(R.self, id: id, field: field)
+        known[id] = r
+        return r
+    }
+
     /// Runs the record's checks against the live records it depends on.
-    func validated<R: RegistryRecord>(_ record: R) throws -> R {
-        let r = reader
+    mutating func validated<R: RegistryRecord>(_ record: R) throws -> R {
         switch record {
         case let p as Patient:
             return try p.validated(today: today) as! R
         case let i as PatientIdentity:
-            let p = try r.require(Patient.self, id: i.patientId, field: "patientId")
+            let p = try parent(Patient.self, i.patientId, field: "patientId")
             return try i.validated(birthYear: p.birthYear, today: today) as! R
         case let c as ClinicalCase:
-            let p = try r.require(Patient.self, id: c.patientId, field: "patientId")
+            let p = try parent(Patient.self, c.patientId, field: "patientId")
             return try c.validated(patient: p, today: today) as! R
         case let s as ExtramedullarySite:
-            let c = try r.require(ClinicalCase.self, id: s.caseId, field: "caseId")
-            let p = try r.require(Patient.self, id: c.patientId)
+            let c = try parent(ClinicalCase.self, s.caseId, field: "caseId")
+            let p = try parent(Patient.self, c.patientId)
             return try s.validated(in: c, patient: p, today: today) as! R
         case let b as Biopsy:
-            let c = try r.require(ClinicalCase.self, id: b.caseId, field: "caseId")
-            let p = try r.require(Patient.self, id: c.patientId)
-            let site = try b.siteId.map { try r.require(ExtramedullarySite.self, id: $0, field: "siteId") }
+            let c = try parent(ClinicalCase.self, b.caseId, field: "caseId")
+            let p = try parent(Patient.self, c.patientId)
+            var site: ExtramedullarySite?
+            if let siteId = b.siteId { site = try parent(ExtramedullarySite.self, siteId, field: "siteId") }
             return try b.validated(in: c, site: site, patient: p, today: today) as! R
         case let f as FollowUp:
-            let c = try r.require(ClinicalCase.self, id: f.caseId, field: "caseId")
+            let c = try parent(ClinicalCase.self, f.caseId, field: "caseId")
             return try f.validated(in: c, today: today) as! R
         default:
             fatalError("unknown record type \(R.self)")

@@ -52,3 +52,21 @@ import Testing
         for r in results { #expect(r.canonicalText == r.json.text) }
     }
 }
+
+/// The hub's allocation-free checks agree with RegistryCore's.
+@Suite struct ChangeCheckTests {
+    @Test func uuidAndClockChecksAgreeWithRegistryCore() {
+        let ids = [EntityID.make(), EntityID.make().uppercased(), "", "x", String(EntityID.make().dropLast()) + "g",
+            String(EntityID.make().dropLast()) + "é", EntityID.make().replacingOccurrences(of: "-", with: "_")]
+        for id in ids { #expect(ChangeCheck.isUUID(id) == EntityID.isValid(id), "\(id)") }
+        let clocks = ["001700000000000-00001", "999999999999999-99999", "000000000000000-00000", "00170000000000-000001",
+            "001700000000000_00001", "00170000000000a-00001", "001700000000000-0000", "", "１01700000000000-0000"]
+        for c in clocks { #expect(ChangeCheck.clockMillis(c) == HybridLogicalClock(c)?.millis, "\(c)") }
+    }
+
+    @Test func recordStateRoundTrips() throws {
+        var record = HubRecord(origin: "A", fields: [:])
+        for (i, v) in WireCanonicalTextTests.values.enumerated() { record.fields["f\(i)"] = .init(value: v, revision: Int64(i * 3)) }
+        #expect(try HubRecord(origin: "A", fieldsJSON: record.fieldsJSON) == record)
+    }
+}

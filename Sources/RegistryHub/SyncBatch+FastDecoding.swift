@@ -1,0 +1,314 @@
+import RegistryCore
+import RegistrySync
+
+// A pushed batch decoded straight from its bytes, without building a JSON tree first: the
+// generic path (RegistryCore's parser, then `SyncBatch(json:)`) spends most of a push's CPU
+// allocating and freeing that tree. The fast path accepts exactly what the generic path
+// accepts and gives the same batch; on anything unusual (a malformed document, an unknown
+// key, a limit exceeded) it gives up and the generic path runs, so error messages and their
+// JSON paths come from one place. A test fuzzes the two against each other.
+
+extension SyncBatch {
+    /// The batch in `bytes`, or nil when the generic decoder must decide.
+    static func decodeFast(_ bytes: [UInt8]) -> SyncBatch? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = FastBatchReader(bytes: buffer)
+            return reader.batch()
+        }
+    }
+}
+
+/// A cursor over a batch document; every method returns nil to hand over to the generic path.
+private struct FastBatchReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    static let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), colon = UInt8(ascii: ":")
+    static let comma = UInt8(ascii: ","), openBrace = UInt8(ascii: "{"), closeBrace = UInt8(ascii: "}")
+    static let openBracket = UInt8(ascii: "["), closeBracket = UInt8(ascii: "]")
+
+    mutating func skipSpace() {
+        while i < bytes.count {
+            let b = bytes[i]
+            guard b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 else { return }
+            i += 1
+        }
+    }
+
+    mutating func take(_ byte: UInt8) -> Bool {
+        skipSpace()
+        guard i < bytes.count, bytes[i] == byte else { return false }
+        i += 1
+        return true
+    }
+
+    /// Walks the members of an object, calling `member` with each key; the reader stands on
+    /// the value when it is called.
+    mutating func object(_ member: (inout FastBatchReader, String) -> Bool) -> Bool {
+        guard take(Self.openBrace) else { return false }
+        if take(Self.closeBrace) { return true }
+        while true {
+            skipSpace()
+            guard let key = string(), take(Self.colon), member(&self, key) else { return false }
+            if take(Self.comma) { continue }
+            return take(Self.closeBrace)
+        }
+    }
+
+    mutating func batch() -> SyncBatch? {
+        var changes: [WireChange]?
+        let ok = object { r, key in
+            guard key == "changes" else { return false }
+            changes = r.changeList()
+            return changes != nil
+        }
+        skipSpace()
+        guard ok, i == bytes.count, let changes else { return nil }
+        return SyncBatch(changes: changes)
+    }
+
+    mutating func changeList() -> [WireChange]? {
+        guard take(Self.openBracket) else { return nil }
+        var changes = [WireChange]()
+        changes.reserveCapacity(min(SyncBatch.maxChanges, bytes.count / 200 + 1))
+        if take(Self.closeBracket) { return changes }
+        while true {
+            guard changes.count < SyncBatch.maxChanges, let c = change() else { return nil }
+            changes.append(c)
+            if take(Self.comma) { continue }
+            return take(Self.closeBracket) ? changes : nil
+        }
+    }
+
+    mutating func change() -> WireChange? {
+        var changeId: String?, txId: String?, table: String?, rowId: String?, op: WireChange.Operation?
+        var hlc: String?, author: String?, fields: [String: WireField]?
+        var origin: String?, conflictId: String?
+        let ok = object { r, key in
+            switch key {
+            case "changeId": changeId = r.string(max: 64)
+            case "txId": txId = r.string(max: 64)
+            case "table": table = r.string(max: 64)
+            case "rowId": rowId = r.string(max: 64)
+            case "hlc": hlc = r.string(max: 32)
+            case "author": author = r.string(max: 128)
+            case "op": op = r.string(max: 64).flatMap(WireChange.Operation.init(rawValue:))
+            case "fields": fields = r.fields()
+            case "origin":
+                guard let v = r.optionalString(max: 64) else { return false }
+                origin = v
+                return true
+            case "conflictId":
+                guard let v = r.optionalString(max: 64) else { return false }
+                conflictId = v
+                return true
+            default: return false
+            }
+            // A value that failed leaves the reader mid-document: stop here.
+            switch key {
+            case "changeId": return changeId != nil
+            case "txId": return txId != nil
+            case "table": return table != nil
+            case "rowId": return rowId != nil
+            case "hlc": return hlc != nil
+            case "author": return author != nil
+            case "op": return op != nil
+            default: return fields != nil
+            }
+        }
+        guard ok, let changeId, let txId, let table, let rowId, let op, let hlc, let author, let fields else {
+            return nil
+        }
+        return WireChange(
+            changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields, hlc: hlc, author: author,
+            origin: origin, conflictId: conflictId)
+    }
+
+    mutating func fields() -> [String: WireField]? {
+        var fields = [String: WireField](minimumCapacity: 12)
+        let ok = object { r, name in
+            guard name.utf8.count <= 64, let f = r.field() else { return false }
+            fields[name] = f
+            return true
+        }
+        return ok ? fields : nil
+    }
+
+    mutating func field() -> WireField? {
+        var old: FieldValue = .null, new: FieldValue?, rev: Int64 = 0
+        let ok = object { r, key in
+            switch key {
+            case "new":
+                new = r.value()
+                return new != nil
+            case "old":
+                guard let v = r.value() else { return false }
+                old = v
+            case "rev":
+                r.skipSpace()
+                if r.literalNull() {
+                    rev = 0
+                } else {
+                    guard let n = r.integer() else { return false }
+                    rev = n
+                }
+            default: return false
+            }
+            return true
+        }
+        guard ok, let new else { return nil }
+        return WireField(old: old, new: new, rev: rev)
+    }
+
+    /// A field value: text (at most the wire's limit), an integer or null.
+    mutating func value() -> FieldValue? {
+        skipSpace()
+        guard i < bytes.count else { return nil }
+        switch bytes[i] {
+        case Self.quote: return string(max: 8192).map { .text($0) }
+        case UInt8(ascii: "n"): return literalNull() ? .null : nil
+        default: return integer().map { .int($0) }
+        }
+    }
+
+    mutating func literalNull() -> Bool {
+        guard i + 4 <= bytes.count, bytes[i] == UInt8(ascii: "n"), bytes[i + 1] == UInt8(ascii: "u"),
+            bytes[i + 2] == UInt8(ascii: "l"), bytes[i + 3] == UInt8(ascii: "l")
+        else { return false }
+        i += 4
+        return true
+    }
+
+    /// `.some(nil)` for null, `.some(text)` for a string, nil when it is neither (or too long).
+    mutating func optionalString(max: Int) -> String?? {
+        skipSpace()
+        if literalNull() { return .some(nil) }
+        guard let s = string(max: max) else { return nil }
+        return .some(s)
+    }
+
+    mutating func string(max: Int) -> String? {
+        guard let s = string(), s.utf8.count <= max else { return nil }
+        return s
+    }
+
+    /// A JSON string. Escapes are decoded as RegistryCore's parser does; anything it would
+    /// refuse (control characters, bad escapes, lone surrogates, invalid UTF-8) gives nil.
+    mutating func string() -> String? {
+        skipSpace()
+        guard i < bytes.count, bytes[i] == Self.quote else { return nil }
+        i += 1
+        let start = i
+        var ascii = true
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == Self.quote {
+                let slice = UnsafeBufferPointer(rebasing: bytes[start..<i])
+                i += 1
+                // ASCII is valid UTF-8: only other text needs the validating initialiser.
+                return ascii ? String(decoding: slice, as: UTF8.self) : String(validating: slice, as: UTF8.self)
+            }
+            if b == Self.backslash { return escapedString(from: start) }
+            if b < 0x20 { return nil }
+            if b >= 0x80 { ascii = false }
+            i += 1
+        }
+        return nil
+    }
+
+    mutating func escapedString(from start: Int) -> String? {
+        var out = Array(bytes[start..<i])
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == Self.quote {
+                i += 1
+                return String(validating: out, as: UTF8.self)
+            }
+            if b < 0x20 { return nil }
+            guard b == Self.backslash else {
+                out.append(b)
+                i += 1
+                continue
+            }
+            i += 1
+            guard i < bytes.count else { return nil }
+            let e = bytes[i]
+            i += 1
+            switch e {
+            case Self.quote: out.append(34)
+            case Self.backslash: out.append(92)
+            case UInt8(ascii: "/"): out.append(47)
+            case UInt8(ascii: "b"): out.append(8)
+            case UInt8(ascii: "f"): out.append(12)
+            case UInt8(ascii: "n"): out.append(10)
+            case UInt8(ascii: "r"): out.append(13)
+            case UInt8(ascii: "t"): out.append(9)
+            case UInt8(ascii: "u"):
+                guard var scalar = hex4() else { return nil }
+                if (0xD800..<0xDC00).contains(scalar) {
+                    guard i + 2 <= bytes.count, bytes[i] == Self.backslash, bytes[i + 1] == UInt8(ascii: "u") else {
+                        return nil
+                    }
+                    i += 2
+                    guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                }
+                guard let u = Unicode.Scalar(scalar) else { return nil }
+                out.append(contentsOf: String(Character(u)).utf8)
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    mutating func hex4() -> UInt32? {
+        guard i + 4 <= bytes.count else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            let c = bytes[i + k]
+            let d: UInt8
+            switch c {
+            case 48...57: d = c - 48
+            case 97...102: d = c - 87
+            case 65...70: d = c - 55
+            default: return nil
+            }
+            v = v << 4 | UInt32(d)
+        }
+        i += 4
+        return v
+    }
+
+    /// An integer as RegistryCore's parser reads one: optional minus, no leading zeros, no
+    /// fraction or exponent, within Int64.
+    mutating func integer() -> Int64? {
+        skipSpace()
+        var negative = false
+        if i < bytes.count, bytes[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
+        let digits = i
+        var magnitude: UInt64 = 0
+        while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
+            let (m, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (n, overflow2) = m.addingReportingOverflow(UInt64(bytes[i] - 48))
+            guard !overflow1, !overflow2 else { return nil }
+            magnitude = n
+            i += 1
+        }
+        let count = i - digits
+        guard count > 0, !(count > 1 && bytes[digits] == 48) else { return nil }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            return nil
+        }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { return nil }
+        return Int64(magnitude)
+    }
+}

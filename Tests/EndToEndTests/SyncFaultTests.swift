@@ -1,0 +1,578 @@
+import Foundation
+import Testing
+
+/// Sync under faults, with the real binary and a real hub on 127.0.0.1: `kill -9` of the
+/// client and of the hub in the middle of a 20,000-change push and pull, privacy on the wire
+/// and at rest, the `--every` service, and the systemd units in Config/.
+///
+/// Randomness (kill moments) comes from one seed, printed with every failure; replay with
+/// `EMREG_FAULT_SEED=N`.
+@Suite(.serialized) struct SyncFaultTests {
+    static let seed: UInt64 = ProcessInfo.processInfo.environment["EMREG_FAULT_SEED"].flatMap { UInt64($0) } ?? 4_711
+    /// Patients in the bulk import: patient + case + site + follow-up each, 4 synced changes.
+    static let bulkPatients = 5_000
+    static var bulkChanges: Int { bulkPatients * 4 }
+
+    // MARK: 1. kill -9 of the client
+
+    @Test func killingTheClientAtRandomMomentsLosesAndDoublesNothing() throws {
+        let (root, hub, a, b) = try Self.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        try Self.importBulk(into: a)
+        let pending = try a.pendingChanges()
+        #expect(pending == Self.bulkChanges, "pendingChanges after the import")
+        #expect(try a.syncedChangeCount() == pending)
+
+        var rng = SplitMix64(seed: Self.seed)
+        var kills = 0
+        var progress = [String]()
+        for attempt in 0..<8 {
+            let sync = try a.spawn(["sync", "--hub", hub.url, "--token-file", a.tokenFile], log: "sync-\(attempt).log")
+            let delay = Int.random(in: 150...900, using: &rng)
+            usleep(UInt32(delay) * 1000)
+            let killed = sync.isRunning
+            if killed { Foundation.kill(sync.processIdentifier, SIGKILL) }
+            sync.waitUntilExit()
+            kills += killed ? 1 : 0
+            let status = try a.status()
+            progress.append("\(delay) ms: \(killed ? "killed" : "exited \(sync.terminationStatus)"), pending \(status["pendingChanges"] ?? "?")")
+            if !killed { break }
+        }
+        // Every kill must have hit a sync in flight, or the test proves nothing.
+        #expect(kills >= 4, "seed \(Self.seed): only \(kills) kills landed: \(progress)")
+        let last = try a.sync(hub)
+        #expect(last.status == 0, "seed \(Self.seed): \(last.stderr)")
+        try Self.expectExactlyOnce(a: a, b: b, hub: hub, changes: Self.bulkChanges, context: "seed \(Self.seed), \(progress)")
+    }
+
+    // MARK: 2. kill -9 of the hub
+
+    @Test func killingTheHubDuringAPushAndDuringAPullLosesAndDoublesNothing() throws {
+        let (root, hub, a, b) = try Self.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        try Self.importBulk(into: a)
+        var rng = SplitMix64(seed: Self.seed &+ 2)
+        var events = [String]()
+
+        // Push: kill the hub twice while batches arrive, each time just after one landed.
+        let push = try a.spawn(["sync", "--hub", hub.url, "--token-file", a.tokenFile], log: "push.log")
+        for _ in 0..<2 {
+            let landed = hub.requests("POST /v1/batches")
+            try hub.waitForRequests("POST /v1/batches", moreThan: landed, while: push)
+            let delay = Int.random(in: 0...250, using: &rng)
+            usleep(UInt32(delay) * 1000)
+            guard push.isRunning else { break }
+            hub.kill()
+            events.append("push: hub killed \(delay) ms after batch \(landed + 1)")
+            usleep(300_000)
+            try hub.start()
+        }
+        push.waitUntilExit()
+        events.append("push: first sync exited \(push.terminationStatus)")
+        #expect(events.filter { $0.contains("killed") }.count == 2, "seed \(Self.seed): \(events)")
+        // A retry riding out the restart (0) or giving up (3) are both fine; a crash is not.
+        #expect([0, 3].contains(push.terminationStatus), "\(events): \(a.read("push.log"))")
+        let again = try a.sync(hub)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try a.pendingChanges() == 0)
+
+        // Pull: the second clinic pulls 20,000 changes in pages; kill the hub mid-way.
+        let pull = try b.spawn(["sync", "--hub", hub.url, "--token-file", b.tokenFile], log: "pull.log")
+        for _ in 0..<2 {
+            let served = hub.requests("GET /v1/changes")
+            try hub.waitForRequests("GET /v1/changes", moreThan: served, while: pull)
+            let delay = Int.random(in: 0...150, using: &rng)
+            usleep(UInt32(delay) * 1000)
+            guard pull.isRunning else { break }
+            hub.kill()
+            events.append("pull: hub killed \(delay) ms after page \(served + 1), cursor \(try b.sql("SELECT value FROM sync_state WHERE key = 'pull_cursor'"))")
+            usleep(300_000)
+            try hub.start()
+        }
+        pull.waitUntilExit()
+        events.append("pull: first sync exited \(pull.terminationStatus)")
+        #expect(events.filter { $0.hasPrefix("pull: hub killed") }.count >= 1, "seed \(Self.seed): \(events)")
+        #expect([0, 3].contains(pull.terminationStatus), "\(events): \(b.read("pull.log"))")
+        try Self.expectExactlyOnce(a: a, b: b, hub: hub, changes: Self.bulkChanges, context: "seed \(Self.seed), \(events)")
+    }
+
+    // MARK: 3. Privacy on the wire and at rest
+
+    @Test func noIdentifierOnTheWireOrInTheHubDatabase() throws {
+        let (root, hub, a, b) = try Self.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        let mrn = "MRN-SECRET-4711"
+        let name = "Zelda Quux"
+        let birthDate = "1957-11-23"
+        let patient = try a.runner.ok(["patient", "add", "--mrn", mrn, "--sex", "female", "--birth-year", "1957", "--name", name, "--birth-date", birthDate])
+        let clinicalCase = try a.runner.ok([
+            "case", "add", "--patient", patient, "--diagnosis", "extramedullary-plasmacytoma", "--diagnosed", "2024-03-05",
+            "--icd10", "C90.2", "--morphology", "9734/3",
+        ])
+        // The identity is edited too: an update must not leak either.
+        _ = try a.runner.ok(["patient", "update", patient, "--name", name + " Jr"])
+
+        let capture = try WireCapture(targetPort: hub.port, directory: root.directory)
+        defer { capture.stop() }
+        for c in [a, b] {
+            let r = try c.runner.run(["sync", "--hub", capture.url, "--token-file", c.tokenFile])
+            #expect(r.status == 0, "\(c.code): \(r.stderr)")
+        }
+        // Reading the hub's files while it runs, so the WAL and shared memory are still there.
+        let hubFiles = [hub.hubDB, hub.hubDB + "-wal", hub.hubDB + "-shm"]
+        var atRest = [String: Data]()
+        for f in hubFiles { atRest[f] = FileManager.default.contents(atPath: f) }
+        capture.stop()
+
+        let messages = try capture.messages()
+        let requests = messages.filter { $0.direction == "request" }
+        #expect(requests.contains { $0.startLine.hasPrefix("POST /v1/batches/") && $0.contentEncoding == "gzip" })
+        #expect(messages.allSatisfy { $0.error == nil }, "\(messages.compactMap(\.error))")
+        // The capture really saw the data: the patient and the case went out, and came back to B.
+        let pushed = requests.filter { $0.startLine.hasPrefix("POST") }.map(\.body).joined()
+        #expect(pushed.contains(patient) && pushed.contains(clinicalCase), "the capture missed the pushed patient")
+        let pulled = messages.filter { $0.direction == "response" }.map(\.body).joined()
+        #expect(pulled.contains(patient), "the capture missed the pulled patient")
+        #expect(try b.runner.ok(["case", "show", clinicalCase]).contains("C90.2"))
+
+        let raw = capture.rawBytes
+        #expect(!raw.isEmpty)
+        for secret in [mrn, name, birthDate] {
+            #expect(raw.range(of: Data(secret.utf8)) == nil, "\(secret) in the raw bytes on the wire")
+            for m in messages {
+                let text = m.startLine + m.headers.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + m.body
+                #expect(!text.contains(secret), "\(secret) in \(m.direction) \(m.startLine)")
+            }
+            for f in hubFiles {
+                #expect(atRest[f].map { $0.range(of: Data(secret.utf8)) == nil } ?? true, "\(secret) in \(f)")
+            }
+        }
+        #expect(atRest[hub.hubDB] != nil && atRest[hub.hubDB + "-wal"] != nil, "the hub files were not there to search")
+        let afterStop = hub.stopAndReadFiles()
+        for secret in [mrn, name, birthDate] {
+            #expect(afterStop.range(of: Data(secret.utf8)) == nil, "\(secret) in the hub database after it stopped")
+        }
+        // The bearer tokens went in headers (the capture saw them) but never into the hub's log.
+        let hubLog = hub.log
+        #expect(hubLog.contains("POST /v1/batches"), "the hub log is empty: \(hubLog)")
+        for c in [a, b] {
+            let token = try String(contentsOfFile: c.tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(requests.contains { $0.headers.contains { $0.0 == "Authorization" && $0.1 == "Bearer \(token)" } })
+            #expect(!hubLog.contains(token), "\(c.code)'s token in the hub log")
+            #expect(!hubLog.contains(String(token.prefix(16))), "part of \(c.code)'s token in the hub log")
+        }
+    }
+
+    // MARK: 4. The sync service
+
+    @Test func theServiceSyncsEveryRoundAndStopsCleanlyOnSIGTERM() throws {
+        let (root, hub, a, b) = try Self.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        let started = Date()
+        // Two attempts per request, so a round during the outage below fails fast.
+        let service = try a.spawn(
+            ["sync", "--every", "1s", "--hub", hub.url, "--token-file", a.tokenFile], log: "service.log",
+            environment: ["EMREG_SYNC_MAX_ATTEMPTS": "2"])
+        defer { if service.isRunning { Foundation.kill(service.processIdentifier, SIGKILL) } }
+        try Self.waitUntil("the service's first round", timeout: 10) { a.read("service.log").contains("sync round:") }
+
+        let ids = try a.runner.logLegPlasmacytoma(mrn: "SVC-1")
+        let logged = Date()
+        try Self.waitUntil("B sees A's case", timeout: 10) {
+            _ = try b.sync(hub)
+            return try b.runner.ok(["case", "list"]).contains(ids.clinicalCase)
+        }
+        let latency = Date().timeIntervalSince(logged)
+        #expect(latency < 6, "the case took \(latency) s to reach the hub")
+
+        // A hub outage is a failed round, not the end of the service.
+        hub.kill()
+        let failedBefore = a.read("service.log").components(separatedBy: "sync round failed").count
+        _ = try a.runner.logLegPlasmacytoma(mrn: "SVC-2")
+        try Self.waitUntil("a failed round while the hub is down", timeout: 40) {
+            a.read("service.log").components(separatedBy: "sync round failed").count > failedBefore || !service.isRunning
+        }
+        #expect(service.isRunning, "the service exited \(service.terminationStatus) when the hub went away: \(a.read("service.log"))")
+        try hub.start()
+        try Self.waitUntil("the service catches up after the outage", timeout: 40) {
+            try a.pendingChanges() == 0 || !service.isRunning
+        }
+
+        let elapsed = Date().timeIntervalSince(started)
+        service.terminate()
+        let term = Date()
+        try Self.waitUntil("the service to stop after SIGTERM", timeout: 5) { !service.isRunning }
+        service.waitUntilExit()
+        let stopTime = Date().timeIntervalSince(term)
+        #expect(service.terminationReason == .exit && service.terminationStatus == 0, "\(service.terminationStatus)")
+        #expect(stopTime < 3, "SIGTERM took \(stopTime) s")
+        let lines = a.read("service.log").split(separator: "\n").map(String.init)
+        #expect(lines.last?.hasSuffix("sync stopped") == true, "\(lines.suffix(3))")
+        let rounds = lines.filter { $0.contains("sync round") }
+        // One line per round, a round per second or so (the outage's retries stretch a few).
+        #expect(rounds.count >= 3 && Double(rounds.count) <= elapsed + 2, "\(rounds.count) round lines in \(elapsed) s")
+        #expect(rounds.allSatisfy { $0.contains("sync round: pushed ") || $0.contains("sync round failed") }, "\(rounds)")
+        #expect(rounds.contains { $0.contains("sync round failed") }, "no failed round logged during the outage")
+        // The two cases (5 synced changes each) went out in the rounds, each answered once.
+        let pushed = rounds.compactMap { $0.firstMatch(of: /pushed (\d+)/).flatMap { Int($0.1) } }.reduce(0, +)
+        #expect(pushed >= 10, "\(rounds)")
+        #expect(try Self.sqlite(hub.hubDB, "SELECT count(*) FROM hub_changes WHERE clinic = 'A'") == "10")
+        #expect(try a.pendingChanges() == 0)
+        #expect(try a.runner.ok(["audit", "verify"]).contains("intact"))
+    }
+
+    // MARK: 5. Config/: systemd units
+
+    @Test func systemdUnitsRunTheRealCommandsHardened() throws {
+        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Config")
+        let sync = try SystemdUnit(path: config.appendingPathComponent("emreg-sync.service").path)
+        let hub = try SystemdUnit(path: config.appendingPathComponent("emreg-hub.service").path)
+
+        #expect(sync.one("ExecStart")?.contains(" sync --every 5m") == true)
+        #expect(hub.one("ExecStart")?.contains(" hub serve ") == true)
+        for unit in [sync, hub] {
+            let name = unit.name
+            #expect(unit.one("User").map { !$0.isEmpty && $0 != "root" } == true, "\(name): a dedicated user")
+            #expect(unit.one("EnvironmentFile") != nil, "\(name)")
+            #expect(unit.one("Restart") == "on-failure", "\(name)")
+            #expect(unit.one("KillSignal") == "SIGTERM", "\(name)")
+            #expect(unit.one("ProtectSystem") == "strict", "\(name)")
+            #expect(unit.one("NoNewPrivileges") == "yes", "\(name)")
+            #expect(unit.one("CapabilityBoundingSet") == "", "\(name): no capabilities")
+            #expect(unit.one("WantedBy") == "multi-user.target", "\(name)")
+            #expect(!unit.values("ReadWritePaths").isEmpty, "\(name)")
+        }
+        // The registry's directory (SQLite writes -wal and -shm beside the file) is writable.
+        #expect(sync.values("ReadWritePaths").joined(separator: " ").contains("/var/lib/emreg"))
+        // Every flag the units pass exists: ask the real binary.
+        let e = try EmregProcess()
+        defer { e.cleanUp() }
+        for (unit, command) in [(sync, ["sync"]), (hub, ["hub", "serve"])] {
+            let help = try e.run(command + ["--help"]).stdout
+            let flags = (unit.one("ExecStart") ?? "").split(separator: " ").filter { $0.hasPrefix("--") }
+            #expect(!flags.isEmpty)
+            for flag in flags { #expect(help.contains(String(flag)), "\(unit.name): \(flag) is not an option of emreg \(command)") }
+        }
+        // The hub unit's ${EMREG_HUB_*} come from Config/hub.conf.
+        let hubConf = try String(contentsOfFile: config.appendingPathComponent("hub.conf").path, encoding: .utf8)
+        for variable in (hub.one("ExecStart") ?? "").matches(of: /\$\{(\w+)\}/).map({ String($0.1) }) {
+            #expect(hubConf.contains("\n\(variable)="), "\(variable) is not set in Config/hub.conf")
+        }
+
+        // systemd's own check, where systemd-analyze exists (the binary path is swapped for the
+        // built one, since verify insists that ExecStart's program exists).
+        guard let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first(where: FileManager.default.isExecutableFile)
+        else { return }
+        for unit in [sync, hub] {
+            let copy = e.directory + "/" + unit.name
+            try unit.text.replacingOccurrences(of: "/usr/local/bin/emreg", with: EmregProcess.binary)
+                .write(toFile: copy, atomically: true, encoding: .utf8)
+            let r = try e.run(["verify", copy], executable: analyze)
+            #expect(r.status == 0 && r.stderr.isEmpty && r.stdout.isEmpty, "\(unit.name): \(r.stdout)\(r.stderr)")
+        }
+    }
+}
+
+// MARK: - Fixtures
+
+extension SyncFaultTests {
+    /// A clinic registry with its hub token.
+    struct Clinic {
+        var code: String
+        var runner: EmregProcess
+        var tokenFile: String
+        var db: String { runner.db }
+
+        func sync(_ hub: Hub) throws -> EmregProcess.Result {
+            try runner.run(["sync", "--hub", hub.url, "--token-file", tokenFile])
+        }
+
+        /// Starts `emreg ARGS` in the background, stdout and stderr to `log` in the clinic's directory.
+        func spawn(_ arguments: [String], log: String, environment: [String: String] = [:]) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: EmregProcess.binary)
+            p.arguments = arguments
+            p.currentDirectoryURL = URL(fileURLWithPath: runner.directory)
+            var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("EMREG_") }
+            env["EMREG_AUTHOR"] = "e2e"
+            env.merge(runner.environment) { $1 }
+            env.merge(environment) { $1 }
+            p.environment = env
+            let path = runner.directory + "/" + log
+            FileManager.default.createFile(atPath: path, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            p.standardOutput = handle
+            p.standardError = handle
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+
+        func read(_ log: String) -> String {
+            FileManager.default.contents(atPath: runner.directory + "/" + log).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        }
+
+        func status() throws -> [String: Any] {
+            let text = try runner.ok(["sync", "status", "--json"])
+            return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        }
+
+        func pendingChanges() throws -> Int { try #require(try status()["pendingChanges"] as? Int) }
+
+        func sql(_ query: String) throws -> String { try SyncFaultTests.sqlite(db, query) }
+
+        /// The changes this clinic made that sync (identity rows never do).
+        func syncedChangeCount() throws -> Int {
+            try #require(Int(sql("SELECT count(*) FROM change_log WHERE origin = '\(code)' AND table_name <> 'patient_identities'")))
+        }
+    }
+
+    /// A hub, two clinics (A and B) registered with it, one linkage secret.
+    static func world() throws -> (EmregProcess, Hub, Clinic, Clinic) {
+        let root = try EmregProcess()
+        let hub = try Hub(directory: root.directory)
+        let clinics = try ["A", "B"].map { code in
+            var runner = try EmregProcess()
+            runner.environment["EMREG_AUTHOR"] = "registrar-\(code)"
+            try String(repeating: "cd", count: 32).write(toFile: runner.directory + "/secret", atomically: true, encoding: .utf8)
+            _ = try runner.ok(["init", "--clinic", code, "--linkage-secret-file", "secret"])
+            let token = try root.ok(["hub", "clinic", "add", code, "--hub-db", hub.hubDB])
+            let tokenFile = root.directory + "/\(code).token"
+            try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            return Clinic(code: code, runner: runner, tokenFile: tokenFile)
+        }
+        return (root, hub, clinics[0], clinics[1])
+    }
+
+    /// `bulkPatients` patients, each with a case, a site and a follow-up, imported in four
+    /// files: four transactions of 5,000 changes, so the push is four batches of 5,000.
+    static func importBulk(into clinic: Clinic) throws {
+        let files = 4
+        let per = bulkPatients / files
+        for f in 0..<files {
+            var text = ""
+            for i in (f * per)..<((f + 1) * per) {
+                let year = 1940 + i % 50
+                let month = 1 + i % 12
+                let day = 1 + i % 28
+                let diagnosed = String(format: "2023-%02d-%02d", month, day)
+                let followed = String(format: "2024-%02d-%02d", month, day)
+                let side = ["left", "right"][i % 2]
+                text += #"{"patient":{"mrn":"BULK-\#(i)","sex":"\#(i % 3 == 0 ? "male" : "female")","birthYear":\#(year)},"#
+                text += #""cases":[{"diagnosis":"extramedullary-plasmacytoma","diagnosedOn":"\#(diagnosed)","icd10":"C90.2","morphology":"9734/3","#
+                text += #""sites":[{"detectedOn":"\#(diagnosed)","timing":"at-diagnosis","category":"extraosseous","region":"lower-limb","#
+                text += #""topography":"C49.2","laterality":"\#(side)","sizeMm":\#(5 + i % 90),"imaging":"mri"}],"#
+                text += #""followUps":[{"on":"\#(followed)","vitalStatus":"alive","diseaseStatus":"\#(i % 4 == 0 ? "progression" : "remission")"}]}]}"#
+                text += "\n"
+            }
+            let file = "bulk-\(f).jsonl"
+            try text.write(toFile: clinic.runner.directory + "/" + file, atomically: true, encoding: .utf8)
+            let r = try clinic.runner.run(["import", file])
+            guard r.status == 0 else { throw EmregProcess.Failure(message: "import \(file): \(r.stderr)") }
+        }
+    }
+
+    /// Nothing lost, nothing doubled: A has pushed everything and had every change answered
+    /// once, the hub holds each of A's changes exactly once in its feed, B pulled each once
+    /// and holds the same content, and both audit trails verify.
+    static func expectExactlyOnce(a: Clinic, b: Clinic, hub: Hub, changes: Int, context: String) throws {
+        let c = Comment(rawValue: context)
+        // A: nothing pending, nothing frozen, every change answered once and accepted.
+        let status = try a.status()
+        #expect(status["pendingChanges"] as? Int == 0, c)
+        #expect(status["frozenBatch"] == nil, c)
+        #expect(try a.syncedChangeCount() == changes, c)
+        #expect(try a.sql("SELECT status, count(*) FROM sync_outcomes GROUP BY status") == "accepted|\(changes)", c)
+
+        // The hub: every change of A exactly once, in a gap-free feed.
+        let h = { (q: String) throws -> String in try sqlite(hub.hubDB, q) }
+        #expect(try h("SELECT count(*) FROM hub_changes WHERE clinic = 'A'") == "\(changes)", c)
+        #expect(try h("SELECT status, count(*) FROM hub_changes GROUP BY status") == "accepted|\(changes)", c)
+        #expect(
+            try h("SELECT count(*), count(DISTINCT json_extract(entry, '$.change.changeId')) FROM hub_feed WHERE kind = 'change'")
+                == "\(changes)|\(changes)", c)
+        #expect(try h("SELECT count(*) = max(seq) FROM hub_feed") == "1", "the feed has gaps; \(context)")
+        #expect(try h("SELECT count(*) FROM hub_feed WHERE json_extract(entry, '$.change.origin') <> 'A'") == "0", c)
+        // ... and they are A's changes, not others: every one of A's ids is in the feed.
+        let missing = try h(
+            """
+            ATTACH '\(a.db)' AS clinic;
+            SELECT count(*) FROM clinic.change_log WHERE origin = 'A' AND table_name <> 'patient_identities'
+              AND change_id NOT IN (SELECT json_extract(entry, '$.change.changeId') FROM main.hub_feed);
+            """)
+        #expect(missing == "0", "\(missing) of A's changes are not in the hub feed; \(context)")
+        #expect(try h("SELECT count(*) FROM hub_records") == "\(changes)", c)
+
+        // B pulls everything; each change arrives once.
+        let pulled = try b.sync(hub)
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(try b.sql("SELECT count(*), count(DISTINCT change_id) FROM change_log WHERE origin = 'A'") == "\(changes)|\(changes)", c)
+        #expect(try b.sql("SELECT value FROM sync_state WHERE key = 'pull_cursor'") == h("SELECT max(seq) FROM hub_feed"), c)
+        #expect(try b.pendingChanges() == 0, c)
+
+        // Same content at both clinics: case list, every synced column of every row, and
+        // `case show --json` for a sample of cases.
+        let casesA = try a.runner.ok(["case", "list"]).split(separator: "\n")
+        let casesB = try b.runner.ok(["case", "list"]).split(separator: "\n")
+        #expect(casesA.count == bulkPatients && casesB.count == casesA.count, c)
+        #expect(Set(casesA.map { $0.split(separator: " ")[0] }) == Set(casesB.map { $0.split(separator: " ")[0] }), c)
+        for table in ["patients", "cases", "sites", "biopsies", "follow_ups"] {
+            let columns = try a.sql("SELECT name FROM pragma_table_info('\(table)') WHERE name NOT IN ('created_at', 'updated_at')")
+                .split(separator: "\n").joined(separator: ", ")
+            let query = "SELECT \(columns) FROM \(table) ORDER BY 1"
+            let (x, y) = (try a.sql(query), try b.sql(query))
+            #expect(x == y, "\(table) differs between A and B; \(context)")
+        }
+        var rng = SplitMix64(seed: seed)
+        for _ in 0..<5 {
+            let id = String(casesA[Int.random(in: 0..<casesA.count, using: &rng)].split(separator: " ")[0])
+            #expect(try a.runner.ok(["case", "show", id, "--json"]) == b.runner.ok(["case", "show", id, "--json"]), c)
+        }
+        for x in [a, b] { #expect(try x.runner.ok(["audit", "verify"]).contains("intact"), c) }
+    }
+
+    /// Runs /usr/bin/sqlite3 on `db`; rows on lines, columns joined by `|`.
+    static func sqlite(_ db: String, _ query: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        p.arguments = ["-bail", db, query]
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 && e.isEmpty else {
+            throw EmregProcess.Failure(message: "sqlite3 \(db): \(query): \(String(decoding: e, as: UTF8.self))")
+        }
+        return String(decoding: o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func waitUntil(_ what: String, timeout: Double, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return }
+            usleep(100_000)
+        }
+        throw EmregProcess.Failure(message: "timed out after \(timeout) s waiting for \(what)")
+    }
+}
+
+extension SyncFaultTests {
+/// A hub that can be SIGKILLed and started again on the same port and database; its stderr
+/// log accumulates in `hub.log` across restarts.
+final class Hub {
+    let directory: String
+    let port: Int
+    let logFile: String
+    private var process: Process?
+    var hubDB: String { directory + "/hub.sqlite" }
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    init(directory: String) throws {
+        self.directory = directory
+        port = try HubProcess.freePort()
+        logFile = directory + "/hub.log"
+        FileManager.default.createFile(atPath: logFile, contents: nil)
+        try start()
+    }
+
+    deinit { stop() }
+
+    func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: EmregProcess.binary)
+        p.arguments = ["hub", "serve", "--hub-db", hubDB, "--port", String(port), "--bind", "127.0.0.1"]
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+        log.seekToEndOfFile()
+        p.standardError = log
+        p.standardOutput = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        process = p
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if HubProcess.get(port: port, path: "/health").contains("\"ok\"") { return }
+            guard p.isRunning else { throw EmregProcess.Failure(message: "hub exited \(p.terminationStatus): \(log)") }
+            usleep(20_000)
+        }
+        throw EmregProcess.Failure(message: "hub did not become healthy on port \(port)")
+    }
+
+    /// SIGKILL, as a crash or power loss would.
+    func kill() {
+        guard let p = process, p.isRunning else { return }
+        Foundation.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    func stop() {
+        guard let p = process, p.isRunning else { return }
+        p.terminate()
+        p.waitUntilExit()
+    }
+
+    /// Stops the hub and returns the bytes of its database files as they are left.
+    func stopAndReadFiles() -> Data {
+        stop()
+        var d = Data()
+        for suffix in ["", "-wal", "-shm"] { d.append(FileManager.default.contents(atPath: hubDB + suffix) ?? Data()) }
+        return d
+    }
+
+    var log: String { FileManager.default.contents(atPath: logFile).map { String(decoding: $0, as: UTF8.self) } ?? "" }
+
+    /// How many requests the log shows whose line contains `route` (one line per request).
+    func requests(_ route: String) -> Int {
+        log.split(separator: "\n").filter { $0.contains(route) }.count
+    }
+
+    /// Waits until more than `count` such requests are logged, or `client` exits.
+    func waitForRequests(_ route: String, moreThan count: Int, while client: Process, timeout: Double = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if requests(route) > count || !client.isRunning { return }
+            usleep(5_000)
+        }
+        throw EmregProcess.Failure(message: "no \(route) request within \(timeout) s")
+    }
+}
+
+/// A unit file's `Key=value` lines (comments and sections dropped).
+struct SystemdUnit {
+    var name: String
+    var text: String
+    var entries: [(String, String)]
+
+    init(path: String) throws {
+        name = URL(fileURLWithPath: path).lastPathComponent
+        text = try String(contentsOfFile: path, encoding: .utf8)
+        entries = text.split(separator: "\n").compactMap { line in
+            let l = line.trimmingCharacters(in: .whitespaces)
+            guard !l.hasPrefix("#"), !l.hasPrefix(";"), !l.hasPrefix("["), let eq = l.firstIndex(of: "=") else { return nil }
+            return (String(l[..<eq]), String(l[l.index(after: eq)...]))
+        }
+    }
+
+    func values(_ key: String) -> [String] { entries.filter { $0.0 == key }.map(\.1) }
+    /// The last value of `key` (systemd's rule for single-valued keys).
+    func one(_ key: String) -> String? { values(key).last }
+}
+
+/// A seeded generator, so a failing run can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+}
