@@ -9,20 +9,14 @@ public enum EntityID {
     private struct State {
         var lastMillis: UInt64 = 0
         var counter: UInt16 = 0
-        /// SplitMix64, seeded once from the system: a getrandom(2) call per id would
-        /// dominate bulk imports. The seed makes every process's sequence its own.
-        var seed: UInt64 = {
+        /// Seeded once from the system: a getrandom(2) call per id would dominate bulk
+        /// imports. The seed makes every process's sequence its own.
+        var generator: SplitMix64 = {
             var system = SystemRandomNumberGenerator()
-            return system.next()
+            return SplitMix64(seed: system.next())
         }()
 
-        mutating func random() -> UInt64 {
-            seed &+= 0x9E37_79B9_7F4A_7C15
-            var z = seed
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        mutating func random() -> UInt64 { generator.next() }
     }
 
     public static func make(now: UInt64 = Clock.nowMillis()) -> String {

@@ -37,7 +37,10 @@ struct BatchUpload {
             throw HubError.unsupportedEncoding("Content-Encoding \(other) is not accepted; send gzip or identity")
         }
 
+        let t0 = RequestLogMiddleware.monotonicNanos()
         let batch = try SyncBatch.decodeFast(bytes) ?? decode(bytes)
+        let t1 = RequestLogMiddleware.monotonicNanos()
+        defer { FileHandleStderr.write("TIMING decode \((t1-t0)/1000000)ms sha \((RequestLogMiddleware.monotonicNanos()-t1)/1000000)ms\n") }
         var sha = SHA256()
         bytes.withUnsafeBytes { sha.update($0) }
         return BatchUpload(bytes: bytes, sha256: Hex.encode(sha.finalize()), batch: batch)

@@ -21,10 +21,15 @@ extension SQLiteHubStore {
                         throw HubError.database("the stored receipt of batch \(id) is unreadable")
                     }
                 }
+                let t0 = RequestLogMiddleware.monotonicNanos()
                 var application = BatchApplication(
                     batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch))
+                let t1 = RequestLogMiddleware.monotonicNanos()
                 let effects = application.apply(batch)
+                let t2 = RequestLogMiddleware.monotonicNanos()
                 try Self.write(effects, batchId: id, clinic: clinic, db)
+                let t3 = RequestLogMiddleware.monotonicNanos()
+                defer { let t4 = RequestLogMiddleware.monotonicNanos(); FileHandleStderr.write("TIMING snapshot \((t1-t0)/1000000)ms apply \((t2-t1)/1000000)ms write \((t3-t2)/1000000)ms batchrow \((t4-t3)/1000000)ms\n") }
                 try db.cachedStatement(
                     sql: """
                         INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
@@ -132,3 +137,6 @@ extension SQLiteHubStore {
         String(repeating: "?,", count: n - 1) + "?"
     }
 }
+
+import Glibc
+enum FileHandleStderr { static func write(_ s: String) { var b = Array(s.utf8); _ = Glibc.write(2, &b, b.count) } }

@@ -21,7 +21,7 @@ struct GeneratedCohort {
         directory = NSTemporaryDirectory() + "emreg-cohort-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         registry = try Registry.create(at: directory + "/r.sqlite", clinic: "GEN", author: "test")
-        var rng = SplitMix(seed)
+        var rng = SplitMix64(seed: seed)
         let today = CalendarDay("2026-01-01")!
         let regions = BodyRegion.allCases
         var truth = self
@@ -82,17 +82,6 @@ struct GeneratedCohort {
     func cleanUp() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Runs a Python snippet with scipy; a missing interpreter or scipy fails the test.
 func python(_ script: String, input: Data) throws -> [String: Any] {

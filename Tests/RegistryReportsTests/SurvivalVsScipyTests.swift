@@ -1,4 +1,5 @@
 import Foundation
+import RegistryCore
 import Testing
 
 import RegistryReports
@@ -40,7 +41,7 @@ import RegistryReports
     static func makeCase(seed: UInt64) -> Case {
         let sizes = [1, 2, 3, 5, 8, 20, 60, 200, 700, 2_000]
         let grains: [Double] = [0, 0.1, 1, 3, 12]  // months; 12 puts ties exactly on the landmarks
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         let i = Int(seed)
         let medianA = 6 + 60 * random.unit()
         let hazardRatio = [1, 0.5, 2, 1.2][i % 4]
@@ -179,23 +180,13 @@ import RegistryReports
             if relative > maxRelative { (maxRelative, worst) = (relative, label) }
         }
     }
+}
 
-    /// SplitMix64 (Steele, Lea & Flood 2014): seedable and identical on every platform and Swift
-    /// release, which `SystemRandomNumberGenerator` and `Double.random(in:using:)` do not promise.
-    struct SplitMix64 {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-
-        /// Uniform on (0, 1]: never 0, so log(unit()) is finite.
-        mutating func unit() -> Double {
-            Double((next() >> 11) + 1) * 0x1p-53
-        }
+/// Seeded draws from RegistryCore's SplitMix64: identical on every platform and Swift
+/// release, which `SystemRandomNumberGenerator` and `Double.random(in:using:)` do not promise.
+extension SplitMix64 {
+    /// Uniform on (0, 1]: never 0, so log(unit()) is finite.
+    mutating func unit() -> Double {
+        Double((next() >> 11) + 1) * 0x1p-53
     }
 }

@@ -29,7 +29,7 @@ struct ConvergenceTests {
     }
 
     static func run(seed: UInt64, world: HubWorld) throws {
-        var rng = SplitMix64(seed)
+        var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D)
         let prefix = "S\(seed)-"
         let clinics = try ["A", "B", "C"].map { try world.clinic(prefix + $0) }
         defer { clinics.forEach { $0.cleanUp() } }
@@ -82,17 +82,6 @@ struct Failure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-struct SplitMix64 {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed &* 0x2545_F491_4F6C_DD1D }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A real `emreg hub serve` process shared by every seed (clinic codes are per seed).
 final class HubWorld {

@@ -42,15 +42,7 @@ struct FHIRPatientScope {
         var b = Array(SHA256.hash(name.utf8).prefix(16))
         b[6] = 0x80 | (b[6] & 0x0F)
         b[8] = 0x80 | (b[8] & 0x3F)
-        let hex = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(36)
-        for (i, byte) in b.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        return EntityID.format(b)
     }
 
     /// Registry ids are UUIDs, accepted in either case; `urn:uuid:` wants lower case.
