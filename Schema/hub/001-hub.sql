@@ -13,9 +13,9 @@ CREATE TABLE hub_clinics (
     revoked_at TEXT
 ) WITHOUT ROWID;
 
--- The current state of every synced record: each field's value and revision as canonical
--- JSON {"field":{"rev":N,"value":V}} (text, integer or null values). One row per record, so
--- a batch costs one write per record it touches. A field never set is null at revision 0.
+-- The current state of every synced record: each field's revision and value as canonical
+-- JSON {"field":[revision,value]} (text, integer or null values). One row per record, so a
+-- batch costs one write per record it touches. A field never set is null at revision 0.
 CREATE TABLE hub_records (
     table_name TEXT NOT NULL,
     row_id TEXT NOT NULL,
@@ -61,22 +61,12 @@ CREATE TABLE hub_conflicts (
 
 CREATE INDEX hub_conflicts_open ON hub_conflicts (table_name, row_id) WHERE status = 'open';
 
--- The answer given to every change id, so that a change pushed again (in any batch) gets
--- the same answer instead of a second application.
-CREATE TABLE hub_changes (
-    change_id TEXT PRIMARY KEY NOT NULL,
-    clinic TEXT NOT NULL,
-    batch_id TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('accepted', 'conflict', 'rejected')),
-    -- The receipt result as canonical JSON.
-    result TEXT NOT NULL
-) WITHOUT ROWID;
-
 -- Every batch applied, with the SHA-256 of its (inflated) body and the receipt given (its
--- canonical JSON, gzip-compressed: receipts are large and rarely read), so a retry gets the
--- same bytes back and a reused id with another body is refused.
+-- canonical JSON, gzip-compressed), so a retry gets the same bytes back and a reused id with
+-- another body is refused.
 CREATE TABLE hub_batches (
-    batch_id TEXT PRIMARY KEY NOT NULL,
+    id INTEGER PRIMARY KEY,
+    batch_id TEXT NOT NULL UNIQUE,
     clinic TEXT NOT NULL REFERENCES hub_clinics (code),
     body_sha256 TEXT NOT NULL,
     received_at TEXT NOT NULL,
@@ -85,3 +75,16 @@ CREATE TABLE hub_batches (
 );
 
 CREATE INDEX hub_batches_clinic ON hub_batches (clinic, received_at);
+
+-- Every change id answered, so that a change pushed again (in any batch) gets the same
+-- answer instead of a second application. The answer itself is the result at `position`
+-- in the receipt of batch `batch` (hub_batches.id): stored once, compressed. (No foreign key:
+-- the batch row is written in the same transaction, and the check would cost a lookup per
+-- change.)
+CREATE TABLE hub_changes (
+    change_id TEXT PRIMARY KEY NOT NULL,
+    clinic TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('accepted', 'conflict', 'rejected')),
+    batch INTEGER NOT NULL,
+    position INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -54,12 +54,13 @@ public struct BatchEffects: Sendable {
         public var json: String
     }
 
-    /// The new state of every record the batch changed.
-    public var records: [RecordKey: HubRecord] = [:]
+    /// The new state of every record the batch changed, each once.
+    public var records: [(key: RecordKey, record: HubRecord)] = []
     /// Feed entries in seq order, continuing the snapshot's `lastSeq` without gaps.
     public var feed: [FeedRow] = []
-    /// New answers, one per change id answered for the first time.
-    public var results: [(changeId: String, answer: ProcessedChange)] = []
+    /// New answers, one per change id answered for the first time, with the change's position
+    /// in the batch (and so of its result in the receipt).
+    public var results: [(changeId: String, position: Int, answer: ProcessedChange)] = []
     public var raisedConflicts: [ConflictRow] = []
     public var resolvedConflicts: [ConflictRow] = []
     /// The receipt as canonical JSON.
@@ -76,30 +77,39 @@ public struct BatchApplication {
     public let clinic: String
     let now: UInt64
     var snapshot: HubSnapshot
+    /// The snapshot's records as the batch changes them, each marked once it has changed.
+    var records: [RecordKey: (record: HubRecord, changed: Bool)]
     var effects = BatchEffects()
 
     public init(batchId: String, clinic: String, snapshot: HubSnapshot, now: UInt64 = Clock.nowMillis()) {
         self.batchId = batchId
         self.clinic = clinic
-        self.snapshot = snapshot
         self.now = now
+        records = snapshot.records.mapValues { ($0, false) }
+        self.snapshot = snapshot
+        self.snapshot.records = [:]
     }
 
-    /// What a store must load for `batch`.
-    public static func needs(of batch: SyncBatch) -> (records: Set<RecordKey>, changeIds: Set<String>, conflictIds: Set<String>) {
-        var records = Set<RecordKey>()
-        var changeIds = Set<String>()
-        var conflictIds = Set<String>()
+    /// What a store must load for `batch` (keys may repeat).
+    public static func needs(of batch: SyncBatch) -> (records: [String: [String]], changeIds: [String], conflictIds: [String]) {
+        var rowIds = [String: [String]]()
+        var changeIds = [String]()
+        changeIds.reserveCapacity(batch.changes.count)
+        var conflictIds = [String]()
         for c in batch.changes {
-            records.insert(RecordKey(table: c.table, rowId: c.rowId))
-            changeIds.insert(c.changeId)
-            if c.op == .resolve, let id = c.conflictId { conflictIds.insert(id) }
+            rowIds[c.table, default: []].append(c.rowId)
+            changeIds.append(c.changeId)
+            if c.op == .resolve, let id = c.conflictId { conflictIds.append(id) }
         }
-        return (records, changeIds, conflictIds)
+        return (rowIds, changeIds, conflictIds)
     }
 
     /// Applies every change in order and returns what to write.
     public mutating func apply(_ batch: SyncBatch) -> BatchEffects {
+        snapshot.processed.reserveCapacity(snapshot.processed.count + batch.changes.count)
+        records.reserveCapacity(records.count + batch.changes.count)
+        effects.results.reserveCapacity(batch.changes.count)
+        effects.feed.reserveCapacity(batch.changes.count)
         var receipt = [UInt8]()
         receipt.reserveCapacity(96 * batch.changes.count + 64)
         receipt.append(contentsOf: #"{"batchId":"#.utf8)
@@ -107,15 +117,16 @@ public struct BatchApplication {
         receipt.append(contentsOf: #","results":["#.utf8)
         for (i, change) in batch.changes.enumerated() {
             if i > 0 { receipt.append(UInt8(ascii: ",")) }
-            receipt.append(contentsOf: answer(change).utf8)
+            receipt.append(contentsOf: answer(change, position: i).utf8)
         }
         receipt.append(contentsOf: "]}".utf8)
         effects.receiptJSON = receipt
+        effects.records = records.compactMap { $0.value.changed ? ($0.key, $0.value.record) : nil }
         return effects
     }
 
     /// The answer to one change as canonical JSON: the stored one for a change id seen before.
-    mutating func answer(_ change: WireChange) -> String {
+    mutating func answer(_ change: WireChange, position: Int) -> String {
         if let done = snapshot.processed[change.changeId] {
             if done.clinic == clinic { return done.resultJSON }
             let refused = SyncReceipt.Result(
@@ -125,7 +136,7 @@ public struct BatchApplication {
         let result = decide(change)
         let answer = ProcessedChange(clinic: clinic, status: result.status, resultJSON: result.canonicalText)
         snapshot.processed[change.changeId] = answer
-        effects.results.append((change.changeId, answer))
+        effects.results.append((change.changeId, position, answer))
         return answer.resultJSON
     }
 
@@ -147,20 +158,16 @@ public struct BatchApplication {
     // MARK: Operations
 
     mutating func insert(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
-        if snapshot.records[key] != nil { return rejected(change, "record already exists") }
-        var record = HubRecord(origin: clinic, fields: [:])
-        var applied = [String: WireField]()
-        for (name, f) in change.fields {
-            record.fields[name] = HubRecord.Field(value: f.new, revision: 1)
-            applied[name] = WireField(old: .null, new: f.new, rev: 1)
-        }
-        store(record, key)
-        let seq = appendChange(change, fields: applied)
-        return SyncReceipt.Result(changeId: change.changeId, status: .accepted, seq: seq, revisions: applied.mapValues(\.rev))
+        if records[key] != nil { return rejected(change, "record already exists") }
+        // mapValues keeps the hash table of `fields`: no field name is hashed again.
+        store(HubRecord(origin: clinic, fields: change.fields.mapValues { .init(value: $0.new, revision: 1) }), key)
+        let seq = appendChange(change, fields: change.fields.mapValues { WireField(old: .null, new: $0.new, rev: 1) })
+        return SyncReceipt.Result(
+            changeId: change.changeId, status: .accepted, seq: seq, revisions: change.fields.mapValues { _ in 1 })
     }
 
     mutating func update(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
-        guard var record = snapshot.records[key] else { return rejected(change, "no such record") }
+        guard var record = records[key]?.record else { return rejected(change, "no such record") }
         var applied = [String: WireField]()
         var lost = [(String, WireField, HubRecord.Field)]()
         for (name, f) in change.fields {
@@ -190,7 +197,7 @@ public struct BatchApplication {
     }
 
     mutating func delete(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
-        guard var record = snapshot.records[key] else { return rejected(change, "no such record") }
+        guard var record = records[key]?.record else { return rejected(change, "no such record") }
         if record.isDeleted { return rejected(change, "already deleted") }
         let known = change.fields.values.lazy.map(\.rev).max() ?? 0
         if record.highestRevision > known {
@@ -216,7 +223,7 @@ public struct BatchApplication {
         guard var conflict = snapshot.conflicts[conflictId] else { return rejected(change, "no conflict \(conflictId)") }
         guard conflict.status == .open else { return rejected(change, "conflict \(conflictId) is already resolved") }
         guard conflict.table == change.table, conflict.rowId == change.rowId, let f = change.fields[conflict.field],
-            var record = snapshot.records[key]
+            var record = records[key]?.record
         else {
             return rejected(change, "conflict \(conflictId) is about \(conflict.table).\(conflict.field) of another record")
         }
@@ -236,8 +243,7 @@ public struct BatchApplication {
     // MARK: Effects
 
     mutating func store(_ record: HubRecord, _ key: RecordKey) {
-        snapshot.records[key] = record
-        effects.records[key] = record
+        records[key] = (record, true)
     }
 
     /// The change as the feed carries it: the fields the hub applied, with their new revisions,

@@ -40,38 +40,62 @@ public struct HubRecord: Sendable, Hashable {
     /// The newest revision of any field: what a delete must have seen to win.
     public var highestRevision: Int64 { fields.values.lazy.map(\.revision).max() ?? 0 }
 
-    /// Canonical JSON `{"field":{"rev":N,"value":V}}`: the form stores keep, readable with
-    /// SQL JSON functions.
+    /// Canonical JSON `{"field":[revision,value]}`: the form stores keep, readable with SQL
+    /// JSON functions (`fields ->> '$.sizeMm[1]'`).
     public var fieldsJSON: String {
         var out = [UInt8]()
-        out.reserveCapacity(40 * fields.count + 2)
+        out.reserveCapacity(32 * fields.count + 2)
         out.append(UInt8(ascii: "{"))
         for (i, name) in fields.keys.sorted().enumerated() {
             let f = fields[name]!
             if i > 0 { out.append(UInt8(ascii: ",")) }
             CanonicalJSON.writeString(name, to: &out)
-            out.append(contentsOf: #":{"rev":"#.utf8)
+            out.append(contentsOf: ":[".utf8)
             CanonicalJSON.writeInt(f.revision, to: &out)
-            out.append(contentsOf: #","value":"#.utf8)
+            out.append(UInt8(ascii: ","))
             CanonicalJSON.writeValue(f.value, to: &out)
-            out.append(contentsOf: "}".utf8)
+            out.append(UInt8(ascii: "]"))
         }
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
     }
 
     public init(origin: String, fieldsJSON: String) throws(HubError) {
+        var text = fieldsJSON
+        if let fields = text.withUTF8({ u -> [String: Field]? in
+            var cursor = JSONCursor(bytes: u)
+            return cursor.recordFields()
+        }) {
+            self.init(origin: origin, fields: fields)
+            return
+        }
         guard let object = try? JSON.parse(fieldsJSON).object else {
             throw .database("a stored record's fields are not a JSON object")
         }
         var fields = [String: Field]()
         fields.reserveCapacity(object.count)
         for (name, f) in object {
-            guard let revision = f["rev"]?.int, let value = f["value"]?.fieldValue else {
+            guard let pair = f.array, pair.count == 2, let revision = pair[0].int, let value = pair[1].fieldValue else {
                 throw .database("a stored record's field \(name) is malformed")
             }
             fields[name] = Field(value: value, revision: revision)
         }
         self.init(origin: origin, fields: fields)
+    }
+}
+
+extension JSONCursor {
+    /// `{"field":[revision,value],…}` as ``HubRecord/fieldsJSON`` writes it, read without a
+    /// JSON tree (an update batch reads one record per change).
+    mutating func recordFields() -> [String: HubRecord.Field]? {
+        var fields = [String: HubRecord.Field](minimumCapacity: 12)
+        let ok = object { r, name in
+            guard r.take(Self.openBracket), let revision = r.integer(), r.take(Self.comma), let value = r.value(),
+                r.take(Self.closeBracket)
+            else { return false }
+            fields[name] = HubRecord.Field(value: value, revision: revision)
+            return true
+        }
+        return ok && atEnd() ? fields : nil
     }
 }

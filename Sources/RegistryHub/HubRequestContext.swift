@@ -17,7 +17,7 @@ public struct HubRequestContext: RequestContext {
 /// What a request's handlers learned that the request log wants: shared by reference because
 /// the context itself travels down the middleware chain by value.
 final class RequestNotes: Sendable {
-    private let state = Mutex<(clinic: String?, bytesIn: Int)>((nil, 0))
+    private let state = Mutex<(clinic: String?, bytesIn: Int, changes: Int)>((nil, 0, 0))
 
     var clinic: String? {
         get { state.withLock { $0.clinic } }
@@ -27,5 +27,11 @@ final class RequestNotes: Sendable {
     var bytesIn: Int {
         get { state.withLock { $0.bytesIn } }
         set { state.withLock { $0.bytesIn = newValue } }
+    }
+
+    /// How many changes a pushed batch held.
+    var changes: Int {
+        get { state.withLock { $0.changes } }
+        set { state.withLock { $0.changes = newValue } }
     }
 }

@@ -6,8 +6,9 @@ import RegistryCore
     import Glibc
 #endif
 
-/// One log line per request: method, route pattern, status, bytes in and out, milliseconds and
-/// the clinic. Never a body, a query value or a token, so no clinical value reaches the log.
+/// One log line per request: method, route pattern, status, bytes in and out, milliseconds, the
+/// clinic and, for a push, how many changes it held. Never a body, a query value or a token, so
+/// no clinical value reaches the log.
 ///
 /// Also the last line of defence for "errors are JSON": whatever a handler throws becomes a
 /// `{"error": …}` answer here, so the line shows the status the client saw.
@@ -31,6 +32,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         var line = "\(request.method.rawValue) \(route) \(response.status.code) in=\(context.notes.bytesIn) out=\(bytesOut)"
         line += " \(Self.format(millis))ms"
         if let clinic = context.notes.clinic { line += " clinic=\(clinic)" }
+        if context.notes.changes > 0 { line += " changes=\(context.notes.changes)" }
         logger.info("\(line)")
         return response
     }

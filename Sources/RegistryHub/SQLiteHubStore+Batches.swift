@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import RegistryCore
 import RegistrySync
 
@@ -21,15 +22,9 @@ extension SQLiteHubStore {
                         throw HubError.database("the stored receipt of batch \(id) is unreadable")
                     }
                 }
-                let t0 = RequestLogMiddleware.monotonicNanos()
                 var application = BatchApplication(
                     batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch))
-                let t1 = RequestLogMiddleware.monotonicNanos()
                 let effects = application.apply(batch)
-                let t2 = RequestLogMiddleware.monotonicNanos()
-                try Self.write(effects, batchId: id, clinic: clinic, db)
-                let t3 = RequestLogMiddleware.monotonicNanos()
-                defer { let t4 = RequestLogMiddleware.monotonicNanos(); FileHandleStderr.write("TIMING snapshot \((t1-t0)/1000000)ms apply \((t2-t1)/1000000)ms write \((t3-t2)/1000000)ms batchrow \((t4-t3)/1000000)ms\n") }
                 try db.cachedStatement(
                     sql: """
                         INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
@@ -39,6 +34,7 @@ extension SQLiteHubStore {
                     id, clinic, bodySHA256, Clock.timestamp(), batch.changes.count,
                     Data(Gzip.compress(effects.receiptJSON, level: 1)),
                 ])
+                try Self.write(effects, batchRow: db.lastInsertedRowID, db)
                 return .receipt(effects.receiptJSON)
             }
         }
@@ -50,9 +46,8 @@ extension SQLiteHubStore {
         var snapshot = HubSnapshot()
         snapshot.lastSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM hub_feed") ?? 0
 
-        let byTable = Dictionary(grouping: needs.records, by: \.table)
-        for (table, keys) in byTable {
-            try forChunks(of: keys.map(\.rowId)) { ids in
+        for (table, rowIds) in needs.records {
+            try forChunks(of: rowIds) { ids in
                 let rows = try Row.fetchCursor(
                     db.cachedStatement(
                         sql: "SELECT row_id, origin, fields FROM hub_records WHERE table_name = ? AND row_id IN (\(placeholders(ids.count)))"),
@@ -62,19 +57,31 @@ extension SQLiteHubStore {
                 }
             }
         }
-        try forChunks(of: Array(needs.changeIds)) { ids in
+        // Answers given before live in the receipts of their batches: read each receipt once.
+        var earlier = [Int64: [(changeId: String, clinic: String, status: SyncReceipt.Result.Status, position: Int)]]()
+        try forChunks(of: needs.changeIds) { ids in
             let rows = try Row.fetchCursor(
                 db.cachedStatement(
-                    sql: "SELECT change_id, clinic, status, result FROM hub_changes WHERE change_id IN (\(placeholders(ids.count)))"),
+                    sql: "SELECT change_id, clinic, status, batch, position FROM hub_changes WHERE change_id IN (\(placeholders(ids.count)))"),
                 arguments: StatementArguments(ids))
             while let row = try rows.next() {
                 guard let status = SyncReceipt.Result.Status(rawValue: row[2]) else {
                     throw HubError.database("hub_changes holds an unknown status")
                 }
-                snapshot.processed[row[0]] = ProcessedChange(clinic: row[1], status: status, resultJSON: row[3])
+                earlier[row[3], default: []].append((row[0], row[1], status, row[4]))
             }
         }
-        try forChunks(of: Array(needs.conflictIds)) { ids in
+        for (batchRow, answers) in earlier {
+            let results = try storedResults(db, batchRow: batchRow)
+            for a in answers {
+                guard a.position < results.count, results[a.position].changeId == a.changeId else {
+                    throw HubError.database("the receipt of an earlier batch does not hold change \(a.changeId)")
+                }
+                snapshot.processed[a.changeId] = ProcessedChange(
+                    clinic: a.clinic, status: a.status, resultJSON: results[a.position].canonicalText)
+            }
+        }
+        try forChunks(of: needs.conflictIds) { ids in
             let texts = try String.fetchAll(
                 db, sql: "SELECT conflict FROM hub_conflicts WHERE id IN (\(placeholders(ids.count)))",
                 arguments: StatementArguments(ids))
@@ -90,24 +97,47 @@ extension SQLiteHubStore {
         return snapshot
     }
 
+    /// The results of a stored receipt, in order.
+    static func storedResults(_ db: Database, batchRow: Int64) throws -> [SyncReceipt.Result] {
+        guard let gzip = try Data.fetchOne(db, sql: "SELECT receipt_gzip FROM hub_batches WHERE id = ?", arguments: [batchRow]),
+            let text = try? Gzip.decompress(Array(gzip), limit: 1 << 30),
+            let json = try? JSON.parse(bytes: text), let receipt = try? SyncReceipt(json: json)
+        else { throw HubError.database("the receipt of batch row \(batchRow) is missing or unreadable") }
+        return receipt.results
+    }
+
     /// Writes what a batch produced; the caller's transaction makes it all or nothing.
-    static func write(_ effects: BatchEffects, batchId: String, clinic: String, _ db: Database) throws {
-        let feed = try db.cachedStatement(sql: "INSERT INTO hub_feed (seq, kind, entry) VALUES (?, ?, ?)")
+    static func write(_ effects: BatchEffects, batchRow: Int64, _ db: Database) throws {
+        let feed = try FastInsert(db, "INSERT INTO hub_feed (seq, kind, entry) VALUES (?, ?, ?)")
         for row in effects.feed {
-            try feed.execute(arguments: [row.seq, row.kind.rawValue, row.json])
+            feed.bind(1, row.seq)
+            feed.bind(2, row.kind.rawValue)
+            feed.bind(3, row.json)
+            try feed.run()
         }
-        let record = try db.cachedStatement(
-            sql: """
-                INSERT INTO hub_records (table_name, row_id, origin, deleted, fields) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (table_name, row_id) DO UPDATE SET deleted = excluded.deleted, fields = excluded.fields
-                """)
+        let record = try FastInsert(
+            db,
+            """
+            INSERT INTO hub_records (table_name, row_id, origin, deleted, fields) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (table_name, row_id) DO UPDATE SET deleted = excluded.deleted, fields = excluded.fields
+            """)
         for (key, r) in effects.records {
-            try record.execute(arguments: [key.table, key.rowId, r.origin, r.isDeleted, r.fieldsJSON])
+            record.bind(1, key.table)
+            record.bind(2, key.rowId)
+            record.bind(3, r.origin)
+            record.bind(4, r.isDeleted ? 1 : 0)
+            record.bind(5, r.fieldsJSON)
+            try record.run()
         }
-        let answer = try db.cachedStatement(
-            sql: "INSERT INTO hub_changes (change_id, clinic, batch_id, status, result) VALUES (?, ?, ?, ?, ?)")
-        for (changeId, a) in effects.results {
-            try answer.execute(arguments: [changeId, a.clinic, batchId, a.status.rawValue, a.resultJSON])
+        let answer = try FastInsert(
+            db, "INSERT INTO hub_changes (change_id, clinic, status, batch, position) VALUES (?, ?, ?, ?, ?)")
+        for (changeId, position, a) in effects.results {
+            answer.bind(1, changeId)
+            answer.bind(2, a.clinic)
+            answer.bind(3, a.status.rawValue)
+            answer.bind(4, batchRow)
+            answer.bind(5, Int64(position))
+            try answer.run()
         }
         let raise = try db.cachedStatement(
             sql: """
@@ -138,5 +168,33 @@ extension SQLiteHubStore {
     }
 }
 
-import Glibc
-enum FileHandleStderr { static func write(_ s: String) { var b = Array(s.utf8); _ = Glibc.write(2, &b, b.count) } }
+/// A cached INSERT run with direct SQLite binds: the write loop runs about three statements per
+/// change, and GRDB's general argument handling (boxing every value) would cost more than the
+/// insert itself. Text is bound as a copy (SQLITE_TRANSIENT), so no Swift string must outlive
+/// the call.
+struct FastInsert {
+    let db: Database
+    let handle: SQLiteStatement
+
+    init(_ db: Database, _ sql: String) throws {
+        self.db = db
+        handle = try db.cachedStatement(sql: sql).sqliteStatement
+    }
+
+    static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    func bind(_ index: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { u in _ = sqlite3_bind_text(handle, index, u.baseAddress, Int32(u.count), Self.transient) }
+    }
+
+    func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
+
+    func run() throws {
+        let code = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+    }
+}

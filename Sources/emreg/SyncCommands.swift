@@ -66,8 +66,9 @@ struct SyncCommand: ParsableCommand {
                 do {
                     let report = try round(engine, quiet: true)
                     FileOutput.standardError.write("\(Clock.timestamp()) sync round: \(Self.line(report)), \(Int((Self.monotonic() - started) * 1000)) ms\n")
-                } catch let e as SyncError {
-                    FileOutput.standardError.write("\(Clock.timestamp()) sync round failed: \(e); next round in \(Int(interval)) s\n")
+                } catch let e as CLIError {
+                    // round() reports a SyncError as a CLIError; the service logs it and carries on.
+                    FileOutput.standardError.write("\(Clock.timestamp()) sync round failed: \(e.message); next round in \(Int(interval)) s\n")
                 }
                 lastLocal = try registry.syncStatus().pendingChanges
                 nextRound = Self.monotonic() + interval
@@ -136,6 +137,13 @@ enum StopSignal {
     static func install() {
         signal(SIGTERM) { _ in StopSignal.flag = 1 }
         signal(SIGINT) { _ in StopSignal.flag = 1 }
+        // A child inherits its parent's signal mask: a launcher that blocks these (Swift's
+        // worker threads do) would otherwise leave the service deaf to SIGTERM.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }
 

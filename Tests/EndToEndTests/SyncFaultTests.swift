@@ -23,24 +23,42 @@ import Testing
         #expect(pending == Self.bulkChanges, "pendingChanges after the import")
         #expect(try a.syncedChangeCount() == pending)
 
+        // Six runs, each SIGKILLed at a random moment: 150–900 ms after it starts (freezing
+        // and sending a batch), or just after the hub logged that it answered a batch (the
+        // hub has it; did the client record the answer?), or while it pulls a page.
         var rng = SplitMix64(seed: Self.seed)
         var kills = 0
         var progress = [String]()
-        for attempt in 0..<8 {
+        let schedule = ["start", "push", "start", "push", "pull", "pull"]
+        for (attempt, when) in schedule.enumerated() {
+            let (posts, gets) = (hub.requests("POST /v1/batches"), hub.requests("GET /v1/changes"))
             let sync = try a.spawn(["sync", "--hub", hub.url, "--token-file", a.tokenFile], log: "sync-\(attempt).log")
-            let delay = Int.random(in: 150...900, using: &rng)
+            let delay: Int
+            switch when {
+            case "push":
+                try hub.waitForRequests("POST /v1/batches", moreThan: posts, while: sync)
+                delay = Int.random(in: 0...1500, using: &rng)
+            case "pull":
+                try hub.waitForRequests("GET /v1/changes", moreThan: gets, while: sync)
+                delay = Int.random(in: 0...3000, using: &rng)
+            default:
+                delay = Int.random(in: 150...900, using: &rng)
+            }
             usleep(UInt32(delay) * 1000)
             let killed = sync.isRunning
             if killed { Foundation.kill(sync.processIdentifier, SIGKILL) }
             sync.waitUntilExit()
             kills += killed ? 1 : 0
-            let status = try a.status()
-            progress.append("\(delay) ms: \(killed ? "killed" : "exited \(sync.terminationStatus)"), pending \(status["pendingChanges"] ?? "?")")
+            let step = "\(when) + \(delay) ms: \(killed ? "killed" : "exited \(sync.terminationStatus)"), "
+                + "pending \(try a.pendingChanges()), pull cursor \(try a.sql("SELECT value FROM sync_state WHERE key = 'pull_cursor'"))"
+            progress.append(step)
+            Self.trace("client \(step)")
             if !killed { break }
         }
-        // Every kill must have hit a sync in flight, or the test proves nothing.
-        #expect(kills >= 4, "seed \(Self.seed): only \(kills) kills landed: \(progress)")
+        // The kills must have hit syncs in flight, or the test proves nothing.
+        #expect(kills >= 5, "seed \(Self.seed): only \(kills) kills landed: \(progress)")
         let last = try a.sync(hub)
+        Self.trace("final sync done")
         #expect(last.status == 0, "seed \(Self.seed): \(last.stderr)")
         try Self.expectExactlyOnce(a: a, b: b, hub: hub, changes: Self.bulkChanges, context: "seed \(Self.seed), \(progress)")
     }
@@ -68,11 +86,13 @@ import Testing
             try hub.start()
         }
         push.waitUntilExit()
+        Self.trace("first push exited")
         events.append("push: first sync exited \(push.terminationStatus)")
         #expect(events.filter { $0.contains("killed") }.count == 2, "seed \(Self.seed): \(events)")
         // A retry riding out the restart (0) or giving up (3) are both fine; a crash is not.
         #expect([0, 3].contains(push.terminationStatus), "\(events): \(a.read("push.log"))")
         let again = try a.sync(hub)
+        Self.trace("push resync done")
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try a.pendingChanges() == 0)
 
@@ -90,6 +110,7 @@ import Testing
             try hub.start()
         }
         pull.waitUntilExit()
+        Self.trace("first pull exited")
         events.append("pull: first sync exited \(pull.terminationStatus)")
         #expect(events.filter { $0.hasPrefix("pull: hub killed") }.count >= 1, "seed \(Self.seed): \(events)")
         #expect([0, 3].contains(pull.terminationStatus), "\(events): \(b.read("pull.log"))")
@@ -288,8 +309,9 @@ extension SyncFaultTests {
             try runner.run(["sync", "--hub", hub.url, "--token-file", tokenFile])
         }
 
-        /// Starts `emreg ARGS` in the background, stdout and stderr to `log` in the clinic's directory.
-        func spawn(_ arguments: [String], log: String, environment: [String: String] = [:]) throws -> Process {
+        /// Starts `emreg ARGS` in the background, stdout and stderr to `log` (stderr to `errors`
+        /// if given) in the clinic's directory.
+        func spawn(_ arguments: [String], log: String, errors: String? = nil, environment: [String: String] = [:]) throws -> Process {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: EmregProcess.binary)
             p.arguments = arguments
@@ -299,11 +321,14 @@ extension SyncFaultTests {
             env.merge(runner.environment) { $1 }
             env.merge(environment) { $1 }
             p.environment = env
-            let path = runner.directory + "/" + log
-            FileManager.default.createFile(atPath: path, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            p.standardOutput = handle
-            p.standardError = handle
+            func handle(_ name: String) throws -> FileHandle {
+                let path = runner.directory + "/" + name
+                FileManager.default.createFile(atPath: path, contents: nil)
+                return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            }
+            let out = try handle(log)
+            p.standardOutput = out
+            p.standardError = try errors.map(handle) ?? out
             p.standardInput = FileHandle.nullDevice
             try p.run()
             return p
@@ -335,7 +360,7 @@ extension SyncFaultTests {
         let clinics = try ["A", "B"].map { code in
             var runner = try EmregProcess()
             runner.environment["EMREG_AUTHOR"] = "registrar-\(code)"
-            try String(repeating: "cd", count: 32).write(toFile: runner.directory + "/secret", atomically: true, encoding: .utf8)
+            try linkageSecret.write(toFile: runner.directory + "/secret", atomically: true, encoding: .utf8)
             _ = try runner.ok(["init", "--clinic", code, "--linkage-secret-file", "secret"])
             let token = try root.ok(["hub", "clinic", "add", code, "--hub-db", hub.hubDB])
             let tokenFile = root.directory + "/\(code).token"
@@ -345,33 +370,69 @@ extension SyncFaultTests {
         return (root, hub, clinics[0], clinics[1])
     }
 
-    /// `bulkPatients` patients, each with a case, a site and a follow-up, imported in four
-    /// files: four transactions of 5,000 changes, so the push is four batches of 5,000.
+    /// Gives clinic A `bulkPatients` patients, each with a case, a site and a follow-up,
+    /// imported in four files: four transactions of 5,000 changes, so the push is four
+    /// batches. The import runs once per test process; later calls copy its registry.
     static func importBulk(into clinic: Clinic) throws {
-        let files = 4
-        let per = bulkPatients / files
-        for f in 0..<files {
-            var text = ""
-            for i in (f * per)..<((f + 1) * per) {
-                let year = 1940 + i % 50
-                let month = 1 + i % 12
-                let day = 1 + i % 28
-                let diagnosed = String(format: "2023-%02d-%02d", month, day)
-                let followed = String(format: "2024-%02d-%02d", month, day)
-                let side = ["left", "right"][i % 2]
-                text += #"{"patient":{"mrn":"BULK-\#(i)","sex":"\#(i % 3 == 0 ? "male" : "female")","birthYear":\#(year)},"#
-                text += #""cases":[{"diagnosis":"extramedullary-plasmacytoma","diagnosedOn":"\#(diagnosed)","icd10":"C90.2","morphology":"9734/3","#
-                text += #""sites":[{"detectedOn":"\#(diagnosed)","timing":"at-diagnosis","category":"extraosseous","region":"lower-limb","#
-                text += #""topography":"C49.2","laterality":"\#(side)","sizeMm":\#(5 + i % 90),"imaging":"mri"}],"#
-                text += #""followUps":[{"on":"\#(followed)","vitalStatus":"alive","diseaseStatus":"\#(i % 4 == 0 ? "progression" : "remission")"}]}]}"#
-                text += "\n"
+        let template = try bulkTemplate.get()
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: clinic.db + suffix)
+            if FileManager.default.fileExists(atPath: template + suffix) {
+                try FileManager.default.copyItem(atPath: template + suffix, toPath: clinic.db + suffix)
             }
-            let file = "bulk-\(f).jsonl"
-            try text.write(toFile: clinic.runner.directory + "/" + file, atomically: true, encoding: .utf8)
-            let r = try clinic.runner.run(["import", file])
-            guard r.status == 0 else { throw EmregProcess.Failure(message: "import \(file): \(r.stderr)") }
+        }
+        trace("bulk registry in place")
+    }
+
+    /// The imported registry of clinic A (its database file), made on first use.
+    static let bulkTemplate = Result<String, EmregProcess.Failure> { () throws(EmregProcess.Failure) -> String in
+        do {
+            var runner = try EmregProcess()
+            runner.environment["EMREG_AUTHOR"] = "registrar-A"
+            atexit { try? FileManager.default.removeItem(atPath: SyncFaultTests.bulkTemplateDirectory) }
+            try linkageSecret.write(toFile: runner.directory + "/secret", atomically: true, encoding: .utf8)
+            _ = try runner.ok(["init", "--clinic", "A", "--linkage-secret-file", "secret"])
+            let files = 4
+            let per = bulkPatients / files
+            for f in 0..<files {
+                var text = ""
+                for i in (f * per)..<((f + 1) * per) { text += bulkLine(i) + "\n" }
+                let file = "bulk-\(f).jsonl"
+                try text.write(toFile: runner.directory + "/" + file, atomically: true, encoding: .utf8)
+                let r = try runner.run(["import", file])
+                guard r.status == 0 else { throw EmregProcess.Failure(message: "import \(file): \(r.stderr)") }
+            }
+            try FileManager.default.moveItem(atPath: runner.directory, toPath: bulkTemplateDirectory)
+            trace("bulk import done")
+            return bulkTemplateDirectory + "/emreg.sqlite"
+        } catch let e as EmregProcess.Failure {
+            throw e
+        } catch {
+            throw EmregProcess.Failure(message: "bulk import: \(error)")
         }
     }
+
+    static let bulkTemplateDirectory = NSTemporaryDirectory() + "emreg-e2e-bulk-\(UUID().uuidString)"
+
+    /// One interchange line: a patient with a case, a site and a follow-up, varied by `i`.
+    static func bulkLine(_ i: Int) -> String {
+        let year = 1940 + i % 50
+        let month = 1 + i % 12
+        let day = 1 + i % 28
+        let diagnosed = String(format: "2023-%02d-%02d", month, day)
+        let followed = String(format: "2024-%02d-%02d", month, day)
+        let side = ["left", "right"][i % 2]
+        var text = #"{"patient":{"mrn":"BULK-\#(i)","sex":"\#(i % 3 == 0 ? "male" : "female")","birthYear":\#(year)},"#
+        text += #""cases":[{"diagnosis":"extramedullary-plasmacytoma","diagnosedOn":"\#(diagnosed)","icd10":"C90.2","#
+        text += #""morphology":"9734/3","sites":[{"detectedOn":"\#(diagnosed)","timing":"at-diagnosis","#
+        text += #""category":"extraosseous","region":"lower-limb","topography":"C49.2","laterality":"\#(side)","#
+        text += #""sizeMm":\#(5 + i % 90),"imaging":"mri"}],"followUps":[{"on":"\#(followed)","vitalStatus":"alive","#
+        text += #""diseaseStatus":"\#(i % 4 == 0 ? "progression" : "remission")"}]}]}"#
+        return text
+    }
+
+    /// The registry-wide linkage secret every clinic here shares.
+    static let linkageSecret = String(repeating: "cd", count: 32)
 
     /// Nothing lost, nothing doubled: A has pushed everything and had every change answered
     /// once, the hub holds each of A's changes exactly once in its feed, B pulled each once
@@ -404,17 +465,31 @@ extension SyncFaultTests {
         #expect(missing == "0", "\(missing) of A's changes are not in the hub feed; \(context)")
         #expect(try h("SELECT count(*) FROM hub_records") == "\(changes)", c)
 
-        // B pulls everything; each change arrives once.
+        // B pulls everything, each change once, while A's slow checks run beside it. Then B's;
+        // both audit trails must be intact, and the case lists are compared below.
+        func check(_ clinic: Clinic, _ arguments: [String], _ name: String) throws -> (Clinic, String, Process) {
+            (clinic, name, try clinic.spawn(arguments, log: name + ".out", errors: name + ".err"))
+        }
+        var slow = [try check(a, ["case", "list"], "check-cases"), try check(a, ["audit", "verify"], "check-audit")]
         let pulled = try b.sync(hub)
+        Self.trace("B pulled")
         #expect(pulled.status == 0, "\(pulled.stderr)")
         #expect(try b.sql("SELECT count(*), count(DISTINCT change_id) FROM change_log WHERE origin = 'A'") == "\(changes)|\(changes)", c)
         #expect(try b.sql("SELECT value FROM sync_state WHERE key = 'pull_cursor'") == h("SELECT max(seq) FROM hub_feed"), c)
+        slow += [try check(b, ["case", "list"], "check-cases"), try check(b, ["audit", "verify"], "check-audit")]
+        for (_, _, p) in slow { p.waitUntilExit() }
+        for (clinic, name, p) in slow {
+            #expect(p.terminationStatus == 0, "\(clinic.code) \(name): \(clinic.read(name + ".err")); \(context)")
+        }
+        for (clinic, name, _) in slow where name == "check-audit" {
+            #expect(clinic.read(name + ".out").contains("audit trail intact"), "\(clinic.code): \(clinic.read(name + ".err")); \(context)")
+        }
+        let casesA = a.read("check-cases.out").split(separator: "\n")
+        let casesB = b.read("check-cases.out").split(separator: "\n")
         #expect(try b.pendingChanges() == 0, c)
-
-        // Same content at both clinics: case list, every synced column of every row, and
+        Self.trace("case lists, audits")
+        // Same content at both clinics: the case lists, every synced column of every row, and
         // `case show --json` for a sample of cases.
-        let casesA = try a.runner.ok(["case", "list"]).split(separator: "\n")
-        let casesB = try b.runner.ok(["case", "list"]).split(separator: "\n")
         #expect(casesA.count == bulkPatients && casesB.count == casesA.count, c)
         #expect(Set(casesA.map { $0.split(separator: " ")[0] }) == Set(casesB.map { $0.split(separator: " ")[0] }), c)
         for table in ["patients", "cases", "sites", "biopsies", "follow_ups"] {
@@ -425,11 +500,11 @@ extension SyncFaultTests {
             #expect(x == y, "\(table) differs between A and B; \(context)")
         }
         var rng = SplitMix64(seed: seed)
-        for _ in 0..<5 {
+        for _ in 0..<5 where !casesA.isEmpty {
             let id = String(casesA[Int.random(in: 0..<casesA.count, using: &rng)].split(separator: " ")[0])
             #expect(try a.runner.ok(["case", "show", id, "--json"]) == b.runner.ok(["case", "show", id, "--json"]), c)
         }
-        for x in [a, b] { #expect(try x.runner.ok(["audit", "verify"]).contains("intact"), c) }
+        Self.trace("content compared")
     }
 
     /// Runs /usr/bin/sqlite3 on `db`; rows on lines, columns joined by `|`.
@@ -450,6 +525,12 @@ extension SyncFaultTests {
             throw EmregProcess.Failure(message: "sqlite3 \(db): \(query): \(String(decoding: e, as: UTF8.self))")
         }
         return String(decoding: o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// With EMREG_FAULT_TRACE set, prints what the tests do and when, to stderr.
+    static func trace(_ what: @autoclosure () -> String) {
+        guard ProcessInfo.processInfo.environment["EMREG_FAULT_TRACE"] != nil else { return }
+        FileHandle.standardError.write(Data("[fault \(String(format: "%.2f", Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1000)))] \(what())\n".utf8))
     }
 
     static func waitUntil(_ what: String, timeout: Double, _ condition: () throws -> Bool) throws {
@@ -497,7 +578,7 @@ final class Hub {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             if HubProcess.get(port: port, path: "/health").contains("\"ok\"") { return }
-            guard p.isRunning else { throw EmregProcess.Failure(message: "hub exited \(p.terminationStatus): \(log)") }
+            guard p.isRunning else { throw EmregProcess.Failure(message: "hub exited \(p.terminationStatus): \(self.log)") }
             usleep(20_000)
         }
         throw EmregProcess.Failure(message: "hub did not become healthy on port \(port)")

@@ -109,8 +109,8 @@ import Testing
             _ = try await hub.request("GET", "/v1/changes", token: "wrong")
             let lines = hub.log.all.filter { $0.contains(" in=") }
             #expect(lines.count == 4)
-            #expect(lines[0].contains("POST /v1/batches/{batchId} 200") || lines[0].contains("POST /v1/batches/:batchId 200"))
-            #expect(lines[0].contains("clinic=A"))
+            #expect(lines[0].contains("POST /v1/batches/{batchId} 200 in="))
+            #expect(lines[0].contains("clinic=A changes=1"))
             #expect(lines[1].contains("GET /v1/changes 200"))
             #expect(lines[3].contains("GET /v1/changes 401"))
             for line in hub.log.all {

@@ -13,10 +13,12 @@ struct BatchUpload {
         -> BatchUpload
     {
         let limit = configuration.maxBodyBytes
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+        let declared = request.headers[.contentLength].flatMap(Int.init)
+        if let declared, declared > limit {
             throw HubError.tooLarge("the body is \(declared) bytes; this hub accepts at most \(limit)")
         }
         var raw = [UInt8]()
+        raw.reserveCapacity(max(0, declared ?? 0))
         for try await buffer in request.body {
             guard raw.count + buffer.readableBytes <= limit else {
                 throw HubError.tooLarge("the body is larger than \(limit) bytes, the most this hub accepts")
@@ -31,16 +33,14 @@ struct BatchUpload {
         case "gzip", "x-gzip":
             do { bytes = try Gzip.decompress(raw, limit: configuration.maxInflatedBytes) } catch {
                 if case .tooLarge = error { throw HubError.tooLarge("the \(error)") }
-                throw HubError.badRequest("the body is labelled Content-Encoding: gzip, but the \(error)")
+                throw HubError.badRequest("Content-Encoding is gzip, but the \(error)")
             }
         case let other?:
             throw HubError.unsupportedEncoding("Content-Encoding \(other) is not accepted; send gzip or identity")
         }
 
-        let t0 = RequestLogMiddleware.monotonicNanos()
         let batch = try SyncBatch.decodeFast(bytes) ?? decode(bytes)
-        let t1 = RequestLogMiddleware.monotonicNanos()
-        defer { FileHandleStderr.write("TIMING decode \((t1-t0)/1000000)ms sha \((RequestLogMiddleware.monotonicNanos()-t1)/1000000)ms\n") }
+        context.notes.changes = batch.changes.count
         var sha = SHA256()
         bytes.withUnsafeBytes { sha.update($0) }
         return BatchUpload(bytes: bytes, sha256: Hex.encode(sha.finalize()), batch: batch)

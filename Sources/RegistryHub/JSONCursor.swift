@@ -1,0 +1,199 @@
+import RegistryCore
+
+/// A cursor over JSON bytes for the documents the hub reads in bulk (pushed batches, stored
+/// record state). Every method gives nil (or false) on anything RegistryCore's parser would
+/// refuse, or that the caller does not expect: the caller then falls back to the generic path.
+struct JSONCursor {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    static let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), colon = UInt8(ascii: ":")
+    static let comma = UInt8(ascii: ","), openBrace = UInt8(ascii: "{"), closeBrace = UInt8(ascii: "}")
+    static let openBracket = UInt8(ascii: "["), closeBracket = UInt8(ascii: "]")
+
+    mutating func skipSpace() {
+        while i < bytes.count {
+            let b = bytes[i]
+            guard b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 else { return }
+            i += 1
+        }
+    }
+
+    mutating func take(_ byte: UInt8) -> Bool {
+        skipSpace()
+        guard i < bytes.count, bytes[i] == byte else { return false }
+        i += 1
+        return true
+    }
+
+    /// Walks the members of an object, calling `member` with each key; the reader stands on
+    /// the value when it is called.
+    mutating func object(_ member: (inout JSONCursor, String) -> Bool) -> Bool {
+        guard take(Self.openBrace) else { return false }
+        if take(Self.closeBrace) { return true }
+        while true {
+            skipSpace()
+            guard let key = string(), take(Self.colon), member(&self, key) else { return false }
+            if take(Self.comma) { continue }
+            return take(Self.closeBrace)
+        }
+    }
+
+    /// A field value: text (at most the wire's limit), an integer or null.
+    mutating func value() -> FieldValue? {
+        skipSpace()
+        guard i < bytes.count else { return nil }
+        switch bytes[i] {
+        case Self.quote: return string(max: 8192).map { .text($0) }
+        case UInt8(ascii: "n"): return literalNull() ? .null : nil
+        default: return integer().map { .int($0) }
+        }
+    }
+
+    /// True when only whitespace is left.
+    mutating func atEnd() -> Bool {
+        skipSpace()
+        return i == bytes.count
+    }
+
+    mutating func literalNull() -> Bool {
+        guard i + 4 <= bytes.count, bytes[i] == UInt8(ascii: "n"), bytes[i + 1] == UInt8(ascii: "u"),
+            bytes[i + 2] == UInt8(ascii: "l"), bytes[i + 3] == UInt8(ascii: "l")
+        else { return false }
+        i += 4
+        return true
+    }
+
+    /// `.some(nil)` for null, `.some(text)` for a string, nil when it is neither (or too long).
+    mutating func optionalString(max: Int) -> String?? {
+        skipSpace()
+        if literalNull() { return .some(nil) }
+        guard let s = string(max: max) else { return nil }
+        return .some(s)
+    }
+
+    mutating func string(max: Int) -> String? {
+        guard let s = string(), s.utf8.count <= max else { return nil }
+        return s
+    }
+
+    /// A JSON string. Escapes are decoded as RegistryCore's parser does; anything it would
+    /// refuse (control characters, bad escapes, lone surrogates, invalid UTF-8) gives nil.
+    mutating func string() -> String? {
+        skipSpace()
+        guard i < bytes.count, bytes[i] == Self.quote else { return nil }
+        i += 1
+        let start = i
+        var ascii = true
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == Self.quote {
+                let slice = UnsafeBufferPointer(rebasing: bytes[start..<i])
+                i += 1
+                // ASCII is valid UTF-8: only other text needs the validating initialiser.
+                return ascii ? String(decoding: slice, as: UTF8.self) : String(validating: slice, as: UTF8.self)
+            }
+            if b == Self.backslash { return escapedString(from: start) }
+            if b < 0x20 { return nil }
+            if b >= 0x80 { ascii = false }
+            i += 1
+        }
+        return nil
+    }
+
+    mutating func escapedString(from start: Int) -> String? {
+        var out = Array(bytes[start..<i])
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == Self.quote {
+                i += 1
+                return String(validating: out, as: UTF8.self)
+            }
+            if b < 0x20 { return nil }
+            guard b == Self.backslash else {
+                out.append(b)
+                i += 1
+                continue
+            }
+            i += 1
+            guard i < bytes.count else { return nil }
+            let e = bytes[i]
+            i += 1
+            switch e {
+            case Self.quote: out.append(34)
+            case Self.backslash: out.append(92)
+            case UInt8(ascii: "/"): out.append(47)
+            case UInt8(ascii: "b"): out.append(8)
+            case UInt8(ascii: "f"): out.append(12)
+            case UInt8(ascii: "n"): out.append(10)
+            case UInt8(ascii: "r"): out.append(13)
+            case UInt8(ascii: "t"): out.append(9)
+            case UInt8(ascii: "u"):
+                guard var scalar = hex4() else { return nil }
+                if (0xD800..<0xDC00).contains(scalar) {
+                    guard i + 2 <= bytes.count, bytes[i] == Self.backslash, bytes[i + 1] == UInt8(ascii: "u") else {
+                        return nil
+                    }
+                    i += 2
+                    guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                }
+                guard let u = Unicode.Scalar(scalar) else { return nil }
+                out.append(contentsOf: String(Character(u)).utf8)
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    mutating func hex4() -> UInt32? {
+        guard i + 4 <= bytes.count else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            let c = bytes[i + k]
+            let d: UInt8
+            switch c {
+            case 48...57: d = c - 48
+            case 97...102: d = c - 87
+            case 65...70: d = c - 55
+            default: return nil
+            }
+            v = v << 4 | UInt32(d)
+        }
+        i += 4
+        return v
+    }
+
+    /// An integer as RegistryCore's parser reads one: optional minus, no leading zeros, no
+    /// fraction or exponent, within Int64.
+    mutating func integer() -> Int64? {
+        skipSpace()
+        var negative = false
+        if i < bytes.count, bytes[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
+        let digits = i
+        var magnitude: UInt64 = 0
+        while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 {
+            let (m, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (n, overflow2) = m.addingReportingOverflow(UInt64(bytes[i] - 48))
+            guard !overflow1, !overflow2 else { return nil }
+            magnitude = n
+            i += 1
+        }
+        let count = i - digits
+        guard count > 0, !(count > 1 && bytes[digits] == 48) else { return nil }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            return nil
+        }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { return nil }
+        return Int64(magnitude)
+    }
+}
