@@ -41,6 +41,7 @@ let package = Package(
             name: "RegistryHub",
             dependencies: [
                 "RegistryCore", "RegistrySync", "CZlib", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -63,7 +64,12 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RegistrySyncTests", dependencies: ["RegistrySync", "RegistryStore", "RegistryCore"], swiftSettings: strict),
         .testTarget(
-            name: "RegistryHubTests", dependencies: ["RegistryHub", "RegistrySync", "RegistryCore"], swiftSettings: strict),
+            name: "RegistryHubTests",
+            dependencies: [
+                "RegistryHub", "RegistrySync", "RegistryCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "EndToEndTests", swiftSettings: strict),
     ]
 )
