@@ -141,6 +141,9 @@ extension Registry {
                     let e = try ChangeLogEntry(row: row)
                     // Stop at a transaction boundary once the batch is full.
                     if entries.count >= maxChanges, let last = entries.last, last.txId != e.txId { break }
+                    // A single transaction larger than the hub accepts (a big import) is split
+                    // as a last resort, in order, rather than blocking the outbox forever.
+                    if entries.count >= 20_000 { break }
                     entries.append(e)
                 }
                 guard let first = entries.first, let last = entries.last else { return nil }
