@@ -91,7 +91,9 @@ public struct BatchApplication {
     }
 
     /// What a store must load for `batch` (keys may repeat).
-    public static func needs(of batch: SyncBatch) -> (records: [String: [String]], changeIds: [String], conflictIds: [String]) {
+    public static func needs(of batch: SyncBatch) -> (
+        records: [String: [String]], changeIds: [String], conflictIds: [String]
+    ) {
         var rowIds = [String: [String]]()
         var changeIds = [String]()
         changeIds.reserveCapacity(batch.changes.count)
@@ -215,17 +217,21 @@ public struct BatchApplication {
         }
         store(record, key)
         let seq = appendChange(change, fields: applied)
-        return SyncReceipt.Result(changeId: change.changeId, status: .accepted, seq: seq, revisions: applied.mapValues(\.rev))
+        return SyncReceipt.Result(
+            changeId: change.changeId, status: .accepted, seq: seq, revisions: applied.mapValues(\.rev))
     }
 
     mutating func resolve(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
         let conflictId = change.conflictId!
-        guard var conflict = snapshot.conflicts[conflictId] else { return rejected(change, "no conflict \(conflictId)") }
+        guard var conflict = snapshot.conflicts[conflictId] else {
+            return rejected(change, "no conflict \(conflictId)")
+        }
         guard conflict.status == .open else { return rejected(change, "conflict \(conflictId) is already resolved") }
         guard conflict.table == change.table, conflict.rowId == change.rowId, let f = change.fields[conflict.field],
             var record = records[key]?.record
         else {
-            return rejected(change, "conflict \(conflictId) is about \(conflict.table).\(conflict.field) of another record")
+            return rejected(
+                change, "conflict \(conflictId) is about \(conflict.table).\(conflict.field) of another record")
         }
         let current = record[conflict.field]
         let field = HubRecord.Field(value: f.new, revision: current.revision + 1)
@@ -237,7 +243,8 @@ public struct BatchApplication {
         let applied = [conflict.field: WireField(old: current.value, new: f.new, rev: field.revision)]
         let seq = appendEntry(.resolution, change: fed(change, applied), conflict: conflict)
         effects.resolvedConflicts.append(.init(conflict: conflict, seq: seq, json: conflict.json.text))
-        return SyncReceipt.Result(changeId: change.changeId, status: .accepted, seq: seq, revisions: [conflict.field: field.revision])
+        return SyncReceipt.Result(
+            changeId: change.changeId, status: .accepted, seq: seq, revisions: [conflict.field: field.revision])
     }
 
     // MARK: Effects

@@ -28,7 +28,9 @@ enum ChangeCheck {
         if millis > now + maxClockLeadMillis { return "clock too far in the future" }
 
         for (name, field) in change.fields {
-            guard fields.contains(name) || tombstoneFields.contains(name) else { return "\(table) has no field \(name)" }
+            guard fields.contains(name) || tombstoneFields.contains(name) else {
+                return "\(table) has no field \(name)"
+            }
             if integerFields.contains(name) {
                 if case .text = field.new { return "\(table).\(name) must be an integer or null" }
             } else if case .int = field.new {

@@ -22,13 +22,18 @@ struct HubRoutes: Sendable {
     func push(_ request: Request, _ context: HubRequestContext) async throws -> Response {
         guard let clinic = context.clinic else { throw HubError.unauthorized("missing bearer token") }
         let batchId = context.parameters.get("batchId") ?? ""
-        guard EntityID.isValid(batchId) else { throw HubError.badRequest("batch id \(batchId.prefix(64)) is not a UUID") }
+        guard EntityID.isValid(batchId) else {
+            throw HubError.badRequest("batch id \(batchId.prefix(64)) is not a UUID")
+        }
         let upload = try await BatchUpload.read(request, context: context, configuration: configuration)
-        switch try await store.applyBatch(upload.batch, id: batchId.lowercased(), clinic: clinic, bodySHA256: upload.sha256) {
+        switch try await store.applyBatch(
+            upload.batch, id: batchId.lowercased(), clinic: clinic, bodySHA256: upload.sha256)
+        {
         case .receipt(let bytes): return JSONResponse.make(bytes: bytes, for: request)
         case .idTaken:
             throw HubError.batchIdTaken(
-                "batch \(batchId) was already pushed with another body or by another clinic; send new changes under a new batch id")
+                "batch \(batchId) was already pushed with another body or by another clinic; send new changes under a new batch id"
+            )
         }
     }
 
@@ -37,7 +42,9 @@ struct HubRoutes: Sendable {
         let query = request.uri.queryParameters
         var since: Int64 = 0
         if let text = query["since"] {
-            guard let s = Int64(text), s >= 0 else { throw HubError.badRequest("since must be a feed seq (an integer ≥ 0)") }
+            guard let s = Int64(text), s >= 0 else {
+                throw HubError.badRequest("since must be a feed seq (an integer ≥ 0)")
+            }
             since = s
         }
         var limit = Self.defaultFeedLimit

@@ -186,7 +186,9 @@ struct JSONCursor {
         }
         let count = i - digits
         guard count > 0, !(count > 1 && bytes[digits] == 48) else { return nil }
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+        if i < bytes.count,
+            bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E")
+        {
             return nil
         }
         if negative {

@@ -18,7 +18,9 @@ enum OpenAPIDocument {
                 """
                 Clinics push their change logs to the hub and pull other clinics' changes from it. \
                 The clinic is taken from the bearer token, never from the body. Bodies are JSON, \
-                pushed gzip-compressed (Content-Encoding: gzip) or plain. No patient identifier \
+                pushed gzip-compressed (Content-Encoding: gzip) or plain; answers over 1 KB come \
+                gzip-compressed when the request's Accept-Encoding allows gzip. Every failure is \
+                JSON {"error": message}, a 4xx for bad input (never a 5xx). No patient identifier \
                 ever travels: the identity table is never synced.
                 """),
         ]),
@@ -51,7 +53,9 @@ enum OpenAPIDocument {
                         ]),
                         .object([
                             "name": .string("Content-Encoding"), "in": .string("header"), "required": .bool(false),
-                            "schema": .object(["type": .string("string"), "enum": .array([.string("gzip"), .string("identity")])]),
+                            "schema": .object([
+                                "type": .string("string"), "enum": .array([.string("gzip"), .string("identity")]),
+                            ]),
                         ]),
                     ],
                     requestBody: .object([
@@ -60,7 +64,9 @@ enum OpenAPIDocument {
                     ]),
                     responses: [
                         "200": json("The receipt: one result per change, in order.", ref("SyncReceipt")),
-                        "400": error("Malformed JSON, wrong types (the message names the JSON path), a gzip label on non-gzip bytes, or a batch id that is not a UUID."),
+                        "400": error(
+                            "Malformed JSON, wrong types (the message names the JSON path), a gzip label on non-gzip bytes, or a batch id that is not a UUID."
+                        ),
                         "409": error("The batch id was used with another body or by another clinic."),
                         "413": error("The body, or what it inflates to, is over the hub's limit."),
                         "415": error("A Content-Encoding other than gzip or identity."),
@@ -80,7 +86,8 @@ enum OpenAPIDocument {
                             "name": .string("limit"), "in": .string("query"), "required": .bool(false),
                             "description": .string("Most entries in one page; larger values are capped at 10000."),
                             "schema": .object([
-                                "type": .string("integer"), "minimum": .int(1), "maximum": .int(10_000), "default": .int(1000),
+                                "type": .string("integer"), "minimum": .int(1), "maximum": .int(10_000),
+                                "default": .int(1000),
                             ]),
                         ]),
                     ],
@@ -94,7 +101,8 @@ enum OpenAPIDocument {
             "securitySchemes": .object([
                 "bearer": .object([
                     "type": .string("http"), "scheme": .string("bearer"),
-                    "description": .string("The clinic's token from `emreg hub clinic add`; the hub stores only its SHA-256."),
+                    "description": .string(
+                        "The clinic's token from `emreg hub clinic add`; the hub stores only its SHA-256."),
                 ])
             ]),
             "schemas": schemas,
@@ -130,7 +138,8 @@ enum OpenAPIDocument {
 
     static func object(_ properties: [String: JSON], required: [String], _ description: String? = nil) -> JSON {
         var o: [String: JSON] = [
-            "type": .string("object"), "properties": .object(properties), "required": .array(required.map { .string($0) }),
+            "type": .string("object"), "properties": .object(properties),
+            "required": .array(required.map { .string($0) }),
             "additionalProperties": .bool(false),
         ]
         if let description { o["description"] = .string(description) }
@@ -153,16 +162,28 @@ enum OpenAPIDocument {
             "In a push, rev is the hub revision the edit was based on; in the feed, the revision the hub assigned."),
         "WireChange": object(
             [
-                "changeId": uuid, "txId": string, "table": .object([
+                "changeId": uuid, "txId": string,
+                "table": .object([
                     "type": .string("string"),
-                    "enum": .array([.string("patients"), .string("cases"), .string("sites"), .string("biopsies"), .string("follow_ups")]),
+                    "enum": .array([
+                        .string("patients"), .string("cases"), .string("sites"), .string("biopsies"),
+                        .string("follow_ups"),
+                    ]),
                 ]),
-                "rowId": uuid, "op": .object(["type": .string("string"), "enum": .array([.string("insert"), .string("update"), .string("delete"), .string("resolve")])]),
+                "rowId": uuid,
+                "op": .object([
+                    "type": .string("string"),
+                    "enum": .array([.string("insert"), .string("update"), .string("delete"), .string("resolve")]),
+                ]),
                 "fields": .object(["type": .string("object"), "additionalProperties": ref("WireField")]),
                 "hlc": .object(["type": .string("string"), "pattern": .string("^[0-9]{15}-[0-9]{5}$")]),
                 "author": string,
-                "origin": .object(["type": .string("string"), "description": .string("Set by the hub in the feed; ignored in a push.")]),
-                "conflictId": .object(["type": .string("string"), "description": .string("For resolve: the conflict decided.")]),
+                "origin": .object([
+                    "type": .string("string"), "description": .string("Set by the hub in the feed; ignored in a push."),
+                ]),
+                "conflictId": .object([
+                    "type": .string("string"), "description": .string("For resolve: the conflict decided."),
+                ]),
             ],
             required: ["changeId", "txId", "table", "rowId", "op", "fields", "hlc", "author"]),
         "SyncBatch": object(
@@ -171,11 +192,18 @@ enum OpenAPIDocument {
         "ReceiptResult": object(
             [
                 "changeId": string,
-                "status": .object(["type": .string("string"), "enum": .array([.string("accepted"), .string("conflict"), .string("rejected")])]),
-                "seq": .object(["type": .string("integer"), "description": .string("The first feed entry this change produced.")]),
+                "status": .object([
+                    "type": .string("string"),
+                    "enum": .array([.string("accepted"), .string("conflict"), .string("rejected")]),
+                ]),
+                "seq": .object([
+                    "type": .string("integer"), "description": .string("The first feed entry this change produced."),
+                ]),
                 "revisions": .object(["type": .string("object"), "additionalProperties": integer]),
                 "conflictIds": .object(["type": .string("array"), "items": string]),
-                "reason": .object(["type": .string("string"), "description": .string("Why it was rejected; names table and field.")]),
+                "reason": .object([
+                    "type": .string("string"), "description": .string("Why it was rejected; names table and field."),
+                ]),
             ],
             required: ["changeId", "status"]),
         "SyncReceipt": object(
@@ -185,7 +213,8 @@ enum OpenAPIDocument {
             [
                 "id": string, "table": string, "rowId": string, "field": string, "baseValue": ref("FieldValue"),
                 "localValue": ref("FieldValue"), "remoteValue": ref("FieldValue"), "localClinic": string,
-                "changeId": string, "status": .object(["type": .string("string"), "enum": .array([.string("open"), .string("resolved")])]),
+                "changeId": string,
+                "status": .object(["type": .string("string"), "enum": .array([.string("open"), .string("resolved")])]),
                 "resolvedValue": ref("FieldValue"),
             ],
             required: [
@@ -195,15 +224,23 @@ enum OpenAPIDocument {
             "localValue lost at the hub (made at localClinic); remoteValue stands until a person resolves it."),
         "FeedEntry": object(
             [
-                "seq": integer, "kind": .object(["type": .string("string"), "enum": .array([.string("change"), .string("conflict"), .string("resolution")])]),
+                "seq": integer,
+                "kind": .object([
+                    "type": .string("string"),
+                    "enum": .array([.string("change"), .string("conflict"), .string("resolution")]),
+                ]),
                 "change": ref("WireChange"), "conflict": ref("WireConflict"),
             ],
             required: ["seq", "kind"]),
         "SyncFeedPage": object(
             [
                 "entries": .object(["type": .string("array"), "items": ref("FeedEntry")]),
-                "next": .object(["type": .string("integer"), "description": .string("The cursor to ask from next time.")]),
-                "more": .object(["type": .string("boolean"), "description": .string("True when more entries wait beyond this page.")]),
+                "next": .object([
+                    "type": .string("integer"), "description": .string("The cursor to ask from next time."),
+                ]),
+                "more": .object([
+                    "type": .string("boolean"), "description": .string("True when more entries wait beyond this page."),
+                ]),
             ],
             required: ["entries", "next", "more"]),
     ])

@@ -29,7 +29,8 @@ struct RequestLogMiddleware: RouterMiddleware {
         let bytesOut = response.body.contentLength ?? 0
         let millis = Double(Self.monotonicNanos() - start) / 1_000_000
         let route = context.endpointPath ?? "(no route)"
-        var line = "\(request.method.rawValue) \(route) \(response.status.code) in=\(context.notes.bytesIn) out=\(bytesOut)"
+        var line =
+            "\(request.method.rawValue) \(route) \(response.status.code) in=\(context.notes.bytesIn) out=\(bytesOut)"
         line += " \(Self.format(millis))ms"
         if let clinic = context.notes.clinic { line += " clinic=\(clinic)" }
         if context.notes.changes > 0 { line += " changes=\(context.notes.changes)" }

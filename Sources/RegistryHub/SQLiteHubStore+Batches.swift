@@ -11,10 +11,12 @@ extension SQLiteHubStore {
     public func applyBatch(_ batch: SyncBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
     {
-        try await databaseErrors {
+        defer { checkpointer.request() }
+        return try await databaseErrors {
             try await pool.write { db -> BatchOutcome in
                 if let stored = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT clinic, body_sha256, receipt_gzip FROM hub_batches WHERE batch_id = ?"),
+                    db.cachedStatement(
+                        sql: "SELECT clinic, body_sha256, receipt_gzip FROM hub_batches WHERE batch_id = ?"),
                     arguments: [id])
                 {
                     guard stored[0] as String == clinic && stored[1] as String == bodySHA256 else { return .idTaken }
@@ -50,10 +52,13 @@ extension SQLiteHubStore {
             try forChunks(of: rowIds) { ids in
                 let rows = try Row.fetchCursor(
                     db.cachedStatement(
-                        sql: "SELECT row_id, origin, fields FROM hub_records WHERE table_name = ? AND row_id IN (\(placeholders(ids.count)))"),
+                        sql:
+                            "SELECT row_id, origin, fields FROM hub_records WHERE table_name = ? AND row_id IN (\(placeholders(ids.count)))"
+                    ),
                     arguments: StatementArguments([table] + ids))
                 while let row = try rows.next() {
-                    snapshot.records[RecordKey(table: table, rowId: row[0])] = try HubRecord(origin: row[1], fieldsJSON: row[2])
+                    snapshot.records[RecordKey(table: table, rowId: row[0])] = try HubRecord(
+                        origin: row[1], fieldsJSON: row[2])
                 }
             }
         }
@@ -62,7 +67,9 @@ extension SQLiteHubStore {
         try forChunks(of: needs.changeIds) { ids in
             let rows = try Row.fetchCursor(
                 db.cachedStatement(
-                    sql: "SELECT change_id, clinic, status, batch, position FROM hub_changes WHERE change_id IN (\(placeholders(ids.count)))"),
+                    sql:
+                        "SELECT change_id, clinic, status, batch, position FROM hub_changes WHERE change_id IN (\(placeholders(ids.count)))"
+                ),
                 arguments: StatementArguments(ids))
             while let row = try rows.next() {
                 guard let status = SyncReceipt.Result.Status(rawValue: row[2]) else {
@@ -99,7 +106,9 @@ extension SQLiteHubStore {
 
     /// The results of a stored receipt, in order.
     static func storedResults(_ db: Database, batchRow: Int64) throws -> [SyncReceipt.Result] {
-        guard let gzip = try Data.fetchOne(db, sql: "SELECT receipt_gzip FROM hub_batches WHERE id = ?", arguments: [batchRow]),
+        guard
+            let gzip = try Data.fetchOne(
+                db, sql: "SELECT receipt_gzip FROM hub_batches WHERE id = ?", arguments: [batchRow]),
             let text = try? Gzip.decompress(Array(gzip), limit: 1 << 30),
             let json = try? JSON.parse(bytes: text), let receipt = try? SyncReceipt(json: json)
         else { throw HubError.database("the receipt of batch row \(batchRow) is missing or unreadable") }
@@ -145,7 +154,9 @@ extension SQLiteHubStore {
                 VALUES (?, ?, ?, ?, 'open', ?, ?)
                 """)
         for r in effects.raisedConflicts {
-            try raise.execute(arguments: [r.conflict.id, r.conflict.table, r.conflict.rowId, r.conflict.field, r.seq, r.json])
+            try raise.execute(arguments: [
+                r.conflict.id, r.conflict.table, r.conflict.rowId, r.conflict.field, r.seq, r.json,
+            ])
         }
         let resolve = try db.cachedStatement(
             sql: "UPDATE hub_conflicts SET status = 'resolved', resolved_seq = ?, conflict = ? WHERE id = ?")
@@ -194,7 +205,8 @@ struct FastInsert {
         let code = sqlite3_step(handle)
         sqlite3_reset(handle)
         guard code == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
     }
 }

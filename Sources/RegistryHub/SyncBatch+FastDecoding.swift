@@ -84,7 +84,8 @@ extension JSONCursor {
             return nil
         }
         return WireChange(
-            changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields, hlc: hlc, author: author,
+            changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields, hlc: hlc,
+            author: author,
             origin: origin, conflictId: conflictId)
     }
 

@@ -38,8 +38,12 @@ extension HubCommand {
         var maxBodyBytes = HubConfiguration.defaultMaxBodyBytes
 
         func validate() throws {
-            guard (0...65535).contains(port) else { throw ValidationError("--port: \(port) is not a TCP port; accepted: 0 to 65535") }
-            guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes: too small; accepted: 1024 or more") }
+            guard (0...65535).contains(port) else {
+                throw ValidationError("--port: \(port) is not a TCP port; accepted: 0 to 65535")
+            }
+            guard maxBodyBytes >= 1024 else {
+                throw ValidationError("--max-body-bytes: too small; accepted: 1024 or more")
+            }
         }
 
         func run() throws {
@@ -121,7 +125,8 @@ extension HubCommand.Clinic {
             }
             if json { return try JSONOutput.print(documents) }
             if documents.isEmpty {
-                FileOutput.standardError.write("no clinics yet; add one with `emreg hub clinic add CODE --hub-db \(hub.path)`\n")
+                FileOutput.standardError.write(
+                    "no clinics yet; add one with `emreg hub clinic add CODE --hub-db \(hub.path)`\n")
                 return
             }
             let width = max(4, documents.map(\.code.count).max() ?? 0)
@@ -129,7 +134,9 @@ extension HubCommand.Clinic {
             print("\(pad("CODE", width))  STATUS   SINCE                     LAST PUSH                 BATCHES")
             for d in documents {
                 let since = d.revokedAt ?? d.createdAt
-                print("\(pad(d.code, width))  \(pad(d.status, 7))  \(pad(since, 24))  \(pad(d.lastPushAt ?? "never", 24))  \(d.batches)")
+                print(
+                    "\(pad(d.code, width))  \(pad(d.status, 7))  \(pad(since, 24))  \(pad(d.lastPushAt ?? "never", 24))  \(d.batches)"
+                )
             }
         }
     }
@@ -144,7 +151,8 @@ extension HubCommand.Clinic {
             let store = try hub.openStore()
             let revoked = try blocking { [code] in try await store.revokeClinic(code) }
             FileOutput.standardError.write(
-                revoked ? "clinic \(code) revoked; its token no longer works\n" : "clinic \(code) was already revoked\n")
+                revoked ? "clinic \(code) revoked; its token no longer works\n" : "clinic \(code) was already revoked\n"
+            )
         }
     }
 }

@@ -23,24 +23,37 @@ import Testing
         #expect(pending == Self.bulkChanges, "pendingChanges after the import")
         #expect(try a.syncedChangeCount() == pending)
 
-        // Six runs, each SIGKILLed at a random moment: 150–900 ms after it starts (freezing
-        // and sending a batch), or just after the hub logged that it answered a batch (the
-        // hub has it; did the client record the answer?), or while it pulls a page.
+        // Six runs, each SIGKILLed at a random moment after an event: its start (freezing and
+        // sending a batch); the hub logging its answer to a batch (the hub has it: the kill
+        // lands while the client records the answer); the client having recorded a batch (it
+        // freezes and sends the next); the hub serving a feed page (the client applies it);
+        // the client's pull cursor moving (it asks for the next page).
         var rng = SplitMix64(seed: Self.seed)
         var kills = 0
         var progress = [String]()
-        let schedule = ["start", "push", "start", "push", "pull", "pull"]
+        let answered = "SELECT count(*) FROM sync_batches WHERE answered_at IS NOT NULL"
+        let cursor = "SELECT coalesce((SELECT value FROM sync_state WHERE key = 'pull_cursor'), 0)"
+        let schedule = ["start", "answered", "recorded", "recorded", "served", "pulled"]
         for (attempt, when) in schedule.enumerated() {
             let (posts, gets) = (hub.requests("POST /v1/batches"), hub.requests("GET /v1/changes"))
+            let (batches, pulled) = (try a.sql(answered), try a.sql(cursor))
             let sync = try a.spawn(["sync", "--hub", hub.url, "--token-file", a.tokenFile], log: "sync-\(attempt).log")
             let delay: Int
             switch when {
-            case "push":
+            case "answered":
                 try hub.waitForRequests("POST /v1/batches", moreThan: posts, while: sync)
                 delay = Int.random(in: 0...1500, using: &rng)
-            case "pull":
+            case "recorded":
+                try Self.waitUntil("a batch recorded", timeout: 60) {
+                    try a.sql(answered) != batches || !sync.isRunning
+                }
+                delay = Int.random(in: 0...800, using: &rng)
+            case "served":
                 try hub.waitForRequests("GET /v1/changes", moreThan: gets, while: sync)
-                delay = Int.random(in: 0...3000, using: &rng)
+                delay = Int.random(in: 0...2000, using: &rng)
+            case "pulled":
+                try Self.waitUntil("a page applied", timeout: 60) { try a.sql(cursor) != pulled || !sync.isRunning }
+                delay = Int.random(in: 0...800, using: &rng)
             default:
                 delay = Int.random(in: 150...900, using: &rng)
             }
@@ -49,8 +62,9 @@ import Testing
             if killed { Foundation.kill(sync.processIdentifier, SIGKILL) }
             sync.waitUntilExit()
             kills += killed ? 1 : 0
-            let step = "\(when) + \(delay) ms: \(killed ? "killed" : "exited \(sync.terminationStatus)"), "
-                + "pending \(try a.pendingChanges()), pull cursor \(try a.sql("SELECT value FROM sync_state WHERE key = 'pull_cursor'"))"
+            let step =
+                "\(when) + \(delay) ms: \(killed ? "killed" : "exited \(sync.terminationStatus)"), "
+                + "pending \(try a.pendingChanges()), batches answered \(try a.sql(answered)), pull cursor \(try a.sql(cursor))"
             progress.append(step)
             Self.trace("client \(step)")
             if !killed { break }
@@ -60,7 +74,8 @@ import Testing
         let last = try a.sync(hub)
         Self.trace("final sync done")
         #expect(last.status == 0, "seed \(Self.seed): \(last.stderr)")
-        try Self.expectExactlyOnce(a: a, b: b, hub: hub, changes: Self.bulkChanges, context: "seed \(Self.seed), \(progress)")
+        try Self.expectExactlyOnce(
+            a: a, b: b, hub: hub, changes: Self.bulkChanges, context: "seed \(Self.seed), \(progress)")
     }
 
     // MARK: 2. kill -9 of the hub
@@ -72,49 +87,68 @@ import Testing
         var rng = SplitMix64(seed: Self.seed &+ 2)
         var events = [String]()
 
-        // Push: kill the hub twice while batches arrive, each time just after one landed.
+        // Push: kill the hub twice while it works on a batch (after the client recorded the
+        // answer to the one before, once the hub has burnt 0.1 s of CPU on the next: decoding
+        // or applying it, or just committed and about to answer), then start it again on the
+        // same port and database.
+        let answered = "SELECT count(*) FROM sync_batches WHERE answered_at IS NOT NULL"
         let push = try a.spawn(["sync", "--hub", hub.url, "--token-file", a.tokenFile], log: "push.log")
-        for _ in 0..<2 {
-            let landed = hub.requests("POST /v1/batches")
-            try hub.waitForRequests("POST /v1/batches", moreThan: landed, while: push)
-            let delay = Int.random(in: 0...250, using: &rng)
+        for round in 1...2 {
+            try Self.waitUntil("batch \(round) recorded", timeout: 60) {
+                try Int(a.sql(answered)) ?? 0 >= round || !push.isRunning
+            }
+            let idle = hub.cpuTicks()
+            try Self.waitUntil("the hub at work on batch \(round + 1)", timeout: 60, poll: 5_000) {
+                hub.cpuTicks() >= idle + 10 || !push.isRunning
+            }
+            let delay = Int.random(in: 0...400, using: &rng)
             usleep(UInt32(delay) * 1000)
             guard push.isRunning else { break }
             hub.kill()
-            events.append("push: hub killed \(delay) ms after batch \(landed + 1)")
+            events.append(
+                "push: hub killed \(delay) ms into its work on batch \(round + 1); hub has \(try Self.sqlite(hub.hubDB, "SELECT count(*) FROM hub_batches")) batches"
+            )
             usleep(300_000)
             try hub.start()
         }
         push.waitUntilExit()
         Self.trace("first push exited")
         events.append("push: first sync exited \(push.terminationStatus)")
-        #expect(events.filter { $0.contains("killed") }.count == 2, "seed \(Self.seed): \(events)")
-        // A retry riding out the restart (0) or giving up (3) are both fine; a crash is not.
+        #expect(events.filter { $0.hasPrefix("push: hub killed") }.count == 2, "seed \(Self.seed): \(events)")
+        // The client saw the hub go away and retried (riding out the restart: 0; or giving up: 3).
+        #expect(a.read("push.log").contains("failed"), "\(events): \(a.read("push.log"))")
         #expect([0, 3].contains(push.terminationStatus), "\(events): \(a.read("push.log"))")
         let again = try a.sync(hub)
         Self.trace("push resync done")
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try a.pendingChanges() == 0)
 
-        // Pull: the second clinic pulls 20,000 changes in pages; kill the hub mid-way.
+        // Pull: the second clinic pulls the 20,000 changes in pages of 5,000; kill the hub just
+        // after B applied a page, as it asks for the next one.
+        let cursor = "SELECT coalesce((SELECT value FROM sync_state WHERE key = 'pull_cursor'), 0)"
         let pull = try b.spawn(["sync", "--hub", hub.url, "--token-file", b.tokenFile], log: "pull.log")
-        for _ in 0..<2 {
-            let served = hub.requests("GET /v1/changes")
-            try hub.waitForRequests("GET /v1/changes", moreThan: served, while: pull)
-            let delay = Int.random(in: 0...150, using: &rng)
+        for _ in 1...2 {
+            let before = try b.sql(cursor)
+            try Self.waitUntil("a page applied", timeout: 60, poll: 10_000) {
+                try b.sql(cursor) != before || !pull.isRunning
+            }
+            let delay = Int.random(in: 0...30, using: &rng)
             usleep(UInt32(delay) * 1000)
             guard pull.isRunning else { break }
             hub.kill()
-            events.append("pull: hub killed \(delay) ms after page \(served + 1), cursor \(try b.sql("SELECT value FROM sync_state WHERE key = 'pull_cursor'"))")
+            events.append("pull: hub killed \(delay) ms after B's cursor moved to \(try b.sql(cursor))")
             usleep(300_000)
             try hub.start()
         }
         pull.waitUntilExit()
         Self.trace("first pull exited")
         events.append("pull: first sync exited \(pull.terminationStatus)")
-        #expect(events.filter { $0.hasPrefix("pull: hub killed") }.count >= 1, "seed \(Self.seed): \(events)")
+        #expect(events.filter { $0.hasPrefix("pull: hub killed") }.count == 2, "seed \(Self.seed): \(events)")
+        #expect(b.read("pull.log").contains("failed"), "\(events): \(b.read("pull.log"))")
         #expect([0, 3].contains(pull.terminationStatus), "\(events): \(b.read("pull.log"))")
-        try Self.expectExactlyOnce(a: a, b: b, hub: hub, changes: Self.bulkChanges, context: "seed \(Self.seed), \(events)")
+        Self.trace("\(events)")
+        try Self.expectExactlyOnce(
+            a: a, b: b, hub: hub, changes: Self.bulkChanges, context: "seed \(Self.seed), \(events)")
     }
 
     // MARK: 3. Privacy on the wire and at rest
@@ -125,9 +159,13 @@ import Testing
         let mrn = "MRN-SECRET-4711"
         let name = "Zelda Quux"
         let birthDate = "1957-11-23"
-        let patient = try a.runner.ok(["patient", "add", "--mrn", mrn, "--sex", "female", "--birth-year", "1957", "--name", name, "--birth-date", birthDate])
+        let patient = try a.runner.ok([
+            "patient", "add", "--mrn", mrn, "--sex", "female", "--birth-year", "1957", "--name", name, "--birth-date",
+            birthDate,
+        ])
         let clinicalCase = try a.runner.ok([
-            "case", "add", "--patient", patient, "--diagnosis", "extramedullary-plasmacytoma", "--diagnosed", "2024-03-05",
+            "case", "add", "--patient", patient, "--diagnosis", "extramedullary-plasmacytoma", "--diagnosed",
+            "2024-03-05",
             "--icd10", "C90.2", "--morphology", "9734/3",
         ])
         // The identity is edited too: an update must not leak either.
@@ -177,7 +215,8 @@ import Testing
         let hubLog = hub.log
         #expect(hubLog.contains("POST /v1/batches"), "the hub log is empty: \(hubLog)")
         for c in [a, b] {
-            let token = try String(contentsOfFile: c.tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = try String(contentsOfFile: c.tokenFile, encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             #expect(requests.contains { $0.headers.contains { $0.0 == "Authorization" && $0.1 == "Bearer \(token)" } })
             #expect(!hubLog.contains(token), "\(c.code)'s token in the hub log")
             #expect(!hubLog.contains(String(token.prefix(16))), "part of \(c.code)'s token in the hub log")
@@ -211,9 +250,12 @@ import Testing
         let failedBefore = a.read("service.log").components(separatedBy: "sync round failed").count
         _ = try a.runner.logLegPlasmacytoma(mrn: "SVC-2")
         try Self.waitUntil("a failed round while the hub is down", timeout: 40) {
-            a.read("service.log").components(separatedBy: "sync round failed").count > failedBefore || !service.isRunning
+            a.read("service.log").components(separatedBy: "sync round failed").count > failedBefore
+                || !service.isRunning
         }
-        #expect(service.isRunning, "the service exited \(service.terminationStatus) when the hub went away: \(a.read("service.log"))")
+        #expect(
+            service.isRunning,
+            "the service exited \(service.terminationStatus) when the hub went away: \(a.read("service.log"))")
         try hub.start()
         try Self.waitUntil("the service catches up after the outage", timeout: 40) {
             try a.pendingChanges() == 0 || !service.isRunning
@@ -232,7 +274,8 @@ import Testing
         let rounds = lines.filter { $0.contains("sync round") }
         // One line per round, a round per second or so (the outage's retries stretch a few).
         #expect(rounds.count >= 3 && Double(rounds.count) <= elapsed + 2, "\(rounds.count) round lines in \(elapsed) s")
-        #expect(rounds.allSatisfy { $0.contains("sync round: pushed ") || $0.contains("sync round failed") }, "\(rounds)")
+        #expect(
+            rounds.allSatisfy { $0.contains("sync round: pushed ") || $0.contains("sync round failed") }, "\(rounds)")
         #expect(rounds.contains { $0.contains("sync round failed") }, "no failed round logged during the outage")
         // The two cases (5 synced changes each) went out in the rounds, each answered once.
         let pushed = rounds.compactMap { $0.firstMatch(of: /pushed (\d+)/).flatMap { Int($0.1) } }.reduce(0, +)
@@ -245,7 +288,8 @@ import Testing
     // MARK: 5. Config/: systemd units
 
     @Test func systemdUnitsRunTheRealCommandsHardened() throws {
-        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Config")
         let sync = try SystemdUnit(path: config.appendingPathComponent("emreg-sync.service").path)
         let hub = try SystemdUnit(path: config.appendingPathComponent("emreg-hub.service").path)
@@ -273,7 +317,9 @@ import Testing
             let help = try e.run(command + ["--help"]).stdout
             let flags = (unit.one("ExecStart") ?? "").split(separator: " ").filter { $0.hasPrefix("--") }
             #expect(!flags.isEmpty)
-            for flag in flags { #expect(help.contains(String(flag)), "\(unit.name): \(flag) is not an option of emreg \(command)") }
+            for flag in flags {
+                #expect(help.contains(String(flag)), "\(unit.name): \(flag) is not an option of emreg \(command)")
+            }
         }
         // The hub unit's ${EMREG_HUB_*} come from Config/hub.conf.
         let hubConf = try String(contentsOfFile: config.appendingPathComponent("hub.conf").path, encoding: .utf8)
@@ -283,7 +329,9 @@ import Testing
 
         // systemd's own check, where systemd-analyze exists (the binary path is swapped for the
         // built one, since verify insists that ExecStart's program exists).
-        guard let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first(where: FileManager.default.isExecutableFile)
+        guard
+            let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first(
+                where: FileManager.default.isExecutableFile)
         else { return }
         for unit in [sync, hub] {
             let copy = e.directory + "/" + unit.name
@@ -311,7 +359,9 @@ extension SyncFaultTests {
 
         /// Starts `emreg ARGS` in the background, stdout and stderr to `log` (stderr to `errors`
         /// if given) in the clinic's directory.
-        func spawn(_ arguments: [String], log: String, errors: String? = nil, environment: [String: String] = [:]) throws -> Process {
+        func spawn(_ arguments: [String], log: String, errors: String? = nil, environment: [String: String] = [:])
+            throws -> Process
+        {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: EmregProcess.binary)
             p.arguments = arguments
@@ -335,7 +385,9 @@ extension SyncFaultTests {
         }
 
         func read(_ log: String) -> String {
-            FileManager.default.contents(atPath: runner.directory + "/" + log).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            FileManager.default.contents(atPath: runner.directory + "/" + log).map {
+                String(decoding: $0, as: UTF8.self)
+            } ?? ""
         }
 
         func status() throws -> [String: Any] {
@@ -349,25 +401,37 @@ extension SyncFaultTests {
 
         /// The changes this clinic made that sync (identity rows never do).
         func syncedChangeCount() throws -> Int {
-            try #require(Int(sql("SELECT count(*) FROM change_log WHERE origin = '\(code)' AND table_name <> 'patient_identities'")))
+            try #require(
+                Int(
+                    sql(
+                        "SELECT count(*) FROM change_log WHERE origin = '\(code)' AND table_name <> 'patient_identities'"
+                    )))
         }
     }
 
     /// A hub, two clinics (A and B) registered with it, one linkage secret.
     static func world() throws -> (EmregProcess, Hub, Clinic, Clinic) {
         let root = try EmregProcess()
-        let hub = try Hub(directory: root.directory)
-        let clinics = try ["A", "B"].map { code in
-            var runner = try EmregProcess()
-            runner.environment["EMREG_AUTHOR"] = "registrar-\(code)"
-            try linkageSecret.write(toFile: runner.directory + "/secret", atomically: true, encoding: .utf8)
-            _ = try runner.ok(["init", "--clinic", code, "--linkage-secret-file", "secret"])
-            let token = try root.ok(["hub", "clinic", "add", code, "--hub-db", hub.hubDB])
-            let tokenFile = root.directory + "/\(code).token"
-            try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
-            return Clinic(code: code, runner: runner, tokenFile: tokenFile)
+        var made = [EmregProcess]()
+        do {
+            let hub = try Hub(directory: root.directory)
+            let clinics = try ["A", "B"].map { code in
+                var runner = try EmregProcess()
+                made.append(runner)
+                runner.environment["EMREG_AUTHOR"] = "registrar-\(code)"
+                try linkageSecret.write(toFile: runner.directory + "/secret", atomically: true, encoding: .utf8)
+                _ = try runner.ok(["init", "--clinic", code, "--linkage-secret-file", "secret"])
+                let token = try root.ok(["hub", "clinic", "add", code, "--hub-db", hub.hubDB])
+                let tokenFile = root.directory + "/\(code).token"
+                try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+                return Clinic(code: code, runner: runner, tokenFile: tokenFile)
+            }
+            return (root, hub, clinics[0], clinics[1])
+        } catch {
+            // The hub (if any) stops when it is released; its directory and the clinics' go now.
+            (made + [root]).forEach { $0.cleanUp() }
+            throw error
         }
-        return (root, hub, clinics[0], clinics[1])
     }
 
     /// Gives clinic A `bulkPatients` patients, each with a case, a site and a follow-up,
@@ -451,7 +515,9 @@ extension SyncFaultTests {
         #expect(try h("SELECT count(*) FROM hub_changes WHERE clinic = 'A'") == "\(changes)", c)
         #expect(try h("SELECT status, count(*) FROM hub_changes GROUP BY status") == "accepted|\(changes)", c)
         #expect(
-            try h("SELECT count(*), count(DISTINCT json_extract(entry, '$.change.changeId')) FROM hub_feed WHERE kind = 'change'")
+            try h(
+                "SELECT count(*), count(DISTINCT json_extract(entry, '$.change.changeId')) FROM hub_feed WHERE kind = 'change'"
+            )
                 == "\(changes)|\(changes)", c)
         #expect(try h("SELECT count(*) = max(seq) FROM hub_feed") == "1", "the feed has gaps; \(context)")
         #expect(try h("SELECT count(*) FROM hub_feed WHERE json_extract(entry, '$.change.origin') <> 'A'") == "0", c)
@@ -474,15 +540,21 @@ extension SyncFaultTests {
         let pulled = try b.sync(hub)
         Self.trace("B pulled")
         #expect(pulled.status == 0, "\(pulled.stderr)")
-        #expect(try b.sql("SELECT count(*), count(DISTINCT change_id) FROM change_log WHERE origin = 'A'") == "\(changes)|\(changes)", c)
-        #expect(try b.sql("SELECT value FROM sync_state WHERE key = 'pull_cursor'") == h("SELECT max(seq) FROM hub_feed"), c)
+        #expect(
+            try b.sql("SELECT count(*), count(DISTINCT change_id) FROM change_log WHERE origin = 'A'")
+                == "\(changes)|\(changes)", c)
+        #expect(
+            try b.sql("SELECT value FROM sync_state WHERE key = 'pull_cursor'") == h("SELECT max(seq) FROM hub_feed"), c
+        )
         slow += [try check(b, ["case", "list"], "check-cases"), try check(b, ["audit", "verify"], "check-audit")]
         for (_, _, p) in slow { p.waitUntilExit() }
         for (clinic, name, p) in slow {
             #expect(p.terminationStatus == 0, "\(clinic.code) \(name): \(clinic.read(name + ".err")); \(context)")
         }
         for (clinic, name, _) in slow where name == "check-audit" {
-            #expect(clinic.read(name + ".out").contains("audit trail intact"), "\(clinic.code): \(clinic.read(name + ".err")); \(context)")
+            #expect(
+                clinic.read(name + ".out").contains("audit trail intact"),
+                "\(clinic.code): \(clinic.read(name + ".err")); \(context)")
         }
         let casesA = a.read("check-cases.out").split(separator: "\n")
         let casesB = b.read("check-cases.out").split(separator: "\n")
@@ -493,8 +565,10 @@ extension SyncFaultTests {
         #expect(casesA.count == bulkPatients && casesB.count == casesA.count, c)
         #expect(Set(casesA.map { $0.split(separator: " ")[0] }) == Set(casesB.map { $0.split(separator: " ")[0] }), c)
         for table in ["patients", "cases", "sites", "biopsies", "follow_ups"] {
-            let columns = try a.sql("SELECT name FROM pragma_table_info('\(table)') WHERE name NOT IN ('created_at', 'updated_at')")
-                .split(separator: "\n").joined(separator: ", ")
+            let columns = try a.sql(
+                "SELECT name FROM pragma_table_info('\(table)') WHERE name NOT IN ('created_at', 'updated_at')"
+            )
+            .split(separator: "\n").joined(separator: ", ")
             let query = "SELECT \(columns) FROM \(table) ORDER BY 1"
             let (x, y) = (try a.sql(query), try b.sql(query))
             #expect(x == y, "\(table) differs between A and B; \(context)")
@@ -530,130 +604,155 @@ extension SyncFaultTests {
     /// With EMREG_FAULT_TRACE set, prints what the tests do and when, to stderr.
     static func trace(_ what: @autoclosure () -> String) {
         guard ProcessInfo.processInfo.environment["EMREG_FAULT_TRACE"] != nil else { return }
-        FileHandle.standardError.write(Data("[fault \(String(format: "%.2f", Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1000)))] \(what())\n".utf8))
+        let clock = String(format: "%.2f", Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1000))
+        FileHandle.standardError.write(Data("[fault \(clock)] \(what())\n".utf8))
     }
 
-    static func waitUntil(_ what: String, timeout: Double, _ condition: () throws -> Bool) throws {
+    static func waitUntil(_ what: String, timeout: Double, poll: UInt32 = 100_000, _ condition: () throws -> Bool)
+        throws
+    {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if try condition() { return }
-            usleep(100_000)
+            usleep(poll)
         }
         throw EmregProcess.Failure(message: "timed out after \(timeout) s waiting for \(what)")
     }
 }
 
 extension SyncFaultTests {
-/// A hub that can be SIGKILLed and started again on the same port and database; its stderr
-/// log accumulates in `hub.log` across restarts.
-final class Hub {
-    let directory: String
-    let port: Int
-    let logFile: String
-    private var process: Process?
-    var hubDB: String { directory + "/hub.sqlite" }
-    var url: String { "http://127.0.0.1:\(port)" }
+    /// A hub that can be SIGKILLed and started again on the same port and database; its stderr
+    /// log accumulates in `hub.log` across restarts.
+    final class Hub {
+        let directory: String
+        let port: Int
+        let logFile: String
+        private var process: Process?
+        var hubDB: String { directory + "/hub.sqlite" }
+        var url: String { "http://127.0.0.1:\(port)" }
 
-    init(directory: String) throws {
-        self.directory = directory
-        port = try HubProcess.freePort()
-        logFile = directory + "/hub.log"
-        FileManager.default.createFile(atPath: logFile, contents: nil)
-        try start()
-    }
-
-    deinit { stop() }
-
-    func start() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: EmregProcess.binary)
-        p.arguments = ["hub", "serve", "--hub-db", hubDB, "--port", String(port), "--bind", "127.0.0.1"]
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-        log.seekToEndOfFile()
-        p.standardError = log
-        p.standardOutput = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        process = p
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if HubProcess.get(port: port, path: "/health").contains("\"ok\"") { return }
-            guard p.isRunning else { throw EmregProcess.Failure(message: "hub exited \(p.terminationStatus): \(self.log)") }
-            usleep(20_000)
+        init(directory: String) throws {
+            self.directory = directory
+            port = try HubProcess.freePort()
+            logFile = directory + "/hub.log"
+            FileManager.default.createFile(atPath: logFile, contents: nil)
+            try start()
         }
-        throw EmregProcess.Failure(message: "hub did not become healthy on port \(port)")
-    }
 
-    /// SIGKILL, as a crash or power loss would.
-    func kill() {
-        guard let p = process, p.isRunning else { return }
-        Foundation.kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-    }
+        deinit { stop() }
 
-    func stop() {
-        guard let p = process, p.isRunning else { return }
-        p.terminate()
-        p.waitUntilExit()
-    }
-
-    /// Stops the hub and returns the bytes of its database files as they are left.
-    func stopAndReadFiles() -> Data {
-        stop()
-        var d = Data()
-        for suffix in ["", "-wal", "-shm"] { d.append(FileManager.default.contents(atPath: hubDB + suffix) ?? Data()) }
-        return d
-    }
-
-    var log: String { FileManager.default.contents(atPath: logFile).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-
-    /// How many requests the log shows whose line contains `route` (one line per request).
-    func requests(_ route: String) -> Int {
-        log.split(separator: "\n").filter { $0.contains(route) }.count
-    }
-
-    /// Waits until more than `count` such requests are logged, or `client` exits.
-    func waitForRequests(_ route: String, moreThan count: Int, while client: Process, timeout: Double = 60) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if requests(route) > count || !client.isRunning { return }
-            usleep(5_000)
+        func start() throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: EmregProcess.binary)
+            p.arguments = ["hub", "serve", "--hub-db", hubDB, "--port", String(port), "--bind", "127.0.0.1"]
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+            log.seekToEndOfFile()
+            p.standardError = log
+            p.standardOutput = FileHandle.nullDevice
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            try log.close()  // the hub has its own descriptor
+            process = p
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if HubProcess.get(port: port, path: "/health").contains("\"ok\"") { return }
+                guard p.isRunning else {
+                    throw EmregProcess.Failure(message: "hub exited \(p.terminationStatus): \(self.log)")
+                }
+                usleep(20_000)
+            }
+            throw EmregProcess.Failure(message: "hub did not become healthy on port \(port)")
         }
-        throw EmregProcess.Failure(message: "no \(route) request within \(timeout) s")
-    }
-}
 
-/// A unit file's `Key=value` lines (comments and sections dropped).
-struct SystemdUnit {
-    var name: String
-    var text: String
-    var entries: [(String, String)]
+        /// CPU time the running hub has used, in clock ticks (1/100 s): it climbs while the hub
+        /// decodes and applies a batch and stands still while it waits.
+        func cpuTicks() -> Int {
+            guard let p = process, p.isRunning,
+                let stat = try? String(contentsOfFile: "/proc/\(p.processIdentifier)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return 0 }
+            // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return 0 }
+            return user + system
+        }
 
-    init(path: String) throws {
-        name = URL(fileURLWithPath: path).lastPathComponent
-        text = try String(contentsOfFile: path, encoding: .utf8)
-        entries = text.split(separator: "\n").compactMap { line in
-            let l = line.trimmingCharacters(in: .whitespaces)
-            guard !l.hasPrefix("#"), !l.hasPrefix(";"), !l.hasPrefix("["), let eq = l.firstIndex(of: "=") else { return nil }
-            return (String(l[..<eq]), String(l[l.index(after: eq)...]))
+        /// SIGKILL, as a crash or power loss would.
+        func kill() {
+            guard let p = process, p.isRunning else { return }
+            Foundation.kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+
+        func stop() {
+            guard let p = process, p.isRunning else { return }
+            p.terminate()
+            p.waitUntilExit()
+        }
+
+        /// Stops the hub and returns the bytes of its database files as they are left.
+        func stopAndReadFiles() -> Data {
+            stop()
+            var d = Data()
+            for suffix in ["", "-wal", "-shm"] {
+                d.append(FileManager.default.contents(atPath: hubDB + suffix) ?? Data())
+            }
+            return d
+        }
+
+        var log: String {
+            FileManager.default.contents(atPath: logFile).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        }
+
+        /// How many requests the log shows whose line contains `route` (one line per request).
+        func requests(_ route: String) -> Int {
+            log.split(separator: "\n").filter { $0.contains(route) }.count
+        }
+
+        /// Waits until more than `count` such requests are logged, or `client` exits.
+        func waitForRequests(_ route: String, moreThan count: Int, while client: Process, timeout: Double = 60) throws {
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                if requests(route) > count || !client.isRunning { return }
+                usleep(5_000)
+            }
+            throw EmregProcess.Failure(message: "no \(route) request within \(timeout) s")
         }
     }
 
-    func values(_ key: String) -> [String] { entries.filter { $0.0 == key }.map(\.1) }
-    /// The last value of `key` (systemd's rule for single-valued keys).
-    func one(_ key: String) -> String? { values(key).last }
-}
+    /// A unit file's `Key=value` lines (comments and sections dropped).
+    struct SystemdUnit {
+        var name: String
+        var text: String
+        var entries: [(String, String)]
 
-/// A seeded generator, so a failing run can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        init(path: String) throws {
+            name = URL(fileURLWithPath: path).lastPathComponent
+            text = try String(contentsOfFile: path, encoding: .utf8)
+            entries = text.split(separator: "\n").compactMap { line in
+                let l = line.trimmingCharacters(in: .whitespaces)
+                guard !l.hasPrefix("#"), !l.hasPrefix(";"), !l.hasPrefix("["), let eq = l.firstIndex(of: "=") else {
+                    return nil
+                }
+                return (String(l[..<eq]), String(l[l.index(after: eq)...]))
+            }
+        }
+
+        func values(_ key: String) -> [String] { entries.filter { $0.0 == key }.map(\.1) }
+        /// The last value of `key` (systemd's rule for single-valued keys).
+        func one(_ key: String) -> String? { values(key).last }
     }
-}
+
+    /// A seeded generator, so a failing run can be replayed.
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
 }

@@ -21,7 +21,8 @@ final class WireCapture {
 
     static let script: String = {
         // Tests/EndToEndTests/WireCapture.swift → scripts/wire_capture.py
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("scripts/wire_capture.py").path
     }()
 
@@ -31,7 +32,9 @@ final class WireCapture {
 
     /// Starts the proxy in front of `targetPort`; it exits on its own after `maxSeconds`.
     init(targetPort: Int, directory: String, maxSeconds: Int = 90) throws {
-        guard let python = Self.python else { throw EmregProcess.Failure(message: "no python3 for scripts/wire_capture.py") }
+        guard let python = Self.python else {
+            throw EmregProcess.Failure(message: "no python3 for scripts/wire_capture.py")
+        }
         recordsFile = directory + "/capture.jsonl"
         rawFile = directory + "/capture.raw"
         let banner = directory + "/capture.banner"
@@ -80,7 +83,8 @@ final class WireCapture {
             }
             let headers = (o["headers"] as? [[String]] ?? []).map { ($0.first ?? "", $0.dropFirst().first ?? "") }
             return Message(
-                direction: o["direction"] as? String ?? "", startLine: o["startLine"] as? String ?? "", headers: headers,
+                direction: o["direction"] as? String ?? "", startLine: o["startLine"] as? String ?? "",
+                headers: headers,
                 contentEncoding: o["contentEncoding"] as? String ?? "", body: o["body"] as? String ?? "",
                 error: (o["error"] as? String) ?? ((o["incomplete"] as? Bool) == true ? "incomplete message" : nil))
         }

@@ -19,7 +19,10 @@ import Testing
         }
     }
 
-    static let texts = ["", "C49.2", "left", "quote \" and \\ and /", "line\nbreak\ttab", "é 🩸 ß", "\u{07}bell", String(repeating: "x", count: 300)]
+    static let texts = [
+        "", "C49.2", "left", "quote \" and \\ and /", "line\nbreak\ttab", "é 🩸 ß", "\u{07}bell",
+        String(repeating: "x", count: 300),
+    ]
 
     static func value(_ rng: inout Seeded) -> FieldValue {
         switch rng.next() % 4 {
@@ -38,7 +41,8 @@ import Testing
                         old: value(&rng), new: value(&rng), rev: Int64(rng.next() % 1000))
                 }
                 return WireChange(
-                    changeId: EntityID.make(), txId: EntityID.make(), table: ["sites", "cases", "t\"x"][Int(rng.next() % 3)],
+                    changeId: EntityID.make(), txId: EntityID.make(),
+                    table: ["sites", "cases", "t\"x"][Int(rng.next() % 3)],
                     rowId: EntityID.make(), op: WireChange.Operation.allCases[Int(rng.next() % 4)], fields: fields,
                     hlc: "001700000000000-00001", author: texts[Int(rng.next() % 6)],
                     origin: rng.next() % 2 == 0 ? "A" : nil, conflictId: rng.next() % 3 == 0 ? EntityID.make() : nil)
@@ -55,15 +59,27 @@ import Testing
         for ch in canonical {
             spaced.append(ch)
             if inString {
-                if escaped { escaped = false } else if ch == "\\" { escaped = true } else if ch == "\"" { inString = false }
+                if escaped {
+                    escaped = false
+                } else if ch == "\\" {
+                    escaped = true
+                } else if ch == "\"" {
+                    inString = false
+                }
                 continue
             }
-            if ch == "\"" { inString = true } else if ":,{[".contains(ch) { spaced += ["", " ", "\n\t ", "\r\n"][Int(rng.next() % 4)] }
+            if ch == "\"" {
+                inString = true
+            } else if ":,{[".contains(ch) {
+                spaced += ["", " ", "\n\t ", "\r\n"][Int(rng.next() % 4)]
+            }
         }
         return [
             canonical, spaced, canonical.replacingOccurrences(of: "/", with: "\\/"),
-            canonical.replacingOccurrences(of: "é", with: "\\u00e9").replacingOccurrences(of: "🩸", with: "\\ud83e\\ude78"),
-            canonical.replacingOccurrences(of: #","rev":0"#, with: ""), canonical.replacingOccurrences(of: #""old":null,"#, with: ""),
+            canonical.replacingOccurrences(of: "é", with: "\\u00e9").replacingOccurrences(
+                of: "🩸", with: "\\ud83e\\ude78"),
+            canonical.replacingOccurrences(of: #","rev":0"#, with: ""),
+            canonical.replacingOccurrences(of: #""old":null,"#, with: ""),
             canonical.replacingOccurrences(of: #"{"changes":["#, with: #"{"changes":[],"changes":["#),
         ]
     }
@@ -104,7 +120,10 @@ import Testing
             let slow = Self.generic(bytes)
             if fast != nil { fastAccepted += 1 }
             if slow != nil { genericAccepted += 1 }
-            #expect(fast == nil || fast == slow, "fast accepted what generic gives as \(String(describing: slow)): \(String(decoding: bytes, as: UTF8.self).prefix(300))")
+            #expect(
+                fast == nil || fast == slow,
+                "fast accepted what generic gives as \(String(describing: slow)): \(String(decoding: bytes, as: UTF8.self).prefix(300))"
+            )
         }
         #expect(fastAccepted > 100 && genericAccepted >= fastAccepted)
     }
@@ -125,7 +144,9 @@ import Testing
         #expect(SyncBatch.decodeFast(many) == nil && Self.generic(many) == nil)
         let most = Array(SyncBatch(changes: Array(repeating: base, count: SyncBatch.maxChanges)).json.text.utf8)
         #expect(SyncBatch.decodeFast(most)?.changes.count == SyncBatch.maxChanges)
-        for bad in ["", "{}", #"{"changes":null}"#, #"{"changes":[]} x"#, #"{"changes":[{}]}"#, "[]", #"{"changes":[1.0]}"#] {
+        for bad in [
+            "", "{}", #"{"changes":null}"#, #"{"changes":[]} x"#, #"{"changes":[{}]}"#, "[]", #"{"changes":[1.0]}"#,
+        ] {
             #expect(SyncBatch.decodeFast(Array(bad.utf8)) == nil, "\(bad)")
         }
         #expect(SyncBatch.decodeFast(Array(#" {"changes" : [ ] } "#.utf8)) == SyncBatch(changes: []))

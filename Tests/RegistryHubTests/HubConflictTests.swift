@@ -34,7 +34,8 @@ import Testing
             let conflict = try #require(entry.conflict)
             #expect(conflict.id == second.conflictIds[0])
             #expect(conflict.table == "sites" && conflict.rowId == site.rowId && conflict.field == "sizeMm")
-            #expect(conflict.baseValue == .int(39) && conflict.localValue == .int(45) && conflict.remoteValue == .int(41))
+            #expect(
+                conflict.baseValue == .int(39) && conflict.localValue == .int(45) && conflict.remoteValue == .int(41))
             #expect(conflict.localClinic == "B" && conflict.changeId == fromB.changeId && conflict.status == .open)
         }
     }
@@ -45,7 +46,8 @@ import Testing
             let a = try await hub.addClinic("A")
             let b = try await hub.addClinic("B")
             let site = try await Self.seedSite(hub, a)
-            let size = try await hub.receipt([WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])], as: a)
+            let size = try await hub.receipt(
+                [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])], as: a)
             let side = try await hub.receipt(
                 [WireChanges.update("sites", site.rowId, ["laterality": (.null, .text("left"), 0)])], as: b)
             #expect(size.results[0].status == .accepted && side.results[0].status == .accepted)
@@ -60,7 +62,8 @@ import Testing
             let a = try await hub.addClinic("A")
             let b = try await hub.addClinic("B")
             let site = try await Self.seedSite(hub, a)
-            _ = try await hub.receipt([WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])], as: a)
+            _ = try await hub.receipt(
+                [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])], as: a)
             let mixed = WireChanges.update(
                 "sites", site.rowId, ["sizeMm": (.int(39), .int(50), 1), "imaging": (.null, .text("mri"), 0)])
             let result = try await hub.receipt([mixed], as: b).results[0]
@@ -80,7 +83,8 @@ import Testing
             let a = try await hub.addClinic("A")
             let b = try await hub.addClinic("B")
             let site = try await Self.seedSite(hub, a)
-            _ = try await hub.receipt([WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])], as: b)
+            _ = try await hub.receipt(
+                [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])], as: b)
             let delete = WireChanges.delete("sites", site.rowId, knownRevision: 1)
             let raced = try await hub.receipt([delete], as: a).results[0]
             #expect(raced.status == .conflict && raced.conflictIds.count == 1)
@@ -89,7 +93,8 @@ import Testing
             #expect(conflict.localValue == delete.fields["deletedAt"]!.new)
 
             // Still live: an edit based on revision 2 lands; a delete that has seen it wins.
-            let edit = try await hub.receipt([WireChanges.update("sites", site.rowId, ["sizeMm": (.int(41), .int(42), 2)])], as: b)
+            let edit = try await hub.receipt(
+                [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(41), .int(42), 2)])], as: b)
             #expect(edit.results[0].status == .accepted)
             let informed = try await hub.receipt([WireChanges.delete("sites", site.rowId, knownRevision: 3)], as: a)
             #expect(informed.results[0].status == .accepted)
@@ -98,7 +103,10 @@ import Testing
             #expect(twice.results[0].status == .rejected && twice.results[0].reason == "already deleted")
             // An edit of a record the hub has deleted is a conflict on each field; it stays deleted.
             let late = try await hub.receipt(
-                [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(42), .int(43), 3), "imaging": (.null, .text("ct"), 0)])],
+                [
+                    WireChanges.update(
+                        "sites", site.rowId, ["sizeMm": (.int(42), .int(43), 3), "imaging": (.null, .text("ct"), 0)])
+                ],
                 as: b)
             #expect(late.results[0].status == .conflict && late.results[0].conflictIds.count == 2)
             #expect(late.results[0].revisions.isEmpty)
@@ -112,8 +120,10 @@ import Testing
             let b = try await hub.addClinic("B")
             let c = try await hub.addClinic("C")
             let site = try await Self.seedSite(hub, a)
-            _ = try await hub.receipt([WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])], as: a)
-            _ = try await hub.receipt([WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(45), 1)])], as: b)
+            _ = try await hub.receipt(
+                [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])], as: a)
+            _ = try await hub.receipt(
+                [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(45), 1)])], as: b)
             let conflict = try #require(try await hub.feed(as: c).last?.conflict)
 
             let resolution = WireChanges.resolve(conflict, to: .int(45))
@@ -134,7 +144,8 @@ import Testing
             let stray = try await hub.receipt([WireChanges.resolve(unknown, to: .int(41))], as: a).results[0]
             #expect(stray.status == .rejected)
             // The resolved value is now the base for edits.
-            let next = try await hub.receipt([WireChanges.update("sites", site.rowId, ["sizeMm": (.int(45), .int(46), 3)])], as: a)
+            let next = try await hub.receipt(
+                [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(45), .int(46), 3)])], as: a)
             #expect(next.results[0].status == .accepted)
         }
     }

@@ -44,12 +44,16 @@ import Testing
                     served.insert("\(method.uppercased()) \(path)")
                     let responses = try #require(operation["responses"]?.object)
                     #expect(responses["200"]?["content"]?["application/json"]?["schema"] != nil)
-                    #expect(responses["500"]?["content"]?["application/json"]?["schema"]?["$ref"]?.string == "#/components/schemas/Error")
+                    #expect(
+                        responses["500"]?["content"]?["application/json"]?["schema"]?["$ref"]?.string
+                            == "#/components/schemas/Error")
                 }
             }
             #expect(served == (try Self.routerOperations()))
             let push = try #require(paths["/v1/batches/{batchId}"]?["post"])
-            #expect(push["requestBody"]?["content"]?["application/json"]?["schema"]?["$ref"]?.string == "#/components/schemas/SyncBatch")
+            #expect(
+                push["requestBody"]?["content"]?["application/json"]?["schema"]?["$ref"]?.string
+                    == "#/components/schemas/SyncBatch")
             for status in ["400", "401", "409", "413"] { #expect(push["responses"]?[status] != nil, "\(status)") }
             // Every $ref points at a schema the document defines.
             let schemas = try #require(doc["components"]?["schemas"]?.object)
@@ -78,7 +82,9 @@ import Testing
                 SELECT type, name, tbl_name, sql FROM sqlite_master
                 WHERE name NOT LIKE 'sqlite_%' AND name <> 'grdb_migrations' ORDER BY type, name
                 """
-        ).map { "\($0["type"] as String) \($0["name"] as String) \($0["tbl_name"] as String): \($0["sql"] as String? ?? "")" }
+        ).map {
+            "\($0["type"] as String) \($0["name"] as String) \($0["tbl_name"] as String): \($0["sql"] as String? ?? "")"
+        }
     }
 
     static func schemaFiles() throws -> [String] {
@@ -121,7 +127,9 @@ import Testing
         try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
         _ = try await store.applyBatch(
             .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "x")
-        #expect(throws: DatabaseError.self) { try store.pool.write { try $0.execute(sql: "UPDATE hub_feed SET entry = '{}'") } }
+        #expect(throws: DatabaseError.self) {
+            try store.pool.write { try $0.execute(sql: "UPDATE hub_feed SET entry = '{}'") }
+        }
         #expect(throws: DatabaseError.self) { try store.pool.write { try $0.execute(sql: "DELETE FROM hub_feed") } }
     }
 }

@@ -47,19 +47,24 @@ import Testing
             let gzipHeaders = [("Content-Encoding", "gzip"), ("Accept-Encoding", "deflate, gzip, br")]
             let path = "/v1/batches/\(batchId)"
             let packed = try await hub.request("POST", path, token: a.token, headers: gzipHeaders, body: body)
-            let plain = try await hub.request("POST", path, token: a.token, headers: [("Content-Encoding", "gzip")], body: body)
+            let plain = try await hub.request(
+                "POST", path, token: a.token, headers: [("Content-Encoding", "gzip")], body: body)
             #expect(packed.status == 200 && packed.headers["content-encoding"] == "gzip")
             #expect(plain.headers["content-encoding"] == nil)
             #expect(try Gzip.decompress(packed.body, limit: 1 << 24) == plain.body)
 
-            let feedPacked = try await hub.request("GET", "/v1/changes", token: a.token, headers: [("Accept-Encoding", "gzip")])
+            let feedPacked = try await hub.request(
+                "GET", "/v1/changes", token: a.token, headers: [("Accept-Encoding", "gzip")])
             let feedPlain = try await hub.request("GET", "/v1/changes", token: a.token)
-            #expect(feedPacked.headers["content-encoding"] == "gzip" && feedPacked.body.count < feedPlain.body.count / 3)
+            #expect(
+                feedPacked.headers["content-encoding"] == "gzip" && feedPacked.body.count < feedPlain.body.count / 3)
             #expect(try Gzip.decompress(feedPacked.body, limit: 1 << 24) == feedPlain.body)
-            let refused = try await hub.request("GET", "/v1/changes", token: a.token, headers: [("Accept-Encoding", "gzip;q=0")])
+            let refused = try await hub.request(
+                "GET", "/v1/changes", token: a.token, headers: [("Accept-Encoding", "gzip;q=0")])
             #expect(refused.headers["content-encoding"] == nil && refused.body == feedPlain.body)
             // Small answers are not worth compressing.
-            let tiny = try await hub.request("GET", "/v1/changes?since=40", token: a.token, headers: [("Accept-Encoding", "gzip")])
+            let tiny = try await hub.request(
+                "GET", "/v1/changes?since=40", token: a.token, headers: [("Accept-Encoding", "gzip")])
             #expect(tiny.headers["content-encoding"] == nil && tiny.text == #"{"entries":[],"more":false,"next":40}"#)
         }
     }
@@ -73,7 +78,9 @@ import Testing
                 for clinic in clinics {
                     group.addTask {
                         var out = [SyncReceipt]()
-                        for _ in 0..<6 { out.append(try await hub.receipt((0..<15).map { _ in WireChanges.patient() }, as: clinic)) }
+                        for _ in 0..<6 {
+                            out.append(try await hub.receipt((0..<15).map { _ in WireChanges.patient() }, as: clinic))
+                        }
                         return out
                     }
                 }

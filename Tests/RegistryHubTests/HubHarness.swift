@@ -116,7 +116,8 @@ struct RunningHub: Sendable {
         var headers = [("Content-Type", "application/json")]
         if gzip { headers.append(("Content-Encoding", "gzip")) }
         return try await request(
-            "POST", "/v1/batches/\(batchId)", token: clinic.token, headers: headers, body: gzip ? Gzip.compress(body) : body)
+            "POST", "/v1/batches/\(batchId)", token: clinic.token, headers: headers,
+            body: gzip ? Gzip.compress(body) : body)
     }
 
     /// Pushes and decodes the receipt, failing the test on anything but 200.
@@ -134,7 +135,9 @@ struct RunningHub: Sendable {
         var path = "/v1/changes?since=\(since)"
         if let limit { path += "&limit=\(limit)" }
         let reply = try await request("GET", path, token: clinic.token)
-        guard reply.status == 200 else { throw HTTPClient.Failure(description: "pull answered \(reply.status): \(reply.text)") }
+        guard reply.status == 200 else {
+            throw HTTPClient.Failure(description: "pull answered \(reply.status): \(reply.text)")
+        }
         return try SyncFeedPage(json: reply.json())
     }
 

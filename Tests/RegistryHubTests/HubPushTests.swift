@@ -38,7 +38,10 @@ import Testing
     func retriedBatchGetsTheStoredReceiptAndNothingTwice(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in
             let a = try await hub.addClinic("A")
-            let changes = [WireChanges.patient(), WireChanges.patient(), WireChanges.update("patients", EntityID.make(), ["sex": (.null, .text("male"), 1)])]
+            let changes = [
+                WireChanges.patient(), WireChanges.patient(),
+                WireChanges.update("patients", EntityID.make(), ["sex": (.null, .text("male"), 1)]),
+            ]
             let batchId = EntityID.make()
             let first = try await hub.push(changes, as: a, batchId: batchId)
             // The retry arrives uncompressed this time: the hub compares the inflated bodies.
@@ -118,15 +121,27 @@ import Testing
             notUUID.rowId = "patient-1"
             let cases: [(WireChange, String?)] = [
                 (patient, nil),
-                (WireChanges.insert("patient_identities", patient.rowId, ["mrn": .text("MM00165"), "name": .text("Jane Roe")]),
-                 "patient_identities"),
+                (
+                    WireChanges.insert(
+                        "patient_identities", patient.rowId, ["mrn": .text("MM00165"), "name": .text("Jane Roe")]),
+                    "patient_identities"
+                ),
                 (WireChanges.insert("registry_meta", ["value": .text("x")]), "unknown table registry_meta"),
-                (WireChanges.insert("patients", ["sex": .text("female"), "shoeSize": .int(39)]), "patients has no field shoeSize"),
-                (WireChanges.insert("patients", ["sex": .text("female"), "birthYear": .text("1963")]), "patients.birthYear must be an integer"),
+                (
+                    WireChanges.insert("patients", ["sex": .text("female"), "shoeSize": .int(39)]),
+                    "patients has no field shoeSize"
+                ),
+                (
+                    WireChanges.insert("patients", ["sex": .text("female"), "birthYear": .text("1963")]),
+                    "patients.birthYear must be an integer"
+                ),
                 (WireChanges.insert("cases", ["diagnosis": .int(3)]), "cases.diagnosis must be text"),
                 (WireChanges.insert("patients", patient.rowId, ["sex": .text("male")]), "record already exists"),
                 (WireChanges.update("patients", EntityID.make(), ["sex": (.null, .text("male"), 1)]), "no such record"),
-                (WireChanges.update("patients", patient.rowId, ["deletedAt": (.null, .text("2024-01-01"), 1)]), "only through a delete"),
+                (
+                    WireChanges.update("patients", patient.rowId, ["deletedAt": (.null, .text("2024-01-01"), 1)]),
+                    "only through a delete"
+                ),
                 (WireChanges.delete("patients", EntityID.make(), knownRevision: 1), "no such record"),
                 (future, "clock too far in the future"),
                 (soon, nil),
@@ -137,7 +152,8 @@ import Testing
                 #expect(result.changeId == change.changeId)
                 if let reason {
                     #expect(result.status == .rejected, "\(reason)")
-                    #expect(result.reason?.contains(reason) == true, "\(result.reason ?? "no reason") should say \(reason)")
+                    #expect(
+                        result.reason?.contains(reason) == true, "\(result.reason ?? "no reason") should say \(reason)")
                     #expect(result.seq == nil)
                 } else {
                     #expect(result.status == .accepted)

@@ -40,7 +40,9 @@ import Testing
         try await RunningHub.with(kind, maxBodyBytes: 64 * 1024) { hub in
             let a = try await hub.addClinic("A")
             var wrongType = SyncBatch(changes: [WireChanges.patient()]).json
-            if case .object(var o) = wrongType, case .array(var changes) = o["changes"]!, case .object(var c) = changes[0] {
+            if case .object(var o) = wrongType, case .array(var changes) = o["changes"]!,
+                case .object(var c) = changes[0]
+            {
                 c["op"] = .int(1)
                 changes[0] = .object(c)
                 o["changes"] = .array(changes)
@@ -62,27 +64,33 @@ import Testing
                 let reply = try await hub.pushBody(c.body, as: a, gzip: c.gzip)
                 #expect(reply.status == c.status, "\(c.says): \(reply.text)")
                 #expect(reply.headers["content-type"] == "application/json")
-                #expect(reply.errorMessage?.contains(c.says) == true, "\(reply.errorMessage ?? reply.text) should say \(c.says)")
+                #expect(
+                    reply.errorMessage?.contains(c.says) == true,
+                    "\(reply.errorMessage ?? reply.text) should say \(c.says)")
             }
 
             let batch = Array(SyncBatch(changes: [WireChanges.patient()]).json.text.utf8)
             let mislabelled = try await hub.request(
-                "POST", "/v1/batches/\(EntityID.make())", token: a.token, headers: [("Content-Encoding", "gzip")], body: batch)
+                "POST", "/v1/batches/\(EntityID.make())", token: a.token, headers: [("Content-Encoding", "gzip")],
+                body: batch)
             #expect(mislabelled.status == 400)
             #expect(mislabelled.errorMessage?.contains("not gzip") == true)
             var truncated = Gzip.compress(batch)
             truncated.removeLast(12)
             let cut = try await hub.request(
-                "POST", "/v1/batches/\(EntityID.make())", token: a.token, headers: [("Content-Encoding", "gzip")], body: truncated)
+                "POST", "/v1/batches/\(EntityID.make())", token: a.token, headers: [("Content-Encoding", "gzip")],
+                body: truncated)
             #expect(cut.status == 400)
             let brotli = try await hub.request(
-                "POST", "/v1/batches/\(EntityID.make())", token: a.token, headers: [("Content-Encoding", "br")], body: batch)
+                "POST", "/v1/batches/\(EntityID.make())", token: a.token, headers: [("Content-Encoding", "br")],
+                body: batch)
             #expect(brotli.status == 415 && brotli.errorMessage != nil)
             // 1 MB of zeros gzips to about 1 KB, and inflates past 8 × the 64 KB limit.
             let bomb = Gzip.compress([UInt8](repeating: 0, count: 1 << 20), level: 9)
             #expect(bomb.count < 64 * 1024)
             let boom = try await hub.request(
-                "POST", "/v1/batches/\(EntityID.make())", token: a.token, headers: [("Content-Encoding", "gzip")], body: bomb)
+                "POST", "/v1/batches/\(EntityID.make())", token: a.token, headers: [("Content-Encoding", "gzip")],
+                body: bomb)
             #expect(boom.status == 413 && boom.errorMessage?.contains("inflates") == true)
             let badId = try await hub.request("POST", "/v1/batches/not-a-uuid", token: a.token, body: batch)
             #expect(badId.status == 400 && badId.errorMessage?.contains("not a UUID") == true)
@@ -102,7 +110,8 @@ import Testing
             let a = try await hub.addClinic("A")
             let finding = "plasmacytoma-finding-\(EntityID.make())"
             let biopsy = WireChanges.insert(
-                "biopsies", ["caseId": .text(EntityID.make()), "finding": .text(finding), "morphology": .text("9734/3")])
+                "biopsies",
+                ["caseId": .text(EntityID.make()), "finding": .text(finding), "morphology": .text("9734/3")])
             _ = try await hub.receipt([biopsy], as: a)
             _ = try await hub.page(since: 0, as: a)
             _ = try await hub.request("GET", "/health")
@@ -114,7 +123,9 @@ import Testing
             #expect(lines[1].contains("GET /v1/changes 200"))
             #expect(lines[3].contains("GET /v1/changes 401"))
             for line in hub.log.all {
-                #expect(!line.contains(finding) && !line.contains("9734/3") && !line.contains(a.token) && !line.contains(biopsy.rowId))
+                #expect(
+                    !line.contains(finding) && !line.contains("9734/3") && !line.contains(a.token)
+                        && !line.contains(biopsy.rowId))
             }
         }
     }

@@ -6,8 +6,10 @@ import Testing
 
 /// The hub's direct writers give exactly the protocol's canonical JSON.
 @Suite struct WireCanonicalTextTests {
-    static let values: [FieldValue] = [.null, .int(0), .int(-42), .int(Int64.max), .text(""), .text("C49.2"),
-        .text("quote \" backslash \\ newline \n tab \t bell \u{07} é 🩸")]
+    static let values: [FieldValue] = [
+        .null, .int(0), .int(-42), .int(Int64.max), .text(""), .text("C49.2"),
+        .text("quote \" backslash \\ newline \n tab \t bell \u{07} é 🩸"),
+    ]
 
     static func changes() -> [WireChange] {
         var out = [WireChange]()
@@ -22,7 +24,9 @@ import Testing
                     fields: fields, hlc: "001700000000000-00001", author: "r\"egistrar",
                     origin: i % 2 == 0 ? "A" : nil, conflictId: op == .resolve ? EntityID.make() : nil))
         }
-        out.append(WireChange(changeId: "c", txId: "t", table: "cases", rowId: "r", op: .update, fields: [:], hlc: "h", author: "a"))
+        out.append(
+            WireChange(
+                changeId: "c", txId: "t", table: "cases", rowId: "r", op: .update, fields: [:], hlc: "h", author: "a"))
         return out
     }
 
@@ -45,9 +49,11 @@ import Testing
     @Test func receiptResultsMatchTheProtocolEncoding() {
         let results = [
             SyncReceipt.Result(changeId: "a", status: .accepted, seq: 1, revisions: ["sex": 1, "birthYear": 2]),
-            SyncReceipt.Result(changeId: "b\"", status: .conflict, seq: 9, revisions: ["x": 3], conflictIds: ["c1", "c2"]),
+            SyncReceipt.Result(
+                changeId: "b\"", status: .conflict, seq: 9, revisions: ["x": 3], conflictIds: ["c1", "c2"]),
             SyncReceipt.Result(changeId: "c", status: .conflict, seq: 10, conflictIds: ["c3"]),
-            SyncReceipt.Result(changeId: "d", status: .rejected, reason: "patients.birthYear must be an integer or null"),
+            SyncReceipt.Result(
+                changeId: "d", status: .rejected, reason: "patients.birthYear must be an integer or null"),
         ]
         for r in results { #expect(r.canonicalText == r.json.text) }
     }
@@ -56,17 +62,23 @@ import Testing
 /// The hub's allocation-free checks agree with RegistryCore's.
 @Suite struct ChangeCheckTests {
     @Test func uuidAndClockChecksAgreeWithRegistryCore() {
-        let ids = [EntityID.make(), EntityID.make().uppercased(), "", "x", String(EntityID.make().dropLast()) + "g",
-            String(EntityID.make().dropLast()) + "é", EntityID.make().replacingOccurrences(of: "-", with: "_")]
+        let ids = [
+            EntityID.make(), EntityID.make().uppercased(), "", "x", String(EntityID.make().dropLast()) + "g",
+            String(EntityID.make().dropLast()) + "é", EntityID.make().replacingOccurrences(of: "-", with: "_"),
+        ]
         for id in ids { #expect(ChangeCheck.isUUID(id) == EntityID.isValid(id), "\(id)") }
-        let clocks = ["001700000000000-00001", "999999999999999-99999", "000000000000000-00000", "00170000000000-000001",
-            "001700000000000_00001", "00170000000000a-00001", "001700000000000-0000", "", "１01700000000000-0000"]
+        let clocks = [
+            "001700000000000-00001", "999999999999999-99999", "000000000000000-00000", "00170000000000-000001",
+            "001700000000000_00001", "00170000000000a-00001", "001700000000000-0000", "", "１01700000000000-0000",
+        ]
         for c in clocks { #expect(ChangeCheck.clockMillis(c) == HybridLogicalClock(c)?.millis, "\(c)") }
     }
 
     @Test func recordStateRoundTrips() throws {
         var record = HubRecord(origin: "A", fields: [:])
-        for (i, v) in WireCanonicalTextTests.values.enumerated() { record.fields["f\(i)"] = .init(value: v, revision: Int64(i * 3)) }
+        for (i, v) in WireCanonicalTextTests.values.enumerated() {
+            record.fields["f\(i)"] = .init(value: v, revision: Int64(i * 3))
+        }
         #expect(try HubRecord(origin: "A", fieldsJSON: record.fieldsJSON) == record)
     }
 }

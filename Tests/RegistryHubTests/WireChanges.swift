@@ -16,14 +16,17 @@ enum WireChanges {
     }
 
     static func patient(_ id: String = EntityID.make(), birthYear: Int64 = 1963) -> WireChange {
-        insert("patients", id, ["sex": .text("female"), "birthYear": .int(birthYear), "linkageKey": .text("lk-\(id.prefix(8))")])
+        insert(
+            "patients", id,
+            ["sex": .text("female"), "birthYear": .int(birthYear), "linkageKey": .text("lk-\(id.prefix(8))")])
     }
 
     static func clinicalCase(_ id: String = EntityID.make(), patientId: String) -> WireChange {
         insert(
             "cases", id,
             [
-                "patientId": .text(patientId), "diagnosis": .text("multipleMyeloma"), "diagnosedOn": .text("2020-01-10"),
+                "patientId": .text(patientId), "diagnosis": .text("multipleMyeloma"),
+                "diagnosedOn": .text("2020-01-10"),
                 "icd10": .text("C90.00"),
             ])
     }
@@ -39,14 +42,18 @@ enum WireChanges {
     }
 
     /// An edit of `fields` (name → old, new, base revision).
-    static func update(_ table: String, _ rowId: String, _ fields: [String: (FieldValue, FieldValue, Int64)]) -> WireChange {
+    static func update(_ table: String, _ rowId: String, _ fields: [String: (FieldValue, FieldValue, Int64)])
+        -> WireChange
+    {
         WireChange(
             changeId: EntityID.make(), txId: EntityID.make(), table: table, rowId: rowId, op: .update,
             fields: fields.mapValues { WireField(old: $0.0, new: $0.1, rev: $0.2) }, hlc: hlc(), author: "registrar")
     }
 
     /// A tombstone, having seen the record up to `knownRevision`.
-    static func delete(_ table: String, _ rowId: String, knownRevision: Int64, reason: String = "entered twice") -> WireChange {
+    static func delete(_ table: String, _ rowId: String, knownRevision: Int64, reason: String = "entered twice")
+        -> WireChange
+    {
         WireChange(
             changeId: EntityID.make(), txId: EntityID.make(), table: table, rowId: rowId, op: .delete,
             fields: [
@@ -57,7 +64,8 @@ enum WireChanges {
 
     static func resolve(_ conflict: WireConflict, to value: FieldValue) -> WireChange {
         WireChange(
-            changeId: EntityID.make(), txId: EntityID.make(), table: conflict.table, rowId: conflict.rowId, op: .resolve,
+            changeId: EntityID.make(), txId: EntityID.make(), table: conflict.table, rowId: conflict.rowId,
+            op: .resolve,
             fields: [conflict.field: WireField(old: conflict.remoteValue, new: value, rev: 0)], hlc: hlc(),
             author: "coordinator", conflictId: conflict.id)
     }
