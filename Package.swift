@@ -16,7 +16,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
     ],
     targets: [
-        .target(name: "RegistryCore", swiftSettings: strict),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "RegistryCore", dependencies: ["CCrypto"], swiftSettings: strict),
         .target(
             name: "RegistryStore",
             dependencies: [

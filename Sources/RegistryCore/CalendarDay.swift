@@ -67,7 +67,20 @@ public struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertib
     public func days(to other: CalendarDay) -> Int { other.daysSinceEpoch - daysSinceEpoch }
 
     public var description: String {
-        "\(Clock.pad(year, 4))-\(Clock.pad(month, 2))-\(Clock.pad(day, 2))"
+        var out = [UInt8]()
+        out.reserveCapacity(10)
+        append(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the YYYY-MM-DD form.
+    func append(to out: inout [UInt8]) {
+        if year < 0 { out.append(UInt8(ascii: "-")) }
+        DecimalText.append(UInt64(year.magnitude), width: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        DecimalText.append(UInt64(month), width: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        DecimalText.append(UInt64(day), width: 2, to: &out)
     }
 
     public static func < (a: CalendarDay, b: CalendarDay) -> Bool {

@@ -20,7 +20,19 @@ public enum Clock {
         let m = msOfDay / 60_000 % 60
         let s = msOfDay / 1000 % 60
         let ms = msOfDay % 1000
-        return "\(day)T\(pad(h, 2)):\(pad(m, 2)):\(pad(s, 2)).\(pad(ms, 3))Z"
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        day.append(to: &out)
+        out.append(UInt8(ascii: "T"))
+        DecimalText.append(UInt64(h), width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        DecimalText.append(UInt64(m), width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        DecimalText.append(UInt64(s), width: 2, to: &out)
+        out.append(UInt8(ascii: "."))
+        DecimalText.append(UInt64(ms), width: 3, to: &out)
+        out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Today's date in the machine's local time zone.

@@ -56,6 +56,9 @@ public enum Parse {
 
 extension String {
     var trimmed: String {
+        // Almost every value arrives trimmed: check the ends' bytes before walking characters.
+        let u = utf8
+        if let f = u.first, let l = u.last, f > 0x20, f < 0x80, l > 0x20, l < 0x80 { return self }
         var s = Substring(self)
         while let f = s.first, f.isWhitespace { s.removeFirst() }
         while let l = s.last, l.isWhitespace { s.removeLast() }

@@ -24,10 +24,12 @@ public struct HybridLogicalClock: Sendable, Hashable, Comparable, CustomStringCo
     }
 
     public var description: String {
-        let m = String(millis)
-        let c = String(counter)
-        return String(repeating: "0", count: max(0, 15 - m.count)) + m + "-"
-            + String(repeating: "0", count: max(0, 5 - c.count)) + c
+        var out = [UInt8]()
+        out.reserveCapacity(21)
+        DecimalText.append(millis, width: 15, to: &out)
+        out.append(UInt8(ascii: "-"))
+        DecimalText.append(UInt64(counter), width: 5, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The largest counter the five-digit text form holds; past it the clock moves on one millisecond.

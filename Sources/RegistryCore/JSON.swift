@@ -46,7 +46,7 @@ public indirect enum JSON: Sendable, Hashable {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .int(let i): DecimalText.append(i, to: &out)
         case .string(let s): JSON.writeString(s, to: &out)
         case .array(let a):
             out.append(UInt8(ascii: "["))
@@ -68,18 +68,25 @@ public indirect enum JSON: Sendable, Hashable {
     }
 
     public static func writeString(_ s: String, to out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
-            case 0x0A: out.append(contentsOf: [92, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [92, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0..<0x20:
-                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default: out.append(b)
+        var text = s
+        text.withUTF8 { bytes in
+            // Most strings need no escaping: copy them whole.
+            guard bytes.contains(where: { $0 < 0x20 || $0 == 34 || $0 == 92 }) else {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for b in bytes {
+                switch b {
+                case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
+                case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
+                case 0x0A: out.append(contentsOf: [92, UInt8(ascii: "n")])
+                case 0x0D: out.append(contentsOf: [92, UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [92, UInt8(ascii: "t")])
+                case 0..<0x20:
+                    out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, Hex.digit(b >> 4), Hex.digit(b & 15)])
+                default: out.append(b)
+                }
             }
         }
         out.append(UInt8(ascii: "\""))

@@ -52,7 +52,7 @@ public struct ChangeLogEntry: Sendable, Hashable {
         var message = [UInt8]()
         message.reserveCapacity(fields.utf8.count + 400)
         for part in [prevHash, changeId, txId, table, rowId, op.rawValue, fields, conflictId ?? "", hlc, author, origin] {
-            message.append(contentsOf: String(part.utf8.count).utf8)
+            DecimalText.append(part.utf8.count, to: &message)
             message.append(UInt8(ascii: ":"))
             message.append(contentsOf: part.utf8)
         }
@@ -86,7 +86,9 @@ public struct ChangeLogEntry: Sendable, Hashable {
         var out = [UInt8]()
         out.reserveCapacity(64 * changes.count)
         out.append(UInt8(ascii: "{"))
-        for (i, c) in changes.sorted(by: { $0.field < $1.field }).enumerated() {
+        // Inserts list fields in the entity's order, which is usually sorted already.
+        let sorted = zip(changes, changes.dropFirst()).allSatisfy { $0.field < $1.field }
+        for (i, c) in (sorted ? changes : changes.sorted(by: { $0.field < $1.field })).enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             JSON.writeString(c.field, to: &out)
             out.append(contentsOf: #":{"new":"#.utf8)
@@ -94,7 +96,7 @@ public struct ChangeLogEntry: Sendable, Hashable {
             out.append(contentsOf: #","old":"#.utf8)
             JSON(c.old).write(to: &out)
             out.append(contentsOf: #","rev":"#.utf8)
-            out.append(contentsOf: String(c.baseRevision).utf8)
+            DecimalText.append(c.baseRevision, to: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "}"))
@@ -149,10 +151,17 @@ struct ChangeLogAppender {
     var hlc: HybridLogicalClock
     let author: String
     let origin: String
+    let insert: Statement
 
     init(db: Database, author: String, origin: String) throws {
         self.author = author
         self.origin = origin
+        insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO change_log
+                  (change_id, tx_id, table_name, row_id, op, fields, conflict_id, hlc, author, origin, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
         if let last = try Row.fetchOne(db, sql: "SELECT hash, hlc FROM change_log ORDER BY seq DESC LIMIT 1") {
             prevHash = last[0]
             hlc = HybridLogicalClock(last[1] as String) ?? HybridLogicalClock(millis: 0)
@@ -197,13 +206,7 @@ struct ChangeLogAppender {
         let hash = ChangeLogEntry.hash(
             prevHash: prevHash, changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields,
             conflictId: conflictId, hlc: hlcText, author: author, origin: origin)
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO change_log
-                  (change_id, tx_id, table_name, row_id, op, fields, conflict_id, hlc, author, origin, prev_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-        try FastInsert.run(db, statement, [
+        try FastInsert.run(db, insert, [
             .text(changeId), .text(txId), .text(table), .text(rowId), .text(op.rawValue), .text(fields),
             FieldValue(conflictId), .text(hlcText), .text(author), .text(origin), .text(prevHash), .text(hash),
         ])

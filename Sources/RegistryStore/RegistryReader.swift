@@ -6,12 +6,9 @@ public struct RegistryReader {
     let db: Database
 
     public func fetch<R: RegistryRecord>(_ type: R.Type, id: String) throws -> Stored<R>? {
-        let sql = EntitySQL.of(R.entity)
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(sql: sql.select + " WHERE \(R.entity.idColumn) = ?"), arguments: [id])
+        guard let values = try FastRead.row(db, db.cachedStatement(sql: EntitySQL.of(R.entity).selectById), id)
         else { return nil }
-        return try row.stored(R.self)
+        return try Stored(R.self, values: values)
     }
 
     /// The live record with that id; a missing or deleted one is an error naming `field`.

@@ -13,6 +13,8 @@ public struct RegistryTransaction {
     /// Records written or read in this transaction, by id: children validated against a
     /// parent written moments ago need no query (an import writes patient, case, sites in turn).
     var known = [String: any RegistryRecord]()
+    /// Each entity's INSERT, prepared once per transaction (looking it up by SQL text hashes the text).
+    private var inserts = [Statement?](repeating: nil, count: Entity.allCases.count)
 
     init(db: Database, registry: Registry) throws {
         self.db = db
@@ -131,8 +133,7 @@ public struct RegistryTransaction {
         let stamp = log.timestamp
         let values = r.values
         try FastInsert.run(
-            db, try db.cachedStatement(sql: EntitySQL.of(R.entity).insert),
-            [.text(r.id)] + values + [.text(registry.clinic), .text(stamp), .text(stamp)])
+            db, try insertStatement(R.entity), [.text(r.id)] + values + [.text(registry.clinic), .text(stamp), .text(stamp)])
         known[r.id] = r
         var changes = [ChangeLogEntry.FieldChange]()
         changes.reserveCapacity(values.count)
@@ -141,6 +142,14 @@ public struct RegistryTransaction {
         }
         try log.append(db: db, table: R.entity.table, rowId: r.id, op: .insert, changes: changes)
         return r
+    }
+
+    private mutating func insertStatement(_ entity: Entity) throws -> Statement {
+        let i = entity.ordinal
+        if let s = inserts[i] { return s }
+        let s = try db.cachedStatement(sql: EntitySQL.of(entity).insert)
+        inserts[i] = s
+        return s
     }
 
     mutating func write<R: RegistryRecord>(old: R, new: R) throws {

@@ -16,6 +16,7 @@ public struct Stored<R: RegistryRecord>: Sendable {
 /// The SQL each entity is read and written with, built once.
 struct EntitySQL: Sendable {
     let select: String
+    let selectById: String
     let insert: String
     let tombstone: String
 
@@ -24,15 +25,16 @@ struct EntitySQL: Sendable {
     init(_ e: Entity) {
         let columns = [e.idColumn] + e.columns
         select = "SELECT \((columns + Self.bookkeeping).joined(separator: ", ")) FROM \(e.table)"
+        selectById = select + " WHERE \(e.idColumn) = ?"
         let inserted = columns + ["origin", "created_at", "updated_at"]
         insert =
             "INSERT INTO \(e.table) (\(inserted.joined(separator: ", "))) VALUES (\(inserted.map { _ in "?" }.joined(separator: ", ")))"
         tombstone = "UPDATE \(e.table) SET deleted_at = ?, delete_reason = ?, updated_at = ? WHERE \(e.idColumn) = ?"
     }
 
-    static let all: [Entity: EntitySQL] = Dictionary(uniqueKeysWithValues: Entity.allCases.map { ($0, EntitySQL($0)) })
+    static let byOrdinal: [EntitySQL] = Entity.allCases.map { EntitySQL($0) }
 
-    static func of(_ e: Entity) -> EntitySQL { all[e]! }
+    static func of(_ e: Entity) -> EntitySQL { byOrdinal[e.ordinal] }
 }
 
 extension FieldValue: DatabaseValueConvertible {
@@ -55,18 +57,42 @@ extension FieldValue: DatabaseValueConvertible {
     }
 }
 
+extension Stored {
+    /// Decodes the values of a row selected with ``EntitySQL/select``.
+    init(_ type: R.Type, values: [FieldValue]) throws(StoreError) {
+        let n = R.entity.fields.count
+        guard values.count == n + 6, case .text(let id) = values[0] else {
+            throw .tampered("a stored \(R.entity.label) row has an unexpected shape")
+        }
+        func text(_ i: Int) -> String? { if case .text(let t) = values[i] { t } else { nil } }
+        do {
+            self.init(
+                record: try R(id: id, values: Array(values[1...n])), origin: text(n + 1) ?? "",
+                createdAt: text(n + 2) ?? "", updatedAt: text(n + 3) ?? "", deletedAt: text(n + 4),
+                deleteReason: text(n + 5))
+        } catch {
+            throw .tampered("stored \(R.entity.label) \(id) has an invalid \(error.field)")
+        }
+    }
+}
+
 extension Row {
     /// Decodes a row selected with ``EntitySQL/select``.
     func stored<R: RegistryRecord>(_ type: R.Type) throws(StoreError) -> Stored<R> {
-        let n = R.entity.fields.count
-        let id: String = self[0]
-        let values = (1...n).map { (self[$0] as FieldValue?) ?? .null }
-        do {
-            return Stored(
-                record: try R(id: id, values: values), origin: self[n + 1], createdAt: self[n + 2],
-                updatedAt: self[n + 3], deletedAt: self[n + 4], deleteReason: self[n + 5])
-        } catch {
-            throw .tampered("stored \(R.entity.label) \(id) has an invalid \(error.field)")
+        try Stored(R.self, values: (0..<(R.entity.fields.count + 6)).map { (self[$0] as FieldValue?) ?? .null })
+    }
+}
+
+extension Entity {
+    /// The position in `allCases`, for arrays indexed by entity (hashing the raw value costs more).
+    var ordinal: Int {
+        switch self {
+        case .patient: 0
+        case .identity: 1
+        case .clinicalCase: 2
+        case .site: 3
+        case .biopsy: 4
+        case .followUp: 5
         }
     }
 }
