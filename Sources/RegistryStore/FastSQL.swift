@@ -2,7 +2,7 @@ import GRDB
 import GRDBSQLite
 import RegistryCore
 
-/// Binds and steps a cached INSERT straight through the SQLite C API. Bulk entry and
+/// Binds and steps a cached INSERT or UPDATE straight through the SQLite C API. Bulk entry and
 /// import spend most of their time here; GRDB's general argument machinery (existential
 /// conversions, per-call checks) cost more than SQLite's own B-tree work.
 enum FastInsert {

@@ -279,12 +279,13 @@ extension Registry {
     }
 
     static func setRevision(_ db: Database, _ table: String, _ rowId: String, _ field: String, _ revision: Int64) throws {
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO field_revisions (table_name, row_id, field, revision) VALUES (?, ?, ?, ?)
-                ON CONFLICT (table_name, row_id, field) DO UPDATE SET revision = max(revision, excluded.revision)
-                """
-        ).execute(arguments: [table, rowId, field, revision])
+        try FastInsert.run(
+            db,
+            db.cachedStatement(
+                sql: """
+                    INSERT INTO field_revisions (table_name, row_id, field, revision) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (table_name, row_id, field) DO UPDATE SET revision = max(revision, excluded.revision)
+                    """), [.text(table), .text(rowId), .text(field), .int(revision)])
     }
 }
 

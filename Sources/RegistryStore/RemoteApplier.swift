@@ -38,7 +38,7 @@ struct RemoteApplier {
     mutating func apply(_ change: ChangeLogEntry) throws {
         guard let entity = Entity(table: change.table), entity.isSynced else { return }
         let fields = try change.fieldChanges()
-        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM change_log WHERE change_id = ?"), arguments: [change.changeId]) == true {
+        if try FastRead.row(db, db.cachedStatement(sql: "SELECT 1 FROM change_log WHERE change_id = ?"), change.changeId) != nil {
             for f in fields { try Registry.setRevision(db, change.table, change.rowId, f.field, f.baseRevision) }
             return
         }
@@ -48,12 +48,11 @@ struct RemoteApplier {
         if change.op == .insert && !exists {
             let given = fields.filter { entity.fields.contains($0.field) }
             let columns = [entity.idColumn] + given.map { Entity.column(for: $0.field) } + ["origin", "created_at", "updated_at"]
-            var arguments = StatementArguments([change.rowId])
-            arguments += StatementArguments(given.map(\.new))
-            arguments += [change.origin, stamp, stamp]
-            try db.execute(
-                sql: "INSERT INTO \(entity.table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))",
-                arguments: arguments)
+            // Inserts of one entity nearly always carry the same fields: one prepared statement each.
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO \(entity.table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
+            try FastInsert.run(
+                db, insert, [.text(change.rowId)] + given.map(\.new) + [.text(change.origin), .text(stamp), .text(stamp)])
             logged = given.map { .init(field: $0.field, old: .null, new: $0.new, baseRevision: $0.baseRevision) }
         } else if exists {
             for f in fields where entity.fields.contains(f.field) || Entity.tombstoneFields.contains(f.field) {
@@ -102,17 +101,18 @@ struct RemoteApplier {
     }
 
     static func rowExists(_ db: Database, _ entity: Entity, _ id: String) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM \(entity.table) WHERE \(entity.idColumn) = ?", arguments: [id]) == true
+        try FastRead.row(db, db.cachedStatement(sql: "SELECT 1 FROM \(entity.table) WHERE \(entity.idColumn) = ?"), id) != nil
     }
 
     static func value(_ db: Database, _ entity: Entity, _ id: String, _ field: String) throws -> FieldValue {
-        try FieldValue.fetchOne(
-            db, sql: "SELECT \(Entity.column(for: field)) FROM \(entity.table) WHERE \(entity.idColumn) = ?", arguments: [id]) ?? .null
+        try FastRead.row(
+            db, db.cachedStatement(sql: "SELECT \(Entity.column(for: field)) FROM \(entity.table) WHERE \(entity.idColumn) = ?"), id
+        )?.first ?? .null
     }
 
     static func setField(_ db: Database, _ entity: Entity, _ id: String, _ field: String, _ value: FieldValue, stamp: String) throws {
-        try db.execute(
-            sql: "UPDATE \(entity.table) SET \(Entity.column(for: field)) = ?, updated_at = ? WHERE \(entity.idColumn) = ?",
-            arguments: [value, stamp, id])
+        try FastInsert.run(
+            db, db.cachedStatement(sql: "UPDATE \(entity.table) SET \(Entity.column(for: field)) = ?, updated_at = ? WHERE \(entity.idColumn) = ?"),
+            [value, .text(stamp), .text(id)])
     }
 }
