@@ -19,6 +19,17 @@ public struct Registry: Sendable {
     /// Who is making changes through this handle; recorded in the audit trail.
     public let author: String
     let linkageSecret: [UInt8]
+    /// The linkage secret's HMAC key, its padded blocks hashed once for every MRN.
+    let linkageHMAC: HMACKey
+
+    init(path: String, pool: DatabasePool, clinic: String, author: String, linkageSecret: [UInt8]) {
+        self.path = path
+        self.pool = pool
+        self.clinic = clinic
+        self.author = author
+        self.linkageSecret = linkageSecret
+        linkageHMAC = HMACKey(linkageSecret)
+    }
 
     static let clinicAccepted = "1 to 32 letters, digits, '-' or '_', starting with a letter or digit"
     static let authorAccepted = "1 to 64 printable characters"
@@ -132,7 +143,7 @@ public struct Registry: Sendable {
 
     /// The linkage key for an MRN: HMAC-SHA256 of the normalised MRN under the registry secret.
     public func linkageKey(mrn: String) -> String {
-        Hex.encode(SHA256.hmac(key: linkageSecret, message: Array(PatientIdentity.normalise(mrn: mrn).utf8)))
+        Hex.encode(linkageHMAC.authenticate(Array(PatientIdentity.normalise(mrn: mrn).utf8)))
     }
 
     /// Closes the database; further use throws.

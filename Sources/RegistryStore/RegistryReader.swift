@@ -54,8 +54,10 @@ public struct RegistryReader {
 
     /// The live patient registered under this MRN, if any.
     public func patientId(mrn: String) throws -> String? {
-        try String.fetchOne(
-            db, sql: "SELECT patient_id FROM patient_identities WHERE mrn = ? AND deleted_at IS NULL", arguments: [mrn])
+        let statement = try db.cachedStatement(
+            sql: "SELECT patient_id FROM patient_identities WHERE mrn = ? AND deleted_at IS NULL")
+        guard case .text(let id)? = try FastRead.row(db, statement, mrn)?.first else { return nil }
+        return id
     }
 
     /// Live patients sharing a linkage key with a patient registered at another clinic:
