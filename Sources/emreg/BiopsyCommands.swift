@@ -31,7 +31,7 @@ struct BiopsyFields: ParsableArguments {
 
 extension BiopsyCommand {
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a biopsy to a case; prints the new id.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a biopsy to a case; prints the new id.")
         @OptionGroup var global: GlobalOptions
         @Option(name: .customLong("case"), help: "The case's id.") var caseId: String
         @OptionGroup var fields: BiopsyFields
@@ -50,7 +50,7 @@ extension BiopsyCommand {
     }
 
     struct Update: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a biopsy; prints the id.")
+        static let configuration = CommandConfiguration(commandName: "update", abstract: "Change a biopsy; prints the id.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The biopsy's id.") var id: String
         @OptionGroup var fields: BiopsyFields

@@ -28,7 +28,7 @@ struct CaseFields: ParsableArguments {
 
 extension CaseCommand {
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Log a case (one diagnosis of one patient); prints the new id.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Log a case (one diagnosis of one patient); prints the new id.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "The patient's id.") var patient: String
         @OptionGroup var fields: CaseFields
@@ -47,7 +47,7 @@ extension CaseCommand {
     }
 
     struct Update: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a case; prints the id.")
+        static let configuration = CommandConfiguration(commandName: "update", abstract: "Change a case; prints the id.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The case's id.") var id: String
         @OptionGroup var fields: CaseFields
@@ -59,7 +59,7 @@ extension CaseCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "show", 
             abstract: "Show a whole case: pseudonymous patient, sites, biopsies and follow-ups.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The case's id.") var id: String
@@ -72,7 +72,7 @@ extension CaseCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List live cases, oldest first.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List live cases, oldest first.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Only cases of this diagnosis.") var diagnosis: String?
         @Flag(help: "Print JSON.") var json = false

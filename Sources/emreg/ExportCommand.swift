@@ -4,7 +4,7 @@ import RegistryReports
 import RegistryStore
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "export", 
         abstract: "Write the registry out as CSV (a directory), JSON Lines or a FHIR R4 Bundle.",
         discussion: """
             jsonl is the interchange format that `emreg import` reads back. --deidentified drops MRN, \
@@ -38,7 +38,7 @@ struct Export: ParsableCommand {
 }
 
 struct Import: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "import", 
         abstract: "Read patients from JSON Lines or an `emreg export --format csv` directory: all or nothing, idempotent.")
 
     @OptionGroup var global: GlobalOptions

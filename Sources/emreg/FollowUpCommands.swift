@@ -25,7 +25,7 @@ struct FollowUpFields: ParsableArguments {
 
 extension FollowUpCommand {
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a follow-up to a case; prints the new id.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a follow-up to a case; prints the new id.")
         @OptionGroup var global: GlobalOptions
         @Option(name: .customLong("case"), help: "The case's id.") var caseId: String
         @OptionGroup var fields: FollowUpFields
@@ -43,7 +43,7 @@ extension FollowUpCommand {
     }
 
     struct Update: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a follow-up; prints the id.")
+        static let configuration = CommandConfiguration(commandName: "update", abstract: "Change a follow-up; prints the id.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The follow-up's id.") var id: String
         @OptionGroup var fields: FollowUpFields

@@ -3,7 +3,7 @@ import RegistryCore
 import RegistryStore
 
 struct History: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "history", 
         abstract: "Every change to a record: when, who, which field, old → new.",
         discussion: "Identity values (MRN, name, birth date) are never shown here; use `emreg patient show`.")
 
@@ -53,11 +53,11 @@ struct History: ParsableCommand {
 }
 
 struct Audit: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "audit", 
         abstract: "Check the audit trail.", subcommands: [Verify.self])
 
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "verify", 
             abstract: "Walk the hash chain and compare every table with the change log; exits 1 at the first discrepancy.")
         @OptionGroup var global: GlobalOptions
 

@@ -23,7 +23,7 @@ struct HubDatabaseOptions: ParsableArguments {
 
 extension HubCommand {
     struct Serve: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "serve", 
             abstract: "Serve the hub over HTTP until SIGTERM or SIGINT.",
             discussion: """
                 Logs one line per request to stderr (method, route, status, bytes, milliseconds, clinic); \
@@ -63,14 +63,14 @@ extension HubCommand {
     }
 
     struct Clinic: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "clinic", 
             abstract: "Manage the clinics allowed to sync.", subcommands: [Add.self, List.self, Revoke.self])
     }
 }
 
 extension HubCommand.Clinic {
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "add", 
             abstract: "Allow a clinic to sync: prints its new token, alone on stdout, once.",
             discussion: """
                 The hub keeps only the token's SHA-256. To replace a lost or leaked token, revoke the \
@@ -89,7 +89,7 @@ extension HubCommand.Clinic {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the clinics, their status and last push.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the clinics, their status and last push.")
         @OptionGroup var hub: HubDatabaseOptions
         @Flag(help: "Print JSON.") var json = false
 
@@ -142,7 +142,7 @@ extension HubCommand.Clinic {
     }
 
     struct Revoke: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "revoke", 
             abstract: "Stop a clinic's token from working; its changes stay in the feed.")
         @OptionGroup var hub: HubDatabaseOptions
         @Argument(help: "The clinic's code.") var code: String

@@ -3,7 +3,7 @@ import RegistryCore
 import RegistryStore
 
 struct Init: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "init", 
         abstract: "Create a new registry for this clinic; refuses to overwrite an existing one.")
 
     @OptionGroup var global: GlobalOptions

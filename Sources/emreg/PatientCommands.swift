@@ -32,7 +32,7 @@ struct PatientFields: ParsableArguments {
 
 extension PatientCommand {
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Register a patient; prints the new id.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Register a patient; prints the new id.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var fields: PatientFields
         @Flag(help: "Print the created record as JSON.") var json = false
@@ -49,7 +49,7 @@ extension PatientCommand {
     }
 
     struct Update: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a patient's details; prints the id.")
+        static let configuration = CommandConfiguration(commandName: "update", abstract: "Change a patient's details; prints the id.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The patient's id.") var id: String
         @OptionGroup var fields: PatientFields
@@ -73,7 +73,7 @@ extension PatientCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "show", 
             abstract: "Show a patient with their identity (MRN, name, birth date) and cases. Local use only.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The patient's id.") var id: String
@@ -105,7 +105,7 @@ extension PatientCommand {
     }
 
     struct Duplicates: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "duplicates", 
             abstract: "Patients registered at more than one clinic (same linkage key), for review.",
             discussion: "The linkage key is an HMAC of the MRN under the registry secret: no MRN leaves a clinic.")
         @OptionGroup var global: GlobalOptions

@@ -4,11 +4,11 @@ import RegistryReports
 import RegistryStore
 
 struct Report: ParsableCommand {
-    static let configuration = CommandConfiguration(
+    static let configuration = CommandConfiguration(commandName: "report", 
         abstract: "Cohort statistics and survival for researchers.", subcommands: [Cohort.self])
 
     struct Cohort: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "cohort", 
             abstract: "EMD share, timing, sites and overall survival of a cohort.",
             discussion: """
                 Small cells: with --min-cell N, counts from 1 to N-1 show as "<N" and neighbours are \

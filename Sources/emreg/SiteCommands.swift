@@ -40,7 +40,7 @@ struct SiteFields: ParsableArguments {
 
 extension SiteCommand {
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add an extramedullary site to a case; prints the new id.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add an extramedullary site to a case; prints the new id.")
         @OptionGroup var global: GlobalOptions
         @Option(name: .customLong("case"), help: "The case's id.") var caseId: String
         @OptionGroup var fields: SiteFields
@@ -62,7 +62,7 @@ extension SiteCommand {
     }
 
     struct Update: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "update", 
             abstract: "Change a site; prints the id. A new --detected without --timing derives the timing again.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The site's id.") var id: String

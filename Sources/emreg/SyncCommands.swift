@@ -110,7 +110,7 @@ struct SyncCommand: ParsableCommand {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "status", 
             abstract: "Pending changes, last push and pull, the pull cursor, open conflicts.")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
@@ -153,7 +153,7 @@ struct ConflictsCommand: ParsableCommand {
         subcommands: [List.self, Show.self, Resolve.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Open conflicts (with --all, resolved ones too).")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Open conflicts (with --all, resolved ones too).")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Include resolved conflicts.") var all = false
         @Flag(help: "Print JSON.") var json = false
@@ -169,7 +169,7 @@ struct ConflictsCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One conflict with base, local and remote values.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "One conflict with base, local and remote values.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The conflict's id.") var id: String
         @Flag(help: "Print JSON.") var json = false
@@ -189,7 +189,7 @@ struct ConflictsCommand: ParsableCommand {
     }
 
     struct Resolve: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "resolve", 
             abstract: "Decide a conflict; the decision is a change that syncs and closes it at every clinic.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The conflict's id.") var id: String
