@@ -4,7 +4,7 @@ import RegistrySync
 ///
 /// The protocol's rules live in ``BatchApplication``; a store only loads what a batch touches,
 /// writes what the batch produced, all in one transaction, and serves the feed. SQLite
-/// (``SQLiteHubStore``) is the default; a PostgreSQL store implements the same protocol.
+/// (``SQLiteHubStore``) is the default; ``PostgresHubStore`` implements the same protocol.
 public protocol HubStore: Sendable {
     /// The clinic whose token has this SHA-256 (hex), or nil for an unknown or revoked token.
     func clinic(tokenSHA256: String) async throws(HubError) -> String?
@@ -24,6 +24,14 @@ public protocol HubStore: Sendable {
 
     /// Feed entries with seq > `since`, ascending, at most `limit`.
     func feed(since: Int64, limit: Int) async throws(HubError) -> HubFeedSlice
+
+    /// Lets go of the store's connections; it answers nothing after this.
+    func close() async
+}
+
+extension HubStore {
+    /// A store whose connections close with it (SQLite's) has nothing to do.
+    public func close() async {}
 }
 
 /// A clinic as the operator sees it.

@@ -20,9 +20,7 @@ extension SQLiteHubStore {
                     arguments: [id])
                 {
                     guard stored[0] as String == clinic && stored[1] as String == bodySHA256 else { return .idTaken }
-                    do { return .receipt(try Gzip.decompress(Array(stored[2] as Data), limit: 1 << 30)) } catch {
-                        throw HubError.database("the stored receipt of batch \(id) is unreadable")
-                    }
+                    return .receipt(try StoredReceipt.inflate(Array(stored[2] as Data), batchId: id))
                 }
                 var application = BatchApplication(
                     batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch))
@@ -34,7 +32,7 @@ extension SQLiteHubStore {
                         """
                 ).execute(arguments: [
                     id, clinic, bodySHA256, Clock.timestamp(), batch.changes.count,
-                    Data(Gzip.compress(effects.receiptJSON, level: 1)),
+                    Data(StoredReceipt.compress(effects.receiptJSON)),
                 ])
                 try Self.write(effects, batchRow: db.lastInsertedRowID, db)
                 return .receipt(effects.receiptJSON)
@@ -63,7 +61,7 @@ extension SQLiteHubStore {
             }
         }
         // Answers given before live in the receipts of their batches: read each receipt once.
-        var earlier = [Int64: [(changeId: String, clinic: String, status: SyncReceipt.Result.Status, position: Int)]]()
+        var earlier = [StoredAnswer]()
         try forChunks(of: needs.changeIds) { ids in
             let rows = try Row.fetchCursor(
                 db.cachedStatement(
@@ -72,47 +70,27 @@ extension SQLiteHubStore {
                 ),
                 arguments: StatementArguments(ids))
             while let row = try rows.next() {
-                guard let status = SyncReceipt.Result.Status(rawValue: row[2]) else {
-                    throw HubError.database("hub_changes holds an unknown status")
-                }
-                earlier[row[3], default: []].append((row[0], row[1], status, row[4]))
+                earlier.append(
+                    StoredAnswer(changeId: row[0], clinic: row[1], status: row[2], batchRow: row[3], position: row[4]))
             }
         }
-        for (batchRow, answers) in earlier {
-            let results = try storedResults(db, batchRow: batchRow)
-            for a in answers {
-                guard a.position < results.count, results[a.position].changeId == a.changeId else {
-                    throw HubError.database("the receipt of an earlier batch does not hold change \(a.changeId)")
-                }
-                snapshot.processed[a.changeId] = ProcessedChange(
-                    clinic: a.clinic, status: a.status, resultJSON: results[a.position].canonicalText)
-            }
+        try snapshot.addProcessed(earlier) { batchRow in
+            guard
+                let gzip = try Data.fetchOne(
+                    db, sql: "SELECT receipt_gzip FROM hub_batches WHERE id = ?", arguments: [batchRow])
+            else { throw HubError.database("the receipt of batch row \(batchRow) is missing") }
+            return Array(gzip)
         }
         try forChunks(of: needs.conflictIds) { ids in
             let texts = try String.fetchAll(
                 db, sql: "SELECT conflict FROM hub_conflicts WHERE id IN (\(placeholders(ids.count)))",
                 arguments: StatementArguments(ids))
             for text in texts {
-                do {
-                    let conflict = try WireConflict(json: try JSON.parse(text), path: "conflict")
-                    snapshot.conflicts[conflict.id] = conflict
-                } catch {
-                    throw HubError.database("hub_conflicts holds a malformed conflict")
-                }
+                let conflict = try WireConflict.stored(text)
+                snapshot.conflicts[conflict.id] = conflict
             }
         }
         return snapshot
-    }
-
-    /// The results of a stored receipt, in order.
-    static func storedResults(_ db: Database, batchRow: Int64) throws -> [SyncReceipt.Result] {
-        guard
-            let gzip = try Data.fetchOne(
-                db, sql: "SELECT receipt_gzip FROM hub_batches WHERE id = ?", arguments: [batchRow]),
-            let text = try? Gzip.decompress(Array(gzip), limit: 1 << 30),
-            let json = try? JSON.parse(bytes: text), let receipt = try? SyncReceipt(json: json)
-        else { throw HubError.database("the receipt of batch row \(batchRow) is missing or unreadable") }
-        return receipt.results
     }
 
     /// Writes what a batch produced; the caller's transaction makes it all or nothing.

@@ -11,13 +11,59 @@ struct HubCommand: ParsableCommand {
         subcommands: [Serve.self, Clinic.self])
 }
 
-/// The hub database every hub command works on.
+/// The hub database every hub command works on: a SQLite file or a PostgreSQL database.
 struct HubDatabaseOptions: ParsableArguments {
     @Option(name: .customLong("hub-db"), help: "The hub's SQLite database; created on first use.")
-    var path: String
+    var path: String?
 
-    func openStore() throws -> SQLiteHubStore {
-        do { return try SQLiteHubStore.open(at: path) } catch { throw HubFailure.cli(error) }
+    @Option(
+        name: .customLong("postgres"),
+        help: ArgumentHelp(
+            "The hub's PostgreSQL database instead: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE].",
+            discussion: "Without a password in the URL, PGPASSWORD is used. The schema is created or brought up to date on first use.",
+            valueName: "url"))
+    var postgresURL: String?
+
+    func validate() throws {
+        switch (path, postgresURL) {
+        case (nil, nil): throw ValidationError("name the hub database: --hub-db FILE (SQLite) or --postgres URL (PostgreSQL)")
+        case (.some, .some): throw ValidationError("--hub-db and --postgres name two hub databases; give one of them")
+        default: break
+        }
+    }
+
+    /// The hub database as messages may name it: the file, or the URL without its password.
+    var name: String {
+        if let path { return path }
+        return (try? PostgresLocation(url: postgresURL ?? "").description) ?? "the PostgreSQL database"
+    }
+
+    /// The option that names this database again, for hints.
+    var option: String { path != nil ? "--hub-db \(name)" : "--postgres \(name)" }
+
+    static func openStore(path: String?, postgresURL: String?) async throws -> any HubStore {
+        do {
+            if let postgresURL { return try await PostgresHubStore.open(url: postgresURL) }
+            return try SQLiteHubStore.open(at: path ?? "")
+        } catch {
+            throw HubFailure.cli(error)
+        }
+    }
+
+    /// Opens the store, runs `body` on it and closes it, whatever `body` does.
+    func withStore<T: Sendable>(_ body: @escaping @Sendable (any HubStore) async throws -> T) throws -> T {
+        let (path, postgresURL) = (self.path, self.postgresURL)
+        return try blocking {
+            let store = try await Self.openStore(path: path, postgresURL: postgresURL)
+            do {
+                let result = try await body(store)
+                await store.close()
+                return result
+            } catch {
+                await store.close()
+                throw error
+            }
+        }
     }
 }
 
@@ -47,14 +93,13 @@ extension HubCommand {
         }
 
         func run() throws {
-            let store = try hub.openStore()
             let configuration = HubConfiguration(host: bind, port: port, maxBodyBytes: maxBodyBytes)
             var logger = Logger(label: "emreg.hub") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = .info
-            let path = hub.path
-            try blocking { [logger] in
+            let name = hub.name
+            try hub.withStore { [logger] store in
                 let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in
-                    logger.info("emreg hub serving \(path) on http://\(configuration.host):\(port)")
+                    logger.info("emreg hub serving \(name) on http://\(configuration.host):\(port)")
                 }
                 try await app.runService()
                 logger.info("emreg hub stopped")
@@ -80,9 +125,8 @@ extension HubCommand.Clinic {
         @Argument(help: "The clinic's code, as in its registry (e.g. OSL-1).") var code: String
 
         func run() throws {
-            let store = try hub.openStore()
             let token = ClinicToken.make()
-            try blocking { [code] in try await store.addClinic(code, tokenSHA256: ClinicToken.sha256(token)) }
+            try hub.withStore { [code] store in try await store.addClinic(code, tokenSHA256: ClinicToken.sha256(token)) }
             print(token)
             FileOutput.standardError.write("clinic \(code) may sync now; the token above is shown only this once\n")
         }
@@ -116,8 +160,7 @@ extension HubCommand.Clinic {
         }
 
         func run() throws {
-            let store = try hub.openStore()
-            let clinics = try blocking { try await store.clinics() }
+            let clinics = try hub.withStore { store in try await store.clinics() }
             let documents = clinics.map {
                 Document(
                     code: $0.code, status: $0.revokedAt == nil ? "active" : "revoked", createdAt: $0.createdAt,
@@ -126,7 +169,7 @@ extension HubCommand.Clinic {
             if json { return try JSONOutput.print(documents) }
             if documents.isEmpty {
                 FileOutput.standardError.write(
-                    "no clinics yet; add one with `emreg hub clinic add CODE --hub-db \(hub.path)`\n")
+                    "no clinics yet; add one with `emreg hub clinic add CODE \(hub.option)`\n")
                 return
             }
             let width = max(4, documents.map(\.code.count).max() ?? 0)
@@ -148,8 +191,7 @@ extension HubCommand.Clinic {
         @Argument(help: "The clinic's code.") var code: String
 
         func run() throws {
-            let store = try hub.openStore()
-            let revoked = try blocking { [code] in try await store.revokeClinic(code) }
+            let revoked = try hub.withStore { [code] store in try await store.revokeClinic(code) }
             FileOutput.standardError.write(
                 revoked ? "clinic \(code) revoked; its token no longer works\n" : "clinic \(code) was already revoked\n"
             )

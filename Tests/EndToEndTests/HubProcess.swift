@@ -1,6 +1,7 @@
 import Foundation
 
-/// A real `emreg hub serve` process on 127.0.0.1, with its SQLite store in a temp directory.
+/// A real `emreg hub serve` process on 127.0.0.1, with its SQLite store in a temp directory or,
+/// given `postgresURL`, its store in that PostgreSQL database.
 final class HubProcess {
     let directory: String
     let port: Int
@@ -8,12 +9,15 @@ final class HubProcess {
     let log = Pipe()
     var hubDB: String { directory + "/hub.sqlite" }
     var url: String { "http://127.0.0.1:\(port)" }
+    /// The options that name the hub's database, for `emreg hub` commands.
+    let storeArguments: [String]
 
-    init(directory: String, arguments: [String] = []) throws {
+    init(directory: String, arguments: [String] = [], postgresURL: String? = nil) throws {
         self.directory = directory
+        storeArguments = postgresURL.map { ["--postgres", $0] } ?? ["--hub-db", directory + "/hub.sqlite"]
         port = try HubProcess.freePort()
         process.executableURL = URL(fileURLWithPath: EmregProcess.binary)
-        process.arguments = ["hub", "serve", "--hub-db", directory + "/hub.sqlite", "--port", String(port), "--bind", "127.0.0.1"] + arguments
+        process.arguments = ["hub", "serve"] + storeArguments + ["--port", String(port), "--bind", "127.0.0.1"] + arguments
         process.standardError = log
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -49,7 +53,7 @@ final class HubProcess {
 
     /// Registers a clinic and returns its token file.
     func addClinic(_ code: String, runner: EmregProcess) throws -> String {
-        let token = try runner.ok(["hub", "clinic", "add", code, "--hub-db", hubDB])
+        let token = try runner.ok(["hub", "clinic", "add", code] + storeArguments)
         let file = directory + "/\(code).token"
         try token.write(toFile: file, atomically: true, encoding: .utf8)
         return file

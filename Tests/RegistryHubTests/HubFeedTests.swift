@@ -1,5 +1,6 @@
 import RegistryCore
 import RegistrySync
+import Synchronization
 import Testing
 
 @testable import RegistryHub
@@ -99,6 +100,72 @@ import Testing
         }
     }
 
+    /// Many clinics push at once (inserts, and edits of one shared record that raise conflicts)
+    /// while readers pull with small pages. A reader that moved its cursor past an entry that
+    /// committed later with a lower seq would miss it for good: every reader must see 1...N.
+    @Test(arguments: HubStoreKind.allCases)
+    func readersPullingDuringConcurrentPushesNeverMissAnEntry(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            var clinics = [TestClinic]()
+            for i in 0..<16 { clinics.append(try await hub.addClinic("C\(i)")) }
+            let shared = WireChanges.patient()
+            _ = try await hub.receipt([shared], as: clinics[0])
+            let batches = 5
+            let pushersDone = DoneFlag()
+            let pushing = Task {
+                defer { pushersDone.set() }
+                return try await withThrowingTaskGroup(of: [SyncReceipt].self) { group in
+                    for clinic in clinics {
+                        group.addTask {
+                            var out = [SyncReceipt]()
+                            for b in 0..<batches {
+                                var changes = (0..<12).map { _ in WireChanges.patient() }
+                                // Everyone edits the shared patient from revision 1: one wins, the rest conflict.
+                                if b == 2 {
+                                    changes.append(
+                                        WireChanges.update(
+                                            "patients", shared.rowId, ["birthYear": (.int(1963), .int(1964), 1)]))
+                                }
+                                out.append(try await hub.receipt(changes, as: clinic))
+                            }
+                            return out
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0 += $1 }
+                }
+            }
+            let readers = (0..<3).map { r in
+                Task {
+                    var seen = [Int64]()
+                    var since: Int64 = 0
+                    while true {
+                        // Read before pulling: a pull that starts after the last push sees everything.
+                        let finished = pushersDone.isSet
+                        let page = try await hub.page(since: since, limit: 7 + r * 5, as: clinics[r])
+                        for e in page.entries {
+                            #expect(e.seq == since + 1, "reader \(r) skipped from \(since) to \(e.seq)")
+                            seen.append(e.seq)
+                            since = e.seq
+                        }
+                        if finished && !page.more { return seen }
+                        if page.entries.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
+                    }
+                }
+            }
+            let receipts = try await pushing.value
+            let total = Int64(try await hub.feed(as: clinics[0]).count)
+            let seqs = receipts.flatMap { $0.results.compactMap(\.seq) }
+            // One insert per change, one entry per conflict or accepted edit, and the shared patient.
+            #expect(total == Int64(clinics.count * batches * 12 + clinics.count + 1))
+            #expect(Set(seqs).isSubset(of: Set(1...total)))
+            for reader in readers {
+                #expect(try await reader.value == Array(1...total))
+            }
+            let conflicts = receipts.flatMap(\.results).filter { $0.status == .conflict }
+            #expect(conflicts.count == clinics.count - 1)
+        }
+    }
+
     @Test(arguments: HubStoreKind.allCases)
     func badCursorsAreRefused(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in
@@ -110,4 +177,11 @@ import Testing
             }
         }
     }
+}
+
+/// Set once, read from other tasks.
+final class DoneFlag: Sendable {
+    private let done = Mutex(false)
+    func set() { done.withLock { $0 = true } }
+    var isSet: Bool { done.withLock { $0 } }
 }

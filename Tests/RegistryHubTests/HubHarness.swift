@@ -11,14 +11,23 @@ import Testing
 /// store (PostgreSQL) joins the same suite by adding a case here, not by copying tests.
 enum HubStoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
+    /// A new database on the server scripts/test starts (EMREG_TEST_POSTGRES_URL).
+    case postgres
 
     var testDescription: String { rawValue }
 
-    /// A fresh, empty store whose files live in `directory`.
+    /// A fresh, empty store whose files (if any) live in `directory`.
     func makeStore(directory: String) async throws -> any HubStore {
         switch self {
         case .sqlite: try SQLiteHubStore.open(at: directory + "/hub.sqlite")
+        case .postgres: try await PostgresHubStore.open(url: try await TestPostgres.createDatabase())
         }
+    }
+
+    /// Closes `store` and drops what it leaves behind beyond `directory`.
+    func dispose(_ store: any HubStore) async {
+        await store.close()
+        if let store = store as? PostgresHubStore { await TestPostgres.dropDatabase(store.location.database) }
     }
 }
 
@@ -65,6 +74,19 @@ struct RunningHub: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try await kind.makeStore(directory: directory)
+        do {
+            let result = try await run(store, maxBodyBytes: maxBodyBytes, directory: directory, body)
+            await kind.dispose(store)
+            return result
+        } catch {
+            await kind.dispose(store)
+            throw error
+        }
+    }
+
+    static func run<T: Sendable>(
+        _ store: any HubStore, maxBodyBytes: Int, directory: String, _ body: (RunningHub) async throws -> T
+    ) async throws -> T {
         let log = LogLines()
         let logger = Logger(label: "emreg.hub.test") { _ in CollectingLogHandler(sink: log) }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)

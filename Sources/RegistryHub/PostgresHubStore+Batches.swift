@@ -1,0 +1,204 @@
+import PostgresNIO
+import RegistryCore
+import RegistrySync
+
+extension PostgresHubStore {
+    public func applyBatch(_ batch: SyncBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
+        -> BatchOutcome
+    {
+        try Self.checkStorable(batch)
+        // Work out what to look up before taking the lock: the lock is held until commit.
+        let lookups = Lookups(BatchApplication.needs(of: batch))
+        return try await postgresErrors(location) {
+            try await client.withConnection { connection in
+                try await connection.withTransaction(logger: logger) { c -> BatchOutcome in
+                    // The lock every batch queues for, and the stored receipt of a retry.
+                    let locked = try await c.query(
+                        """
+                        SELECT h.last_seq, b.clinic, b.body_sha256, b.receipt_gzip
+                        FROM hub_counter h LEFT JOIN hub_batches b ON b.batch_id = \(id)
+                        WHERE h.id = 1 FOR UPDATE OF h
+                        """, logger: logger)
+                    var lastSeq: Int64?
+                    var stored: (clinic: String, sha256: String, gzip: ByteBuffer)?
+                    for try await (seq, storedClinic, storedSHA256, gzip) in locked.decode(
+                        (Int64, String?, String?, ByteBuffer?).self)
+                    {
+                        lastSeq = seq
+                        if let storedClinic, let storedSHA256, let gzip { stored = (storedClinic, storedSHA256, gzip) }
+                    }
+                    guard let lastSeq else { throw HubError.database("hub_counter has no row") }
+                    if let stored {
+                        guard stored.clinic == clinic && stored.sha256 == bodySHA256 else { return .idTaken }
+                        return .receipt(try StoredReceipt.inflate(Array(stored.gzip.readableBytesView), batchId: id))
+                    }
+                    var application = BatchApplication(
+                        batchId: id, clinic: clinic, snapshot: try await snapshot(c, lookups, lastSeq: lastSeq))
+                    let effects = application.apply(batch)
+                    try await write(
+                        effects, batchId: id, clinic: clinic, bodySHA256: bodySHA256, changeCount: batch.changes.count,
+                        lastSeq: lastSeq, c)
+                    return .receipt(effects.receiptJSON)
+                }
+            }
+        }
+    }
+
+    /// PostgreSQL text cannot hold NUL, which JSON can (`\u0000`): a key with one is refused
+    /// before anything is looked up, where SQLite would store it.
+    static func checkStorable(_ batch: SyncBatch) throws(HubError) {
+        for (i, c) in batch.changes.enumerated() {
+            for (name, value) in [("changeId", c.changeId), ("table", c.table), ("rowId", c.rowId)]
+            where value.utf8.contains(0) {
+                throw .badRequest("changes[\(i)].\(name) holds a NUL character")
+            }
+            if let id = c.conflictId, id.utf8.contains(0) {
+                throw .badRequest("changes[\(i)].conflictId holds a NUL character")
+            }
+        }
+    }
+
+    /// The keys a batch needs, each once, as arrays to bind.
+    struct Lookups: Sendable {
+        var tables: [String] = []
+        var rowIds: [String] = []
+        var changeIds: [String]
+        var conflictIds: [String]
+
+        init(_ needs: (records: [String: [String]], changeIds: [String], conflictIds: [String])) {
+            for (table, ids) in needs.records {
+                for rowId in Set(ids) {
+                    tables.append(table)
+                    rowIds.append(rowId)
+                }
+            }
+            changeIds = Array(Set(needs.changeIds))
+            conflictIds = Array(Set(needs.conflictIds))
+        }
+    }
+
+    /// Loads the records, earlier answers and conflicts a batch can touch, under the lock.
+    func snapshot(_ c: PostgresConnection, _ keys: Lookups, lastSeq: Int64) async throws -> HubSnapshot {
+        var snapshot = HubSnapshot(lastSeq: lastSeq)
+        if !keys.rowIds.isEmpty {
+            let rows = try await c.query(
+                """
+                SELECT r.table_name, r.row_id, r.origin, r.fields
+                FROM unnest(\(keys.tables)::text[], \(keys.rowIds)::text[]) AS k(table_name, row_id)
+                JOIN hub_records r ON r.table_name = k.table_name AND r.row_id = k.row_id
+                """, logger: logger)
+            for try await (table, rowId, origin, fields) in rows.decode((String, String, String, String).self) {
+                snapshot.records[RecordKey(table: table, rowId: rowId)] = try HubRecord(
+                    origin: origin, fieldsJSON: fields)
+            }
+        }
+        var earlier = [StoredAnswer]()
+        if !keys.changeIds.isEmpty {
+            let rows = try await c.query(
+                """
+                SELECT change_id, clinic, status, batch, position FROM hub_changes
+                WHERE change_id = ANY(\(keys.changeIds)::text[])
+                """, logger: logger)
+            for try await (changeId, clinic, status, batchRow, position) in rows.decode(
+                (String, String, String, Int64, Int32).self)
+            {
+                earlier.append(
+                    StoredAnswer(
+                        changeId: changeId, clinic: clinic, status: status, batchRow: batchRow, position: Int(position)))
+            }
+        }
+        if !earlier.isEmpty {
+            // Each earlier batch's receipt, read once.
+            var receipts = [Int64: [UInt8]]()
+            let rows = try await c.query(
+                "SELECT id, receipt_gzip FROM hub_batches WHERE id = ANY(\(Array(Set(earlier.map(\.batchRow))))::bigint[])",
+                logger: logger)
+            for try await (batchRow, gzip) in rows.decode((Int64, ByteBuffer).self) {
+                receipts[batchRow] = Array(gzip.readableBytesView)
+            }
+            try snapshot.addProcessed(earlier) { batchRow in
+                guard let gzip = receipts[batchRow] else {
+                    throw HubError.database("the receipt of batch row \(batchRow) is missing")
+                }
+                return gzip
+            }
+        }
+        if !keys.conflictIds.isEmpty {
+            let rows = try await c.query(
+                "SELECT conflict FROM hub_conflicts WHERE id = ANY(\(keys.conflictIds)::text[])", logger: logger)
+            for try await text in rows.decode(String.self) {
+                let conflict = try WireConflict.stored(text)
+                snapshot.conflicts[conflict.id] = conflict
+            }
+        }
+        return snapshot
+    }
+
+    /// Writes what a batch produced in one statement (each table's rows bound as arrays), then
+    /// the rare conflict resolutions; the caller's transaction makes it all or nothing.
+    func write(
+        _ effects: BatchEffects, batchId: String, clinic: String, bodySHA256: String, changeCount: Int,
+        lastSeq: Int64, _ c: PostgresConnection
+    ) async throws {
+        let receipt = ByteBuffer(bytes: StoredReceipt.compress(effects.receiptJSON))
+        let raised = effects.raisedConflicts
+        let written = try await c.run(
+            """
+            WITH batch AS (
+                INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
+                VALUES (\(batchId), \(clinic), \(bodySHA256), \(Clock.timestamp()), \(Int32(changeCount)), \(receipt))
+                RETURNING id
+            ), feed AS (
+                INSERT INTO hub_feed (seq, kind, entry)
+                SELECT * FROM unnest(\(effects.feed.map(\.seq))::bigint[], \(effects.feed.map(\.kind.rawValue))::text[],
+                    \(effects.feed.map(\.json))::text[])
+            ), records AS (
+                INSERT INTO hub_records (table_name, row_id, origin, deleted, fields)
+                SELECT * FROM unnest(\(effects.records.map(\.key.table))::text[], \(effects.records.map(\.key.rowId))::text[],
+                    \(effects.records.map(\.record.origin))::text[], \(effects.records.map(\.record.isDeleted))::boolean[],
+                    \(effects.records.map(\.record.fieldsJSON))::text[])
+                ON CONFLICT (table_name, row_id) DO UPDATE SET deleted = excluded.deleted, fields = excluded.fields
+            ), answers AS (
+                INSERT INTO hub_changes (change_id, clinic, status, batch, position)
+                SELECT a.change_id, a.clinic, a.status, (SELECT id FROM batch), a.position
+                FROM unnest(\(effects.results.map(\.changeId))::text[], \(effects.results.map(\.answer.clinic))::text[],
+                    \(effects.results.map(\.answer.status.rawValue))::text[],
+                    \(effects.results.map { Int32($0.position) })::integer[]) AS a(change_id, clinic, status, position)
+            ), raised AS (
+                INSERT INTO hub_conflicts (id, table_name, row_id, field, status, raised_seq, conflict)
+                SELECT r.id, r.table_name, r.row_id, r.field, 'open', r.seq, r.conflict
+                FROM unnest(\(raised.map(\.conflict.id))::text[], \(raised.map(\.conflict.table))::text[],
+                    \(raised.map(\.conflict.rowId))::text[], \(raised.map(\.conflict.field))::text[],
+                    \(raised.map(\.seq))::bigint[], \(raised.map(\.json))::text[])
+                    AS r(id, table_name, row_id, field, seq, conflict)
+            ), counter AS (
+                UPDATE hub_counter SET last_seq = \(effects.feed.last?.seq ?? lastSeq) WHERE id = 1
+            )
+            SELECT id FROM batch
+            """, logger: logger)
+        guard written == 1 else { throw HubError.database("the batch row was not written") }
+        let resolved = effects.resolvedConflicts
+        if !resolved.isEmpty {
+            // After the insert above: a conflict raised and resolved in one batch is updated too.
+            try await c.run(
+                """
+                UPDATE hub_conflicts SET status = 'resolved', resolved_seq = r.seq, conflict = r.conflict
+                FROM unnest(\(resolved.map(\.conflict.id))::text[], \(resolved.map(\.seq))::bigint[],
+                    \(resolved.map(\.json))::text[]) AS r(id, seq, conflict)
+                WHERE hub_conflicts.id = r.id
+                """, logger: logger)
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a statement to its end and counts the rows it returned. An error raised while the
+    /// statement runs arrives with its rows: a statement whose rows were never read could fail
+    /// unseen, and the COMMIT that follows would quietly roll the transaction back.
+    @discardableResult
+    func run(_ query: PostgresQuery, logger: Logger) async throws -> Int {
+        var count = 0
+        for try await _ in try await self.query(query, logger: logger) { count += 1 }
+        return count
+    }
+}

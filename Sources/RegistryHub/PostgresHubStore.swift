@@ -1,0 +1,209 @@
+import Logging
+import PostgresNIO
+import RegistryCore
+import RegistrySync
+
+/// The hub's store for deployments that outgrow one machine: PostgreSQL, through a pool of
+/// connections (postgres-nio's `PostgresClient`), with the same protocol and behaviour as
+/// ``SQLiteHubStore``.
+///
+/// Every batch locks the one row of `hub_counter` before it reads what it touches, so batches
+/// apply one at a time and commit in seq order, as under SQLite's single writer: the feed stays
+/// gap-free and a pull never skips an entry that commits later with a lower seq. Everything
+/// else (auth lookups, feed reads, decoding) runs in parallel on the pool.
+public final class PostgresHubStore: HubStore {
+    /// The server and database, without the password.
+    public let location: PostgresLocation
+    let client: PostgresClient
+    /// Runs the pool's background work until ``close()``.
+    let runner: Task<Void, Never>
+    /// postgres-nio logs statements at debug level: the store keeps its logger silent so that no
+    /// statement, and so no value, reaches a log.
+    let logger = Logger(label: "emreg.hub.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Opens the hub database at `url`, bringing its schema up to date first.
+    ///
+    /// - Parameters:
+    ///   - maximumConnections: the pool's size; batches queue for one lock anyway, so a few
+    ///     connections serve many clinics.
+    ///   - statementTimeout: set on every connection; a statement that runs or waits longer is
+    ///     cancelled and the request fails with a database error.
+    public static func open(
+        url: String, maximumConnections: Int = 16, statementTimeout: Duration = .seconds(30)
+    ) async throws(HubError) -> PostgresHubStore {
+        let location = try PostgresLocation(url: url)
+        try await migrate(location, statementTimeout: statementTimeout)
+        return PostgresHubStore(
+            location: location,
+            configuration: location.clientConfiguration(
+                statementTimeout: statementTimeout, maximumConnections: maximumConnections))
+    }
+
+    init(location: PostgresLocation, configuration: PostgresClient.Configuration) {
+        self.location = location
+        let client = PostgresClient(configuration: configuration)
+        self.client = client
+        runner = Task { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Closes the pool's connections; the store answers nothing after this.
+    public func close() async {
+        runner.cancel()
+        await runner.value
+    }
+
+    /// Applies the migrations in Schema/hub/postgres this database lacks, each once, over one
+    /// connection of its own: a wrong host, password or database fails here at once. An
+    /// advisory lock lets two hubs start on one new database at the same time.
+    static func migrate(_ location: PostgresLocation, statementTimeout: Duration) async throws(HubError) {
+        let logger = Logger(label: "emreg.hub.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+        try await postgresErrors(location) {
+            let connection = try await PostgresConnection.connect(
+                configuration: try location.connectionConfiguration(statementTimeout: statementTimeout), id: 1,
+                logger: logger)
+            do {
+                try await connection.withTransaction(logger: logger) { c in
+                    try await c.run("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+                    try await c.run(
+                        "CREATE TABLE IF NOT EXISTS hub_schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+                        logger: logger)
+                    var applied = Set<String>()
+                    for try await name in try await c.query("SELECT name FROM hub_schema_migrations", logger: logger)
+                        .decode(String.self)
+                    {
+                        applied.insert(name)
+                    }
+                    let known = Set(HubPostgresSchemaSQL.migrations.map(\.name))
+                    if let newer = applied.subtracting(known).sorted().first {
+                        throw HubError.database(
+                            "the hub database at \(location) has migration \(newer), which this emreg does not know; use a newer emreg"
+                        )
+                    }
+                    for (name, sql) in HubPostgresSchemaSQL.migrations where !applied.contains(name) {
+                        for statement in SQLScript.statements(sql) {
+                            try await c.run(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        }
+                        try await c.run(
+                            "INSERT INTO hub_schema_migrations (name, applied_at) VALUES (\(name), \(Clock.timestamp()))",
+                            logger: logger)
+                    }
+                }
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            try? await connection.close()
+        }
+    }
+
+    /// The key of the advisory lock migrations hold: "emreghub" in ASCII.
+    static let migrationLock: Int64 = 0x656d_7265_6768_7562
+
+    // MARK: Clinics
+
+    public func clinic(tokenSHA256: String) async throws(HubError) -> String? {
+        try await postgresErrors(location) {
+            let rows = try await client.query(
+                "SELECT code FROM hub_clinics WHERE token_sha256 = \(tokenSHA256) AND revoked_at IS NULL",
+                logger: logger)
+            var code: String?
+            for try await c in rows.decode(String.self) { code = c }
+            return code
+        }
+    }
+
+    public func addClinic(_ code: String, tokenSHA256: String) async throws(HubError) {
+        try HubClinic.check(code: code)
+        let added = try await postgresErrors(location) { () async throws -> Bool in
+            // One statement: a new clinic, or a revoked one reinstated; an active one is left alone.
+            let rows = try await client.query(
+                """
+                INSERT INTO hub_clinics (code, token_sha256, created_at) VALUES (\(code), \(tokenSHA256), \(Clock.timestamp()))
+                ON CONFLICT (code) DO UPDATE SET token_sha256 = excluded.token_sha256, revoked_at = NULL
+                WHERE hub_clinics.revoked_at IS NOT NULL
+                RETURNING code
+                """, logger: logger)
+            var added = false
+            for try await _ in rows.decode(String.self) { added = true }
+            return added
+        }
+        if !added { throw HubError.clinicExists(code) }
+    }
+
+    public func revokeClinic(_ code: String) async throws(HubError) -> Bool {
+        let (revoked, exists) = try await postgresErrors(location) { () async throws -> (Int64, Bool) in
+            let rows = try await client.query(
+                """
+                WITH revoked AS (
+                    UPDATE hub_clinics SET revoked_at = \(Clock.timestamp()) WHERE code = \(code) AND revoked_at IS NULL
+                    RETURNING code
+                )
+                SELECT (SELECT count(*) FROM revoked), EXISTS (SELECT 1 FROM hub_clinics WHERE code = \(code))
+                """, logger: logger)
+            var answer: (Int64, Bool) = (0, false)
+            for try await row in rows.decode((Int64, Bool).self) { answer = row }
+            return answer
+        }
+        if revoked == 1 { return true }
+        if !exists { throw HubError.unknownClinic(code) }
+        return false
+    }
+
+    public func clinics() async throws(HubError) -> [HubClinic] {
+        try await postgresErrors(location) {
+            let rows = try await client.query(
+                """
+                SELECT c.code, c.created_at, c.revoked_at, MAX(b.received_at), COUNT(b.batch_id)
+                FROM hub_clinics c LEFT JOIN hub_batches b ON b.clinic = c.code
+                GROUP BY c.code ORDER BY c.code
+                """, logger: logger)
+            var out = [HubClinic]()
+            for try await (code, created, revoked, lastPush, batches) in rows.decode(
+                (String, String, String?, String?, Int64).self)
+            {
+                out.append(
+                    HubClinic(
+                        code: code, createdAt: created, revokedAt: revoked, lastPushAt: lastPush, batches: Int(batches)))
+            }
+            return out
+        }
+    }
+}
+
+/// Runs `body`, turning whatever it throws into a ``HubError`` that names the server (never its
+/// password) and never a statement's arguments.
+func postgresErrors<T>(_ location: PostgresLocation, _ body: () async throws -> T) async throws(HubError) -> T {
+    do { return try await body() } catch { throw HubError.postgres(error, at: location) }
+}
+
+extension HubError {
+    static func postgres(_ error: any Error, at location: PostgresLocation) -> HubError {
+        switch error {
+        case let e as HubError:
+            return e
+        case let e as PostgresTransactionError:
+            if let inner = e.closureError ?? e.commitError ?? e.beginError { return postgres(inner, at: location) }
+            return .database("a transaction on PostgreSQL at \(location) failed")
+        case let e as PSQLError:
+            switch e.code {
+            case .server:
+                let state = e.serverInfo?[.sqlState] ?? "unknown"
+                // Messages of these classes name servers, users, databases and timeouts, never a
+                // bound value: connection, authorization, missing database, resources, operator.
+                let safe = ["08", "28", "3D", "53", "57"].contains(String(state.prefix(2)))
+                let message = safe ? e.serverInfo?[.message].map { ": \($0)" } ?? "" : ""
+                return .database("PostgreSQL at \(location) failed with SQLSTATE \(state)\(message)")
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+                return .database("cannot reach PostgreSQL at \(location) (\(e.code))")
+            default:
+                return .database("PostgreSQL at \(location) failed (\(e.code))")
+            }
+        case let e as PostgresDecodingError:
+            return .database("PostgreSQL at \(location) returned an unexpected type in column \(e.columnName)")
+        default:
+            return .database("PostgreSQL at \(location) failed (\(type(of: error)))")
+        }
+    }
+}

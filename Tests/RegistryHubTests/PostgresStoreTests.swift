@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryCore
+import RegistrySync
+import Testing
+
+@testable import RegistryHub
+
+/// What only the PostgreSQL store has: its migrations, its URL and its errors. Everything the
+/// two stores share runs in the parameterised hub suite.
+@Suite struct PostgresStoreTests {
+    static let schemaDirectory = HubDocumentTests.schemaDirectory + "/postgres"
+
+    static func schemaFiles() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: schemaDirectory).filter { $0.hasSuffix(".sql") }.sorted()
+    }
+
+    @Test func embeddedSQLMatchesTheSchemaFiles() throws {
+        let files = try Self.schemaFiles()
+        #expect(!files.isEmpty)
+        #expect(HubPostgresSchemaSQL.migrations.map(\.name) == files.map { String($0.dropLast(4)) })
+        // The same migrations, one for one, as the SQLite schema.
+        #expect(HubPostgresSchemaSQL.migrations.map(\.name) == HubSchemaSQL.migrations.map(\.name))
+        for (m, f) in zip(HubPostgresSchemaSQL.migrations, files) {
+            let text = try String(contentsOfFile: Self.schemaDirectory + "/" + f, encoding: .utf8)
+            #expect(m.sql == text.trimmingCharacters(in: .newlines), "run scripts/gen-schema: \(f) changed")
+        }
+    }
+
+    @Test func scriptsSplitAtSemicolonsOutsideQuotesAndBodies() {
+        let sql = """
+            -- a comment; with a semicolon
+            CREATE TABLE t (a TEXT DEFAULT 'x;y');
+            CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'no;'; END;
+            $$;
+            SELECT $tag$ ; $tag$
+            """
+        #expect(
+            SQLScript.statements(sql) == [
+                "CREATE TABLE t (a TEXT DEFAULT 'x;y')",
+                "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN RAISE EXCEPTION 'no;'; END;\n$$",
+                "SELECT $tag$ ; $tag$",
+            ])
+    }
+
+    /// The tables of the public schema and how many migrations are recorded.
+    static func tables(_ url: String) async throws -> (tables: Set<String>, migrations: Int) {
+        var tables = Set<String>()
+        var migrations = 0
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let location = try PostgresLocation(url: url)
+        let c = try await PostgresConnection.connect(
+            configuration: try location.connectionConfiguration(statementTimeout: .seconds(30)), id: 0, logger: logger)
+        defer { Task { try? await c.close() } }
+        for try await name in try await c.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", logger: logger
+        ).decode(String.self) {
+            tables.insert(name)
+        }
+        for try await n in try await c.query("SELECT count(*) FROM hub_schema_migrations", logger: logger).decode(
+            Int64.self)
+        {
+            migrations = Int(n)
+        }
+        return (tables, migrations)
+    }
+
+    @Test func hubsStartingTogetherMigrateANewDatabaseOnceAndKeepItsData() async throws {
+        let url = try await TestPostgres.createDatabase()
+        let location = try PostgresLocation(url: url)
+        defer { Task { await TestPostgres.dropDatabase(location.database) } }
+        // Four hubs open the new database at the same moment: the advisory lock lets one migrate.
+        let stores = try await withThrowingTaskGroup(of: PostgresHubStore.self) { group in
+            for _ in 0..<4 { group.addTask { try await PostgresHubStore.open(url: url) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        try await stores[0].addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
+        _ = try await stores[1].applyBatch(
+            .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "x")
+        for s in stores { await s.close() }
+
+        let reopened = try await PostgresHubStore.open(url: url)
+        #expect(try await reopened.feed(since: 0, limit: 10).entries.count == 1)
+        #expect(try await reopened.clinics().map(\.code) == ["A"])
+        await reopened.close()
+        let (tables, migrations) = try await Self.tables(url)
+        let reviewed = try String(contentsOfFile: Self.schemaDirectory + "/001-hub.sql", encoding: .utf8)
+        let declared = Set(
+            reviewed.split(separator: "\n").filter { $0.hasPrefix("CREATE TABLE ") }.map {
+                String($0.split(separator: " ")[2])
+            })
+        #expect(tables == declared.union(["hub_schema_migrations"]))
+        #expect(migrations == HubPostgresSchemaSQL.migrations.count)
+    }
+
+    @Test func theFeedIsAppendOnly() async throws {
+        let url = try await TestPostgres.createDatabase()
+        let store = try await PostgresHubStore.open(url: url)
+        defer { Task { await store.close(); await TestPostgres.dropDatabase(store.location.database) } }
+        try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
+        _ = try await store.applyBatch(
+            .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "x")
+        for statement in ["UPDATE hub_feed SET entry = '{}'", "DELETE FROM hub_feed", "TRUNCATE hub_feed CASCADE"] {
+            await #expect(throws: PSQLError.self, "\(statement)") {
+                try await store.client.withConnection { try await $0.run(PostgresQuery(unsafeSQL: statement), logger: store.logger) }
+            }
+        }
+        #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
+    }
+
+    @Test func aWrongPasswordOrServerFailsClearlyWithoutThePassword() async throws {
+        var c = try #require(URLComponents(string: try TestPostgres.serverURL()))
+        c.password = "not-the-Secret-4711"
+        do {
+            _ = try await PostgresHubStore.open(url: try #require(c.string))
+            Issue.record("a wrong password was accepted")
+        } catch {
+            #expect("\(error)".contains("28P01"), "\(error)")
+            #expect("\(error)".contains("postgres://\(c.user ?? "")@"))
+            #expect(!"\(error)".contains("not-the-Secret-4711"))
+        }
+        c.port = try Self.closedPort()
+        do {
+            _ = try await PostgresHubStore.open(url: try #require(c.string))
+            Issue.record("a closed port was reached")
+        } catch {
+            #expect("\(error)".contains("cannot reach PostgreSQL"), "\(error)")
+            #expect(!"\(error)".contains("not-the-Secret-4711"))
+        }
+        for bad in ["http://x@localhost/db", "postgres://localhost/db", "postgres://u:pw@localhost/db?sslmode=maybe"] {
+            do {
+                _ = try PostgresLocation(url: bad)
+                Issue.record("\(bad) was accepted")
+            } catch {
+                #expect("\(error)".hasPrefix("--postgres: "))
+                #expect(!"\(error)".contains("pw@"))
+            }
+        }
+        let parsed = try PostgresLocation(url: "postgresql://hub:s3cret@db.example:6543/registry?sslmode=require")
+        #expect(parsed.description == "postgres://hub@db.example:6543/registry")
+        #expect(parsed.password == "s3cret" && parsed.sslMode == "require")
+        #expect(try PostgresLocation(url: "postgres://hub@db/registry", environment: ["PGPASSWORD": "p"]).password == "p")
+    }
+
+    @Test func keysPostgreSQLCannotStoreAreRefusedAsBadRequests() async throws {
+        let url = try await TestPostgres.createDatabase()
+        let store = try await PostgresHubStore.open(url: url)
+        defer { Task { await store.close(); await TestPostgres.dropDatabase(store.location.database) } }
+        try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
+        var change = WireChanges.patient()
+        change.changeId = "abc\u{0}def"
+        await #expect(throws: HubError.self) {
+            _ = try await store.applyBatch(.init(changes: [change]), id: EntityID.make(), clinic: "A", bodySHA256: "x")
+        }
+        // The hub keeps working.
+        _ = try await store.applyBatch(
+            .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "y")
+        #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
+    }
+
+    /// A loopback port nothing listens on.
+    static func closedPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard bound else { throw TestPostgres.Missing() }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
