@@ -106,8 +106,9 @@ import Testing
     @Test(arguments: HubStoreKind.allCases)
     func readersPullingDuringConcurrentPushesNeverMissAnEntry(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in
-            var clinics = [TestClinic]()
-            for i in 0..<16 { clinics.append(try await hub.addClinic("C\(i)")) }
+            var added = [TestClinic]()
+            for i in 0..<16 { added.append(try await hub.addClinic("C\(i)")) }
+            let clinics = added
             let shared = WireChanges.patient()
             _ = try await hub.receipt([shared], as: clinics[0])
             let batches = 5
