@@ -9,7 +9,7 @@ extension PostgresHubStore {
         try Self.checkStorable(batch)
         // Work out what to look up before taking the lock: the lock is held until commit.
         let lookups = Lookups(BatchApplication.needs(of: batch))
-        return try await postgresErrors(location) {
+        return try await postgresErrors(nil) {
             try await client.withConnection { connection in
                 try await connection.withTransaction(logger: logger) { c -> BatchOutcome in
                     // The lock every batch queues for, and the stored receipt of a retry.

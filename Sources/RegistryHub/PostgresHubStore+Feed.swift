@@ -4,7 +4,7 @@ extension PostgresHubStore {
     /// Entries commit in seq order (see ``PostgresHubStore``), so whatever one statement sees
     /// past `since` is a gap-free run.
     public func feed(since: Int64, limit: Int) async throws(HubError) -> HubFeedSlice {
-        try await postgresErrors(location) {
+        try await postgresErrors(nil) {
             let rows = try await client.query(
                 "SELECT seq, entry FROM hub_feed WHERE seq > \(since) ORDER BY seq LIMIT \(Int64(limit) + 1)",
                 logger: logger)

@@ -104,7 +104,7 @@ public final class PostgresHubStore: HubStore {
     // MARK: Clinics
 
     public func clinic(tokenSHA256: String) async throws(HubError) -> String? {
-        try await postgresErrors(location) {
+        try await postgresErrors(nil) {
             let rows = try await client.query(
                 "SELECT code FROM hub_clinics WHERE token_sha256 = \(tokenSHA256) AND revoked_at IS NULL",
                 logger: logger)
@@ -116,7 +116,7 @@ public final class PostgresHubStore: HubStore {
 
     public func addClinic(_ code: String, tokenSHA256: String) async throws(HubError) {
         try HubClinic.check(code: code)
-        let added = try await postgresErrors(location) { () async throws -> Bool in
+        let added = try await postgresErrors(nil) { () async throws -> Bool in
             // One statement: a new clinic, or a revoked one reinstated; an active one is left alone.
             let rows = try await client.query(
                 """
@@ -133,7 +133,7 @@ public final class PostgresHubStore: HubStore {
     }
 
     public func revokeClinic(_ code: String) async throws(HubError) -> Bool {
-        let (revoked, exists) = try await postgresErrors(location) { () async throws -> (Int64, Bool) in
+        let (revoked, exists) = try await postgresErrors(nil) { () async throws -> (Int64, Bool) in
             let rows = try await client.query(
                 """
                 WITH revoked AS (
@@ -152,7 +152,7 @@ public final class PostgresHubStore: HubStore {
     }
 
     public func clinics() async throws(HubError) -> [HubClinic] {
-        try await postgresErrors(location) {
+        try await postgresErrors(nil) {
             let rows = try await client.query(
                 """
                 SELECT c.code, c.created_at, c.revoked_at, MAX(b.received_at), COUNT(b.batch_id)
@@ -172,20 +172,22 @@ public final class PostgresHubStore: HubStore {
     }
 }
 
-/// Runs `body`, turning whatever it throws into a ``HubError`` that names the server (never its
-/// password) and never a statement's arguments.
-func postgresErrors<T>(_ location: PostgresLocation, _ body: () async throws -> T) async throws(HubError) -> T {
+/// Runs `body`, turning whatever it throws into a ``HubError`` that never holds a statement's
+/// arguments. Opening names the server (`location`, without its password) for the operator;
+/// requests (`location` nil) tell a clinic only what failed, not where the database lives.
+func postgresErrors<T>(_ location: PostgresLocation?, _ body: () async throws -> T) async throws(HubError) -> T {
     do { return try await body() } catch { throw HubError.postgres(error, at: location) }
 }
 
 extension HubError {
-    static func postgres(_ error: any Error, at location: PostgresLocation) -> HubError {
+    static func postgres(_ error: any Error, at location: PostgresLocation?) -> HubError {
+        let server = location.map { "PostgreSQL at \($0)" } ?? "PostgreSQL"
         switch error {
         case let e as HubError:
             return e
         case let e as PostgresTransactionError:
             if let inner = e.closureError ?? e.commitError ?? e.beginError { return postgres(inner, at: location) }
-            return .database("a transaction on PostgreSQL at \(location) failed")
+            return .database("a transaction on \(server) failed")
         case let e as PSQLError:
             switch e.code {
             case .server:
@@ -194,16 +196,16 @@ extension HubError {
                 // bound value: connection, authorization, missing database, resources, operator.
                 let safe = ["08", "28", "3D", "53", "57"].contains(String(state.prefix(2)))
                 let message = safe ? e.serverInfo?[.message].map { ": \($0)" } ?? "" : ""
-                return .database("PostgreSQL at \(location) failed with SQLSTATE \(state)\(message)")
+                return .database("\(server) failed with SQLSTATE \(state)\(message)")
             case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
-                return .database("cannot reach PostgreSQL at \(location) (\(e.code))")
+                return .database("cannot reach \(server) (\(e.code))")
             default:
-                return .database("PostgreSQL at \(location) failed (\(e.code))")
+                return .database("\(server) failed (\(e.code))")
             }
         case let e as PostgresDecodingError:
-            return .database("PostgreSQL at \(location) returned an unexpected type in column \(e.columnName)")
+            return .database("\(server) returned an unexpected type in column \(e.columnName)")
         default:
-            return .database("PostgreSQL at \(location) failed (\(type(of: error)))")
+            return .database("\(server) failed (\(type(of: error)))")
         }
     }
 }
