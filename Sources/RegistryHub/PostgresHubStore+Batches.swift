@@ -77,34 +77,29 @@ extension PostgresHubStore {
         }
     }
 
-    /// Loads the records, earlier answers and conflicts a batch can touch, under the lock.
+    /// Loads the records, earlier answers and conflicts a batch can touch, under the lock. The
+    /// records and earlier answers come in one statement (one round trip while the lock is held):
+    /// kind 'r' rows are records, kind 'c' rows answers.
     func snapshot(_ c: PostgresConnection, _ keys: Lookups, lastSeq: Int64) async throws -> HubSnapshot {
         var snapshot = HubSnapshot(lastSeq: lastSeq)
-        if !keys.rowIds.isEmpty {
-            let rows = try await c.query(
-                """
-                SELECT r.table_name, r.row_id, r.origin, r.fields
-                FROM unnest(\(keys.tables)::text[], \(keys.rowIds)::text[]) AS k(table_name, row_id)
-                JOIN hub_records r ON r.table_name = k.table_name AND r.row_id = k.row_id
-                """, logger: logger)
-            for try await (table, rowId, origin, fields) in rows.decode((String, String, String, String).self) {
-                snapshot.records[RecordKey(table: table, rowId: rowId)] = try HubRecord(
-                    origin: origin, fieldsJSON: fields)
-            }
-        }
         var earlier = [StoredAnswer]()
-        if !keys.changeIds.isEmpty {
-            let rows = try await c.query(
-                """
-                SELECT change_id, clinic, status, batch, position FROM hub_changes
-                WHERE change_id = ANY(\(keys.changeIds)::text[])
-                """, logger: logger)
-            for try await (changeId, clinic, status, batchRow, position) in rows.decode(
-                (String, String, String, Int64, Int32).self)
-            {
+        let rows = try await c.query(
+            """
+            SELECT 'r', r.table_name, r.row_id, r.origin, r.fields, 0::bigint, 0
+            FROM unnest(\(keys.tables)::text[], \(keys.rowIds)::text[]) AS k(table_name, row_id)
+            JOIN hub_records r ON r.table_name = k.table_name AND r.row_id = k.row_id
+            UNION ALL
+            SELECT 'c', change_id, clinic, status, '', batch, position FROM hub_changes
+            WHERE change_id = ANY(\(keys.changeIds)::text[])
+            """, logger: logger)
+        for try await (kind, a, b, c, fields, batchRow, position) in rows.decode(
+            (String, String, String, String, String, Int64, Int32).self)
+        {
+            if kind == "r" {
+                snapshot.records[RecordKey(table: a, rowId: b)] = try HubRecord(origin: c, fieldsJSON: fields)
+            } else {
                 earlier.append(
-                    StoredAnswer(
-                        changeId: changeId, clinic: clinic, status: status, batchRow: batchRow, position: Int(position)))
+                    StoredAnswer(changeId: a, clinic: b, status: c, batchRow: batchRow, position: Int(position)))
             }
         }
         if !earlier.isEmpty {
