@@ -9,8 +9,19 @@ public enum Clock {
     public static func nowMillis() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+        let millis = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        return UInt64(max(0, millis &+ offsetMillis))
     }
+
+    /// `EMREG_CLOCK_OFFSET_SECONDS` shifts every wall-clock reading of this process, as a
+    /// machine whose clock is wrong would (scripts/faults: a clinic a day ahead). libfaketime
+    /// cannot do it: preloaded into a Swift binary, it loses the command line's arguments.
+    static let offsetMillis: Int64 = {
+        guard let text = getenv("EMREG_CLOCK_OFFSET_SECONDS"), let seconds = Int64(String(cString: text)) else {
+            return 0
+        }
+        return seconds &* 1000
+    }()
 
     /// An ISO 8601 UTC timestamp with milliseconds, e.g. `2026-11-26T20:15:03.123Z`.
     public static func timestamp(millis: UInt64 = nowMillis()) -> String {

@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+/// Faults between a clinic and its hub (issue 5), with the real binary, a real hub on
+/// 127.0.0.1 and SyncFaultTests' world and checks: a proxy that drops, delays, truncates and
+/// answers 502 after the hub committed; a clinic whose clock is a day ahead, and one whose
+/// clock is further ahead than the hub accepts. scripts/faults runs these with the kill -9 tests.
+@Suite(.serialized) struct HubFaultTests {
+    typealias World = SyncFaultTests
+
+    static let plan = ["502-after", "pass", "drop-before", "truncate", "drop-after", "delay"]
+
+    @Test func syncThroughAFaultyProxyLosesAndDoublesNothing() throws {
+        let (root, hub, a, b) = try World.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        try World.importBulk(into: a)
+        let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: Self.plan)
+        defer { proxy.stop() }
+        // A pushes its 20,000 changes (four batches) and pulls them back; B pulls them.
+        for c in [a, b] {
+            let r = try c.runner.run(["sync", "--hub", proxy.url, "--token-file", c.tokenFile])
+            #expect(r.status == 0, "\(c.code) through the proxy: \(r.stderr)")
+            #expect(r.stderr.contains("failed"), "\(c.code) saw no fault: \(r.stderr)")
+        }
+        proxy.stop()
+        let log = try proxy.entries()
+        let context = "plan \(Self.plan): " + log.map { "\($0.method) \($0.fault) \($0.status ?? 0)" }.joined(separator: ", ")
+        for method in ["POST", "GET"] {
+            for fault in Self.plan where fault != "pass" {
+                #expect(log.contains { $0.method == method && $0.fault == fault }, "\(fault) never hit a \(method); \(context)")
+            }
+        }
+        // Batches the hub committed whose answer never reached the client: their retries got
+        // the stored receipt (checked below: every change once, all accepted).
+        let unanswered = log.filter {
+            $0.method == "POST" && $0.status == 200 && ["drop-after", "truncate", "502-after"].contains($0.fault)
+        }
+        #expect(unanswered.count >= 2, "\(context)")
+        for lost in unanswered {
+            #expect(log.contains { $0.path == lost.path && $0.fault == "pass" || $0.path == lost.path && $0.fault == "delay" },
+                "batch \(lost.path) was never retried to an answer; \(context)")
+        }
+        try World.expectExactlyOnce(a: a, b: b, hub: hub, changes: World.bulkChanges, context: context)
+    }
+
+    /// A clinic whose clock runs a day ahead (within the hub's 48 h lead): its changes sync,
+    /// its dates are checked against its own calendar, and nothing is lost or doubled.
+    @Test func aClinicWhoseClockIsADayAheadSyncsAndLosesNothing() throws {
+        var (root, hub, a, b) = try World.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        a.runner.environment["EMREG_CLOCK_OFFSET_SECONDS"] = "86400"
+        let ids = try a.runner.logLegPlasmacytoma()
+        // A's today is the real tomorrow: A may log a follow-up on it, B (real clock) may not.
+        let tomorrow = Self.day(Date().addingTimeInterval(86_400))
+        let followUp = [
+            "followup", "add", "--case", ids.clinicalCase, "--date", tomorrow, "--vital-status", "alive",
+            "--disease-status", "remission",
+        ]
+        _ = try a.runner.ok(followUp)
+        let pushed = try a.sync(hub)
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(pushed.stderr.contains("accepted 6, conflict 0, rejected 0"), "\(pushed.stderr)")
+        // The hub took A's clock readings as they were: a day ahead of its own.
+        let lead = try World.sqlite(
+            hub.hubDB,
+            "SELECT min(CAST(substr(json_extract(entry, '$.change.hlc'), 1, 15) AS INTEGER)) - CAST(strftime('%s','now') AS INTEGER) * 1000 FROM hub_feed"
+        )
+        #expect((Int(lead) ?? 0) > 20 * 3_600_000, "A's changes should carry a clock about 24 h ahead, not \(lead) ms")
+
+        let pulled = try b.sync(hub)
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        let refused = try b.runner.run(followUp)
+        #expect(refused.status == 65 && refused.stderr.contains("in the future"), "\(refused.stderr)")
+        // B edits A's site; its clock has moved past A's readings (HLC), and the hub accepts it.
+        _ = try b.runner.ok(["site", "update", ids.site, "--size-mm", "44"])
+        for c in [b, a] {
+            let r = try c.sync(hub)
+            #expect(r.status == 0 && r.stderr.contains("rejected 0"), "\(c.code): \(r.stderr)")
+        }
+        #expect(
+            try b.sql("SELECT max(hlc) FROM change_log WHERE origin = 'B'") > a.sql(
+                "SELECT max(hlc) FROM change_log WHERE origin = 'A'"))
+        #expect(try a.runner.ok(["case", "show", ids.clinicalCase]).contains("44 mm"))
+        let contents = try [a, b].map { c in
+            try c.runner.ok(["case", "show", ids.clinicalCase, "--json"])
+        }
+        #expect(contents[0] == contents[1])
+        #expect(contents[0].contains(tomorrow))
+        // Each of the 7 changes once at the hub and at both clinics; both audit trails intact.
+        #expect(
+            try World.sqlite(
+                hub.hubDB,
+                "SELECT count(*), count(DISTINCT json_extract(entry, '$.change.changeId')) FROM hub_feed WHERE kind = 'change'"
+            ) == "7|7")
+        #expect(try World.sqlite(hub.hubDB, "SELECT count(*) = max(seq) FROM hub_feed") == "1")
+        for c in [a, b] {
+            #expect(
+                try c.sql(
+                    "SELECT count(*), count(DISTINCT change_id) FROM change_log WHERE table_name <> 'patient_identities'")
+                    == "7|7")
+            #expect(try c.pendingChanges() == 0)
+            #expect(try c.runner.ok(["audit", "verify"]).contains("intact"))
+        }
+    }
+
+    static func day(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone.current
+        f.dateFormat = "yyyy-MM-dd"
+        return f.string(from: date)
+    }
+}
