@@ -50,8 +50,14 @@ struct BatchUpload {
     static func decode(_ bytes: [UInt8]) throws(HubError) -> SyncBatch {
         let json: JSON
         do { json = try JSON.parse(bytes: bytes, maxDepth: 16) } catch {
-            throw HubError.badRequest("malformed JSON: \(error)")
+            throw HubError.badRequest(clipped("malformed JSON: \(error)"))
         }
-        do { return try SyncBatch(json: json) } catch { throw HubError.badRequest("invalid batch: \(error)") }
+        do { return try SyncBatch(json: json) } catch { throw HubError.badRequest(clipped("invalid batch: \(error)")) }
+    }
+
+    /// A message cut to a sane length: a path can hold a key of any length (a megabyte-long
+    /// field name), and the answer must not echo it back.
+    static func clipped(_ message: String, max: Int = 300) -> String {
+        message.count <= max ? message : message.prefix(max) + "…"
     }
 }

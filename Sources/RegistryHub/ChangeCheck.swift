@@ -16,8 +16,30 @@ enum ChangeCheck {
     /// How far ahead of the hub's clock a change's HLC may be.
     static let maxClockLeadMillis: UInt64 = 48 * 3_600_000
 
+    /// Why `batch` is refused whole, or nil when no change in it is stamped more than
+    /// `maxClockLeadMillis` ahead of the hub's clock. Such readings would drag every clinic's
+    /// clock forward, so they are refused; refused one by one, as rejected changes, they would
+    /// never sync (and a clinic's clock keeps its lead after the machine's clock is set right).
+    /// Refused whole, the batch stays queued at the clinic, whose user sees why, and is
+    /// accepted once its readings are within the lead.
+    static func clockRefusal(_ batch: SyncBatch, now: UInt64) -> String? {
+        var ahead = 0
+        var lead: UInt64 = 0
+        for change in batch.changes {
+            guard let millis = clockMillis(change.hlc), millis > now + maxClockLeadMillis else { continue }
+            ahead += 1
+            lead = max(lead, millis - now)
+        }
+        guard ahead > 0 else { return nil }
+        return "\(ahead) of the batch's changes carry a clock reading \(lead / 3_600_000) h ahead of the hub's "
+            + "(it accepts at most \(maxClockLeadMillis / 3_600_000) h): check this computer's date and time. "
+            + "Nothing is lost: the changes stay queued and are accepted once their readings are no longer that far ahead"
+    }
+
     /// Why `change` cannot be applied, or nil when it passes.
     static func problem(with change: WireChange, now: UInt64) -> String? {
+        // The feed documents changeId as a UUID, and clinics key their logs by it.
+        guard isUUID(change.changeId) else { return "changeId is not a UUID" }
         let table = change.table
         guard let fields = recordFields[table] else {
             return table == Entity.identity.table

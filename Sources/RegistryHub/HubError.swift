@@ -13,6 +13,8 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     case tooLarge(String)
     /// The batch id was used before with another body or by another clinic.
     case batchIdTaken(String)
+    /// Changes stamped too far ahead of the hub's clock: the whole batch waits at the clinic.
+    case clockAhead(String)
     case unsupportedEncoding(String)
     case notFound(String)
     /// A clinic code or another operator input is not acceptable.
@@ -23,7 +25,7 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unauthorized(let m), .badRequest(let m), .tooLarge(let m), .batchIdTaken(let m),
+        case .unauthorized(let m), .badRequest(let m), .tooLarge(let m), .batchIdTaken(let m), .clockAhead(let m),
             .unsupportedEncoding(let m), .notFound(let m):
             m
         case .invalid(let e): e.description

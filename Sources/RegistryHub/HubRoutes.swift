@@ -18,6 +18,17 @@ struct HubRoutes: Sendable {
         v1.get("/changes") { request, context in try await pull(request, context) }
     }
 
+    /// The methods the route at `path` answers, or nil when no route has that path.
+    static func methods(atPath path: String) -> String? {
+        switch path {
+        case "/health", "/openapi.json", "/v1/changes": return "GET"
+        default:
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            return parts.count == 4 && parts[0].isEmpty && parts[1] == "v1" && parts[2] == "batches" && !parts[3].isEmpty
+                ? "POST" : nil
+        }
+    }
+
     /// `POST /v1/batches/{batchId}`: apply a batch, or replay the receipt of a retried one.
     func push(_ request: Request, _ context: HubRequestContext) async throws -> Response {
         guard let clinic = context.clinic else { throw HubError.unauthorized("missing bearer token") }
@@ -26,6 +37,9 @@ struct HubRoutes: Sendable {
             throw HubError.badRequest("batch id \(batchId.prefix(64)) is not a UUID")
         }
         let upload = try await BatchUpload.read(request, context: context, configuration: configuration)
+        if let refusal = ChangeCheck.clockRefusal(upload.batch, now: Clock.nowMillis()) {
+            throw HubError.clockAhead(refusal)
+        }
         switch try await store.applyBatch(
             upload.batch, id: batchId.lowercased(), clinic: clinic, bodySHA256: upload.sha256)
         {

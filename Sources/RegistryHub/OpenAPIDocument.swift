@@ -51,15 +51,11 @@ enum OpenAPIDocument {
                             "description": .string("A UUID the clinic chose for this batch; reuse it only to retry."),
                             "schema": .object(["type": .string("string"), "format": .string("uuid")]),
                         ]),
-                        .object([
-                            "name": .string("Content-Encoding"), "in": .string("header"), "required": .bool(false),
-                            "schema": .object([
-                                "type": .string("string"), "enum": .array([.string("gzip"), .string("identity")]),
-                            ]),
-                        ]),
                     ],
                     requestBody: .object([
                         "required": .bool(true),
+                        "description": .string(
+                            "The batch as JSON, sent gzip-compressed (Content-Encoding: gzip) or plain (identity)."),
                         "content": .object(["application/json": .object(["schema": ref("SyncBatch")])]),
                     ]),
                     responses: [
@@ -70,6 +66,9 @@ enum OpenAPIDocument {
                         "409": error("The batch id was used with another body or by another clinic."),
                         "413": error("The body, or what it inflates to, is over the hub's limit."),
                         "415": error("A Content-Encoding other than gzip or identity."),
+                        "422": error(
+                            "Changes stamped more than 48 h ahead of the hub's clock: the whole batch is refused (and stays queued at the clinic) rather than rejected change by change."
+                        ),
                     ])
             ]),
             "/v1/changes": .object([
@@ -80,20 +79,23 @@ enum OpenAPIDocument {
                         .object([
                             "name": .string("since"), "in": .string("query"), "required": .bool(false),
                             "description": .string("The last seq the clinic has applied (0 for everything)."),
-                            "schema": .object(["type": .string("integer"), "minimum": .int(0), "default": .int(0)]),
+                            "schema": .object([
+                                "type": .string("integer"), "format": .string("int64"), "minimum": .int(0),
+                                "maximum": .int(Int64.max), "default": .int(0),
+                            ]),
                         ]),
                         .object([
                             "name": .string("limit"), "in": .string("query"), "required": .bool(false),
                             "description": .string("Most entries in one page; larger values are capped at 10000."),
                             "schema": .object([
-                                "type": .string("integer"), "minimum": .int(1), "maximum": .int(10_000),
-                                "default": .int(1000),
+                                "type": .string("integer"), "format": .string("int64"), "minimum": .int(1),
+                                "maximum": .int(Int64.max), "default": .int(1000),
                             ]),
                         ]),
                     ],
                     responses: [
                         "200": json("One page of the feed.", ref("SyncFeedPage")),
-                        "400": error("since or limit is not a non-negative integer."),
+                        "400": error("since or limit is not an integer in range."),
                     ])
             ]),
         ]),
@@ -147,6 +149,14 @@ enum OpenAPIDocument {
     }
 
     static let string: JSON = .object(["type": .string("string")])
+
+    /// A string of at most `bytes` bytes of UTF-8 (the schema counts characters: exact for ASCII).
+    static func text(_ bytes: Int, _ description: String, nullable: Bool = false) -> JSON {
+        .object([
+            "type": nullable ? .array([.string("string"), .string("null")]) : .string("string"),
+            "maxLength": .int(Int64(bytes)), "description": .string(description + " At most \(bytes) bytes."),
+        ])
+    }
     static let integer: JSON = .object(["type": .string("integer")])
     static let uuid: JSON = .object(["type": .string("string"), "format": .string("uuid")])
 
@@ -154,9 +164,48 @@ enum OpenAPIDocument {
         "Error": object(["error": string], required: ["error"], "Every failure: a message a person can act on."),
         "Health": object(["status": .object(["const": .string("ok")])], required: ["status"]),
         "FieldValue": .object([
-            "description": .string("Integers, text or null: the registry stores no binary floats."),
+            "description": .string(
+                "Integers (64-bit), text (at most 8192 bytes) or null: the registry stores no binary floats."),
             "type": .array([.string("string"), .string("integer"), .string("null")]),
+            "maxLength": .int(8192), "minimum": .int(Int64.min), "maximum": .int(Int64.max),
         ]),
+        "PushedField": object(
+            [
+                "old": ref("FieldValue"), "new": ref("FieldValue"),
+                "rev": .object([
+                    "type": .array([.string("integer"), .string("null")]), "format": .string("int64"),
+                    "minimum": .int(Int64.min), "maximum": .int(Int64.max),
+                ]),
+            ], required: ["new"], "The field's value before and after, and the hub revision the edit was based on."),
+        "PushedChange": object(
+            [
+                "changeId": text(64, "A UUID; a change with another id is answered rejected."),
+                "txId": text(64, "The clinic's transaction; a batch never splits one."),
+                "table": text(
+                    64, "patients, cases, sites, biopsies or follow_ups; a change of another table is answered rejected."),
+                "rowId": text(64, "The record's UUID; anything else is answered rejected."),
+                "op": .object([
+                    "type": .string("string"),
+                    "enum": .array([.string("insert"), .string("update"), .string("delete"), .string("resolve")]),
+                ]),
+                "fields": .object([
+                    "type": .string("object"), "additionalProperties": ref("PushedField"),
+                    "propertyNames": .object(["maxLength": .int(64)]),
+                    "description": .string(
+                        "By field name (at most 64 bytes); a field the table does not have, or a value of the wrong type, is answered rejected."
+                    ),
+                ]),
+                "hlc": text(
+                    32,
+                    "A hybrid logical clock reading MMMMMMMMMMMMMMM-CCCCC at most 48 h ahead of the hub's clock; anything else is answered rejected."
+                ),
+                "author": text(128, "Who made the change, as the clinic records it."),
+                "origin": text(64, "Ignored: the hub takes the clinic from the token.", nullable: true),
+                "conflictId": text(64, "For resolve: the conflict decided.", nullable: true),
+            ],
+            required: ["changeId", "txId", "table", "rowId", "op", "fields", "hlc", "author"],
+            "A change as a clinic pushes it. The hub checks each one and answers it accepted, conflict or rejected (with a reason) in the receipt; only a batch it cannot read at all gets a 4xx."
+        ),
         "WireField": object(
             ["old": ref("FieldValue"), "new": ref("FieldValue"), "rev": integer], required: ["new"],
             "In a push, rev is the hub revision the edit was based on; in the feed, the revision the hub assigned."),
@@ -187,7 +236,7 @@ enum OpenAPIDocument {
             ],
             required: ["changeId", "txId", "table", "rowId", "op", "fields", "hlc", "author"]),
         "SyncBatch": object(
-            ["changes": .object(["type": .string("array"), "maxItems": .int(20_000), "items": ref("WireChange")])],
+            ["changes": .object(["type": .string("array"), "maxItems": .int(20_000), "items": ref("PushedChange")])],
             required: ["changes"], "Changes in the clinic's commit order, whole transactions only."),
         "ReceiptResult": object(
             [

@@ -25,6 +25,14 @@ struct RequestLogMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             response = Self.response(for: error, logger: logger)
+            // A route's path with a method it does not answer: 405 and the methods it does.
+            if response.status == .notFound, context.endpointPath == nil,
+                let allowed = HubRoutes.methods(atPath: request.uri.path)
+            {
+                response = JSONResponse.error(
+                    .methodNotAllowed, "\(request.method.rawValue) is not allowed here; use \(allowed)")
+                response.headers[.allow] = allowed
+            }
         }
         let bytesOut = response.body.contentLength ?? 0
         let millis = Double(Self.monotonicNanos() - start) / 1_000_000

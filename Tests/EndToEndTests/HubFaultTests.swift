@@ -10,18 +10,25 @@ import Testing
 
     static let plan = ["502-after", "pass", "drop-before", "truncate", "drop-after", "delay"]
 
+    /// Four transactions of `patients` / 4 patients each at A, each pushed by its own sync
+    /// through the proxy (so the plan's faults land on pushes and on pulls); B pulls them all.
     @Test func syncThroughAFaultyProxyLosesAndDoublesNothing() throws {
+        let patients = 400
         let (root, hub, a, b) = try World.world()
         defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
-        try World.importBulk(into: a)
-        let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: Self.plan)
+        let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: Self.plan, delayMilliseconds: 700)
         defer { proxy.stop() }
-        // A pushes its 20,000 changes (four batches) and pulls them back; B pulls them.
-        for c in [a, b] {
-            let r = try c.runner.run(["sync", "--hub", proxy.url, "--token-file", c.tokenFile])
-            #expect(r.status == 0, "\(c.code) through the proxy: \(r.stderr)")
-            #expect(r.stderr.contains("failed"), "\(c.code) saw no fault: \(r.stderr)")
+        for f in 0..<4 {
+            let file = "part-\(f).jsonl"
+            let lines = (f * patients / 4..<(f + 1) * patients / 4).map { World.bulkLine($0) }
+            try lines.joined(separator: "\n").write(
+                toFile: a.runner.directory + "/" + file, atomically: true, encoding: .utf8)
+            _ = try a.runner.ok(["import", file])
+            let r = try a.runner.run(["sync", "--hub", proxy.url, "--token-file", a.tokenFile])
+            #expect(r.status == 0, "A's sync \(f) through the proxy: \(r.stderr)")
         }
+        let r = try b.runner.run(["sync", "--hub", proxy.url, "--token-file", b.tokenFile])
+        #expect(r.status == 0, "B's sync through the proxy: \(r.stderr)")
         proxy.stop()
         let log = try proxy.entries()
         let context = "plan \(Self.plan): " + log.map { "\($0.method) \($0.fault) \($0.status ?? 0)" }.joined(separator: ", ")
@@ -30,17 +37,19 @@ import Testing
                 #expect(log.contains { $0.method == method && $0.fault == fault }, "\(fault) never hit a \(method); \(context)")
             }
         }
-        // Batches the hub committed whose answer never reached the client: their retries got
-        // the stored receipt (checked below: every change once, all accepted).
+        // Batches the hub committed whose answer never reached the client: each was retried
+        // until an answer got through (the stored receipt; every change once, checked below).
         let unanswered = log.filter {
             $0.method == "POST" && $0.status == 200 && ["drop-after", "truncate", "502-after"].contains($0.fault)
         }
-        #expect(unanswered.count >= 2, "\(context)")
+        #expect(unanswered.count >= 3, "\(context)")
         for lost in unanswered {
-            #expect(log.contains { $0.path == lost.path && $0.fault == "pass" || $0.path == lost.path && $0.fault == "delay" },
+            #expect(
+                log.contains { $0.path == lost.path && ["pass", "delay"].contains($0.fault) },
                 "batch \(lost.path) was never retried to an answer; \(context)")
         }
-        try World.expectExactlyOnce(a: a, b: b, hub: hub, changes: World.bulkChanges, context: context)
+        try World.expectExactlyOnce(
+            a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: context)
     }
 
     /// A clinic whose clock runs a day ahead (within the hub's 48 h lead): its changes sync,
@@ -101,6 +110,29 @@ import Testing
             #expect(try c.pendingChanges() == 0)
             #expect(try c.runner.ok(["audit", "verify"]).contains("intact"))
         }
+    }
+
+    /// A clinic whose clock runs three days ahead (past the hub's 48 h): its push is refused
+    /// whole with a message about the clock and a non-zero exit; its changes stay queued, none
+    /// is rejected, and other clinics sync on.
+    @Test func aClinicWhoseClockIsFarAheadIsToldAndItsChangesStayQueued() throws {
+        var (root, hub, a, b) = try World.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        a.runner.environment["EMREG_CLOCK_OFFSET_SECONDS"] = String(3 * 86_400)
+        _ = try a.runner.logLegPlasmacytoma()
+        for _ in 0..<2 {
+            let r = try a.sync(hub)
+            #expect(r.status == 74, "\(r.status): \(r.stderr)")
+            #expect(r.stderr.contains("HTTP 422") && r.stderr.contains("check this computer's date and time"), "\(r.stderr)")
+            #expect(!r.stderr.contains("attempt 1 of"), "a refusal is not retried: \(r.stderr)")
+            #expect(try a.pendingChanges() == 5)
+            #expect(try a.status()["rejectedChanges"] as? Int == 0)
+        }
+        #expect(try World.sqlite(hub.hubDB, "SELECT count(*) FROM hub_changes") == "0")
+        // The hub keeps serving everyone else.
+        _ = try b.runner.logLegPlasmacytoma(mrn: "B-1")
+        let other = try b.sync(hub)
+        #expect(other.status == 0 && other.stderr.contains("accepted 5"), "\(other.stderr)")
     }
 
     static func day(_ date: Date) -> String {

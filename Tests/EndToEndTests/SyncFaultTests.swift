@@ -501,7 +501,9 @@ extension SyncFaultTests {
     /// Nothing lost, nothing doubled: A has pushed everything and had every change answered
     /// once, the hub holds each of A's changes exactly once in its feed, B pulled each once
     /// and holds the same content, and both audit trails verify.
-    static func expectExactlyOnce(a: Clinic, b: Clinic, hub: Hub, changes: Int, context: String) throws {
+    static func expectExactlyOnce(
+        a: Clinic, b: Clinic, hub: Hub, changes: Int, patients: Int = bulkPatients, context: String
+    ) throws {
         let c = Comment(rawValue: context)
         // A: nothing pending, nothing frozen, every change answered once and accepted.
         let status = try a.status()
@@ -562,7 +564,7 @@ extension SyncFaultTests {
         Self.trace("case lists, audits")
         // Same content at both clinics: the case lists, every synced column of every row, and
         // `case show --json` for a sample of cases.
-        #expect(casesA.count == bulkPatients && casesB.count == casesA.count, c)
+        #expect(casesA.count == patients && casesB.count == casesA.count, c)
         #expect(Set(casesA.map { $0.split(separator: " ")[0] }) == Set(casesB.map { $0.split(separator: " ")[0] }), c)
         for table in ["patients", "cases", "sites", "biopsies", "follow_ups"] {
             let columns = try a.sql(
