@@ -26,8 +26,8 @@ struct RequestLogMiddleware: RouterMiddleware {
         } catch {
             response = Self.response(for: error, logger: logger)
             // A route's path with a method it does not answer: 405 and the methods it does.
-            if response.status == .notFound, context.endpointPath == nil,
-                let allowed = HubRoutes.methods(atPath: request.uri.path)
+            if response.status == .notFound, let allowed = HubRoutes.methods(atPath: request.uri.path),
+                allowed != request.method.rawValue
             {
                 response = JSONResponse.error(
                     .methodNotAllowed, "\(request.method.rawValue) is not allowed here; use \(allowed)")

@@ -105,6 +105,23 @@ import Testing
     }
 
     @Test(arguments: HubStoreKind.allCases)
+    func otherMethodsOnARouteGet405WithAllow(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            let routes = [("/health", "GET"), ("/openapi.json", "GET"), ("/v1/changes", "GET"), ("/v1/batches/\(EntityID.make())", "POST")]
+            for (path, allowed) in routes {
+                for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"] where method != allowed {
+                    let reply = try await hub.request(method, path, token: a.token)
+                    #expect(reply.status == 405 && reply.headers["allow"] == allowed, "\(method) \(path): \(reply.status)")
+                    #expect(reply.errorMessage?.contains("use \(allowed)") == true)
+                }
+            }
+            #expect(try await hub.request("PUT", "/v2/nothing", token: a.token).status == 404)
+            #expect(try await hub.feed(as: a).isEmpty)
+        }
+    }
+
+    @Test(arguments: HubStoreKind.allCases)
     func megabyteValuesAreRefusedWithA4xx(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind, maxBodyBytes: HubConfiguration.defaultMaxBodyBytes) { hub in
             let a = try await hub.addClinic("A")
