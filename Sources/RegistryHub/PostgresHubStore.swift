@@ -165,7 +165,8 @@ public final class PostgresHubStore: HubStore {
             {
                 out.append(
                     HubClinic(
-                        code: code, createdAt: created, revokedAt: revoked, lastPushAt: lastPush, batches: Int(batches)))
+                        code: code, createdAt: created, revokedAt: revoked, lastPushAt: lastPush, batches: Int(batches))
+                )
             }
             return out
         }

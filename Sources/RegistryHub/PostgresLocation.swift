@@ -19,7 +19,8 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(HubError) {
         guard let c = URLComponents(string: url), let scheme = c.scheme, ["postgres", "postgresql"].contains(scheme)
         else {
-            throw .badRequest("--postgres: not a PostgreSQL URL; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+            throw .badRequest(
+                "--postgres: not a PostgreSQL URL; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         }
         guard let host = c.host, !host.isEmpty else { throw .badRequest("--postgres: the URL names no host") }
         guard let user = c.user, !user.isEmpty else { throw .badRequest("--postgres: the URL names no user") }

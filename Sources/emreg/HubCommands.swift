@@ -20,14 +20,19 @@ struct HubDatabaseOptions: ParsableArguments {
         name: .customLong("postgres"),
         help: ArgumentHelp(
             "The hub's PostgreSQL database instead: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE].",
-            discussion: "Without a password in the URL, PGPASSWORD is used. The schema is created or brought up to date on first use.",
+            discussion: """
+                Without a password in the URL, PGPASSWORD is used. The schema is created or brought up to \
+                date on first use.
+                """,
             valueName: "url"))
     var postgresURL: String?
 
     func validate() throws {
         switch (path, postgresURL) {
-        case (nil, nil): throw ValidationError("name the hub database: --hub-db FILE (SQLite) or --postgres URL (PostgreSQL)")
-        case (.some, .some): throw ValidationError("--hub-db and --postgres name two hub databases; give one of them")
+        case (nil, nil):
+            throw ValidationError("name the hub database: --hub-db FILE (SQLite) or --postgres URL (PostgreSQL)")
+        case (.some, .some):
+            throw ValidationError("--hub-db and --postgres name two hub databases; give one of them")
         default: break
         }
     }

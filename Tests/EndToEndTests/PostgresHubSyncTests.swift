@@ -71,8 +71,11 @@ import Testing
         let log = String(decoding: hub.log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(log.contains("emreg hub serving postgres://"), "\(log)")
         #expect(!password.isEmpty && !log.contains(password))
-        try? Self.psql(URLComponents(string: url).map { var c = $0; c.path = "/postgres"; return c.string ?? url } ?? url,
-                       "DROP DATABASE \(name) WITH (FORCE)")
+        try? Self.psql(
+            URLComponents(string: url).map {
+                var c = $0; c.path = "/postgres"; return c.string ?? url
+            } ?? url,
+            "DROP DATABASE \(name) WITH (FORCE)")
     }
 
     @Test func aWrongPasswordIsAClearErrorThatDoesNotRepeatIt() throws {

@@ -98,16 +98,61 @@ import Testing
     @Test func theFeedIsAppendOnly() async throws {
         let url = try await TestPostgres.createDatabase()
         let store = try await PostgresHubStore.open(url: url)
-        defer { Task { await store.close(); await TestPostgres.dropDatabase(store.location.database) } }
+        defer {
+            Task {
+                await store.close(); await TestPostgres.dropDatabase(store.location.database)
+            }
+        }
         try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
         _ = try await store.applyBatch(
             .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "x")
         for statement in ["UPDATE hub_feed SET entry = '{}'", "DELETE FROM hub_feed", "TRUNCATE hub_feed CASCADE"] {
             await #expect(throws: PSQLError.self, "\(statement)") {
-                try await store.client.withConnection { try await $0.run(PostgresQuery(unsafeSQL: statement), logger: store.logger) }
+                try await store.client.withConnection {
+                    try await $0.run(PostgresQuery(unsafeSQL: statement), logger: store.logger)
+                }
             }
         }
         #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
+    }
+
+    /// A batch stuck behind the counter lock (held here by another session) is cancelled by the
+    /// statement timeout: a clean database error, and the hub works once the lock is gone.
+    @Test func theStatementTimeoutEndsABatchStuckBehindTheLock() async throws {
+        let url = try await TestPostgres.createDatabase()
+        let store = try await PostgresHubStore.open(url: url, statementTimeout: .seconds(1))
+        defer { Task { await store.close(); await TestPostgres.dropDatabase(store.location.database) } }
+        try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
+        let holder = PostgresHubStore(
+            location: store.location,
+            configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1))
+        let locked = DoneFlag()
+        let release = DoneFlag()
+        let holding = Task {
+            try await holder.client.withConnection { c in
+                try await c.withTransaction(logger: holder.logger) { c in
+                    try await c.run("SELECT last_seq FROM hub_counter FOR UPDATE", logger: holder.logger)
+                    locked.set()
+                    while !release.isSet { try await Task.sleep(for: .milliseconds(20)) }
+                }
+            }
+        }
+        while !locked.isSet { try await Task.sleep(for: .milliseconds(20)) }
+        let started = ContinuousClock.now
+        do {
+            _ = try await store.applyBatch(
+                .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "x")
+            Issue.record("the batch went through a held lock")
+        } catch {
+            #expect("\(error)".contains("SQLSTATE 57014"), "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        release.set()
+        try await holding.value
+        await holder.close()
+        _ = try await store.applyBatch(
+            .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "y")
+        #expect(try await store.feed(since: 0, limit: 10).entries.map(\.seq) == [1])
     }
 
     @Test func aWrongPasswordOrServerFailsClearlyWithoutThePassword() async throws {
@@ -141,13 +186,18 @@ import Testing
         let parsed = try PostgresLocation(url: "postgresql://hub:s3cret@db.example:6543/registry?sslmode=require")
         #expect(parsed.description == "postgres://hub@db.example:6543/registry")
         #expect(parsed.password == "s3cret" && parsed.sslMode == "require")
-        #expect(try PostgresLocation(url: "postgres://hub@db/registry", environment: ["PGPASSWORD": "p"]).password == "p")
+        #expect(
+            try PostgresLocation(url: "postgres://hub@db/registry", environment: ["PGPASSWORD": "p"]).password == "p")
     }
 
     @Test func keysPostgreSQLCannotStoreAreRefusedAsBadRequests() async throws {
         let url = try await TestPostgres.createDatabase()
         let store = try await PostgresHubStore.open(url: url)
-        defer { Task { await store.close(); await TestPostgres.dropDatabase(store.location.database) } }
+        defer {
+            Task {
+                await store.close(); await TestPostgres.dropDatabase(store.location.database)
+            }
+        }
         try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
         var change = WireChanges.patient()
         change.changeId = "abc\u{0}def"
@@ -169,7 +219,9 @@ import Testing
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+            }
         }
         guard bound else { throw TestPostgres.Missing() }
         return Int(UInt16(bigEndian: addr.sin_port))

@@ -41,8 +41,12 @@ enum TestPostgres {
     }
 
     static func dropDatabase(_ name: String) async {
-        guard name.hasPrefix("emreg_test_"), name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return }
-        try? await admin { try await $0.run(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"), logger: $1) }
+        guard name.hasPrefix("emreg_test_"), name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            return
+        }
+        try? await admin {
+            try await $0.run(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"), logger: $1)
+        }
     }
 
     /// Runs `body` on a connection to the server's own database.
