@@ -10,36 +10,43 @@ extension PostgresHubStore {
         // Work out what to look up before taking the lock: the lock is held until commit.
         let lookups = Lookups(BatchApplication.needs(of: batch))
         return try await postgresErrors(nil) {
-            try await client.withConnection { connection in
-                try await connection.withTransaction(logger: logger) { c -> BatchOutcome in
-                    // The lock every batch queues for, and the stored receipt of a retry.
-                    let locked = try await c.query(
-                        """
-                        SELECT h.last_seq, b.clinic, b.body_sha256, b.receipt_gzip
-                        FROM hub_counter h LEFT JOIN hub_batches b ON b.batch_id = \(id)
-                        WHERE h.id = 1 FOR UPDATE OF h
-                        """, logger: logger)
-                    var lastSeq: Int64?
-                    var stored: (clinic: String, sha256: String, gzip: ByteBuffer)?
-                    for try await (seq, storedClinic, storedSHA256, gzip) in locked.decode(
-                        (Int64, String?, String?, ByteBuffer?).self)
-                    {
-                        lastSeq = seq
-                        if let storedClinic, let storedSHA256, let gzip { stored = (storedClinic, storedSHA256, gzip) }
-                    }
-                    guard let lastSeq else { throw HubError.database("hub_counter has no row") }
-                    if let stored {
-                        guard stored.clinic == clinic && stored.sha256 == bodySHA256 else { return .idTaken }
-                        return .receipt(try StoredReceipt.inflate(Array(stored.gzip.readableBytesView), batchId: id))
-                    }
-                    var application = BatchApplication(
-                        batchId: id, clinic: clinic, snapshot: try await snapshot(c, lookups, lastSeq: lastSeq))
-                    let effects = application.apply(batch)
-                    try await write(
-                        effects, batchId: id, clinic: clinic, bodySHA256: bodySHA256, changeCount: batch.changes.count,
-                        lastSeq: lastSeq, c)
-                    return .receipt(effects.receiptJSON)
+            try await batchGate.pass { try await apply(batch, lookups, id: id, clinic: clinic, bodySHA256: bodySHA256) }
+        }
+    }
+
+    /// One batch in one transaction: lock, load, apply, write.
+    func apply(_ batch: SyncBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String) async throws
+        -> BatchOutcome
+    {
+        try await client.withConnection { connection in
+            try await connection.withTransaction(logger: logger) { c -> BatchOutcome in
+                // The lock every batch queues for, and the stored receipt of a retry.
+                let locked = try await c.query(
+                    """
+                    SELECT h.last_seq, b.clinic, b.body_sha256, b.receipt_gzip
+                    FROM hub_counter h LEFT JOIN hub_batches b ON b.batch_id = \(id)
+                    WHERE h.id = 1 FOR UPDATE OF h
+                    """, logger: logger)
+                var lastSeq: Int64?
+                var stored: (clinic: String, sha256: String, gzip: ByteBuffer)?
+                for try await (seq, storedClinic, storedSHA256, gzip) in locked.decode(
+                    (Int64, String?, String?, ByteBuffer?).self)
+                {
+                    lastSeq = seq
+                    if let storedClinic, let storedSHA256, let gzip { stored = (storedClinic, storedSHA256, gzip) }
                 }
+                guard let lastSeq else { throw HubError.database("hub_counter has no row") }
+                if let stored {
+                    guard stored.clinic == clinic && stored.sha256 == bodySHA256 else { return .idTaken }
+                    return .receipt(try StoredReceipt.inflate(Array(stored.gzip.readableBytesView), batchId: id))
+                }
+                var application = BatchApplication(
+                    batchId: id, clinic: clinic, snapshot: try await snapshot(c, lookups, lastSeq: lastSeq))
+                let effects = application.apply(batch)
+                try await write(
+                    effects, batchId: id, clinic: clinic, bodySHA256: bodySHA256, changeCount: batch.changes.count,
+                    lastSeq: lastSeq, c)
+                return .receipt(effects.receiptJSON)
             }
         }
     }

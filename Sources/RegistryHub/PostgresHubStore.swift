@@ -17,6 +17,7 @@ public final class PostgresHubStore: HubStore {
     let client: PostgresClient
     /// Runs the pool's background work until ``close()``.
     let runner: Task<Void, Never>
+    let batchGate = BatchGate(limit: 2)
     /// postgres-nio logs statements at debug level: the store keeps its logger silent so that no
     /// statement, and so no value, reaches a log.
     let logger = Logger(label: "emreg.hub.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
