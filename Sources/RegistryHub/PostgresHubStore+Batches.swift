@@ -21,17 +21,11 @@ extension PostgresHubStore {
         try await client.withConnection { connection in
             try await connection.withTransaction(logger: logger) { c -> BatchOutcome in
                 // The lock every batch queues for, and the stored receipt of a retry.
-                let locked = try await c.query(
-                    """
-                    SELECT h.last_seq, b.clinic, b.body_sha256, b.receipt_gzip
-                    FROM hub_counter h LEFT JOIN hub_batches b ON b.batch_id = \(id)
-                    WHERE h.id = 1 FOR UPDATE OF h
-                    """, logger: logger)
                 var lastSeq: Int64?
                 var stored: (clinic: String, sha256: String, gzip: ByteBuffer)?
-                for try await (seq, storedClinic, storedSHA256, gzip) in locked.decode(
-                    (Int64, String?, String?, ByteBuffer?).self)
-                {
+                for try await row in try await c.execute(LockCounter(batchId: id), logger: logger) {
+                    let (seq, storedClinic, storedSHA256, gzip) = try row.decode(
+                        (Int64, String?, String?, ByteBuffer?).self)
                     lastSeq = seq
                     if let storedClinic, let storedSHA256, let gzip { stored = (storedClinic, storedSHA256, gzip) }
                 }
@@ -85,23 +79,13 @@ extension PostgresHubStore {
     }
 
     /// Loads the records, earlier answers and conflicts a batch can touch, under the lock. The
-    /// records and earlier answers come in one statement (one round trip while the lock is held):
-    /// kind 'r' rows are records, kind 'c' rows answers.
+    /// records and earlier answers come in one statement (one round trip while the lock is held).
     func snapshot(_ c: PostgresConnection, _ keys: Lookups, lastSeq: Int64) async throws -> HubSnapshot {
         var snapshot = HubSnapshot(lastSeq: lastSeq)
         var earlier = [StoredAnswer]()
-        let rows = try await c.query(
-            """
-            SELECT 'r', r.table_name, r.row_id, r.origin, r.fields, 0::bigint, 0
-            FROM unnest(\(keys.tables)::text[], \(keys.rowIds)::text[]) AS k(table_name, row_id)
-            JOIN hub_records r ON r.table_name = k.table_name AND r.row_id = k.row_id
-            UNION ALL
-            SELECT 'c', change_id, clinic, status, '', batch, position FROM hub_changes
-            WHERE change_id = ANY(\(keys.changeIds)::text[])
-            """, logger: logger)
-        for try await (kind, a, b, c, fields, batchRow, position) in rows.decode(
-            (String, String, String, String, String, Int64, Int32).self)
-        {
+        for try await row in try await c.execute(LoadTouched(keys: keys), logger: logger) {
+            let (kind, a, b, c, fields, batchRow, position) = try row.decode(
+                (String, String, String, String, String, Int64, Int32).self)
             if kind == "r" {
                 snapshot.records[RecordKey(table: a, rowId: b)] = try HubRecord(origin: c, fieldsJSON: fields)
             } else {
@@ -136,48 +120,17 @@ extension PostgresHubStore {
         return snapshot
     }
 
-    /// Writes what a batch produced in one statement (each table's rows bound as arrays), then
-    /// the rare conflict resolutions; the caller's transaction makes it all or nothing.
+    /// Writes what a batch produced in one statement (``WriteBatch``), then the rare conflict
+    /// resolutions; the caller's transaction makes it all or nothing.
     func write(
         _ effects: BatchEffects, batchId: String, clinic: String, bodySHA256: String, changeCount: Int,
         lastSeq: Int64, _ c: PostgresConnection
     ) async throws {
-        let receipt = ByteBuffer(bytes: StoredReceipt.compress(effects.receiptJSON))
-        let raised = effects.raisedConflicts
-        let written = try await c.run(
-            """
-            WITH batch AS (
-                INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
-                VALUES (\(batchId), \(clinic), \(bodySHA256), \(Clock.timestamp()), \(Int32(changeCount)), \(receipt))
-                RETURNING id
-            ), feed AS (
-                INSERT INTO hub_feed (seq, kind, entry)
-                SELECT * FROM unnest(\(effects.feed.map(\.seq))::bigint[], \(effects.feed.map(\.kind.rawValue))::text[],
-                    \(effects.feed.map(\.json))::text[])
-            ), records AS (
-                INSERT INTO hub_records (table_name, row_id, origin, deleted, fields)
-                SELECT * FROM unnest(\(effects.records.map(\.key.table))::text[], \(effects.records.map(\.key.rowId))::text[],
-                    \(effects.records.map(\.record.origin))::text[], \(effects.records.map(\.record.isDeleted))::boolean[],
-                    \(effects.records.map(\.record.fieldsJSON))::text[])
-                ON CONFLICT (table_name, row_id) DO UPDATE SET deleted = excluded.deleted, fields = excluded.fields
-            ), answers AS (
-                INSERT INTO hub_changes (change_id, clinic, status, batch, position)
-                SELECT a.change_id, a.clinic, a.status, (SELECT id FROM batch), a.position
-                FROM unnest(\(effects.results.map(\.changeId))::text[], \(effects.results.map(\.answer.clinic))::text[],
-                    \(effects.results.map(\.answer.status.rawValue))::text[],
-                    \(effects.results.map { Int32($0.position) })::integer[]) AS a(change_id, clinic, status, position)
-            ), raised AS (
-                INSERT INTO hub_conflicts (id, table_name, row_id, field, status, raised_seq, conflict)
-                SELECT r.id, r.table_name, r.row_id, r.field, 'open', r.seq, r.conflict
-                FROM unnest(\(raised.map(\.conflict.id))::text[], \(raised.map(\.conflict.table))::text[],
-                    \(raised.map(\.conflict.rowId))::text[], \(raised.map(\.conflict.field))::text[],
-                    \(raised.map(\.seq))::bigint[], \(raised.map(\.json))::text[])
-                    AS r(id, table_name, row_id, field, seq, conflict)
-            ), counter AS (
-                UPDATE hub_counter SET last_seq = \(effects.feed.last?.seq ?? lastSeq) WHERE id = 1
-            )
-            SELECT id FROM batch
-            """, logger: logger)
+        var written = 0
+        let statement = WriteBatch(
+            effects: effects, batchId: batchId, clinic: clinic, bodySHA256: bodySHA256, changeCount: changeCount,
+            lastSeq: lastSeq)
+        for try await _ in try await c.execute(statement, logger: logger) { written += 1 }
         guard written == 1 else { throw HubError.database("the batch row was not written") }
         let resolved = effects.resolvedConflicts
         if !resolved.isEmpty {
