@@ -6,7 +6,6 @@ extension PostgresHubStore {
     public func applyBatch(_ batch: SyncBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
     {
-        try Self.checkStorable(batch)
         // Work out what to look up before taking the lock: the lock is held until commit.
         let lookups = Lookups(BatchApplication.needs(of: batch))
         return try await postgresErrors(nil) {
@@ -45,20 +44,6 @@ extension PostgresHubStore {
         }
     }
 
-    /// PostgreSQL text cannot hold NUL, which JSON can (`\u0000`): a key with one is refused
-    /// before anything is looked up, where SQLite would store it.
-    static func checkStorable(_ batch: SyncBatch) throws(HubError) {
-        for (i, c) in batch.changes.enumerated() {
-            for (name, value) in [("changeId", c.changeId), ("table", c.table), ("rowId", c.rowId)]
-            where value.utf8.contains(0) {
-                throw .badRequest("changes[\(i)].\(name) holds a NUL character")
-            }
-            if let id = c.conflictId, id.utf8.contains(0) {
-                throw .badRequest("changes[\(i)].conflictId holds a NUL character")
-            }
-        }
-    }
-
     /// The keys a batch needs, each once, as arrays to bind.
     struct Lookups: Sendable {
         var tables: [String] = []
@@ -66,15 +51,17 @@ extension PostgresHubStore {
         var changeIds: [String]
         var conflictIds: [String]
 
+        /// Keys holding NUL are left out: PostgreSQL text cannot hold one, so no row has such a
+        /// key, and the protocol rejects the change anyway (ids are UUIDs, tables are named).
         init(_ needs: (records: [String: [String]], changeIds: [String], conflictIds: [String])) {
-            for (table, ids) in needs.records {
-                for rowId in Set(ids) {
+            for (table, ids) in needs.records where table.isStorable {
+                for rowId in Set(ids) where rowId.isStorable {
                     tables.append(table)
                     rowIds.append(rowId)
                 }
             }
-            changeIds = Array(Set(needs.changeIds))
-            conflictIds = Array(Set(needs.conflictIds))
+            changeIds = Array(Set(needs.changeIds.filter(\.isStorable)))
+            conflictIds = Array(Set(needs.conflictIds.filter(\.isStorable)))
         }
     }
 
@@ -156,4 +143,9 @@ extension PostgresConnection {
         for try await _ in try await self.query(query, logger: logger) { count += 1 }
         return count
     }
+}
+
+extension String {
+    /// False for text PostgreSQL cannot store: text with a NUL character.
+    var isStorable: Bool { !utf8.contains(0) }
 }

@@ -107,10 +107,13 @@ struct WriteBatch: HubStatement {
         b.append(effects.records.map(\.record.origin))
         b.append(effects.records.map(\.record.isDeleted))
         b.append(effects.records.map(\.record.fieldsJSON))
-        b.append(effects.results.map(\.changeId))
-        b.append(effects.results.map(\.answer.clinic))
-        b.append(effects.results.map(\.answer.status.rawValue))
-        b.append(effects.results.map { Int32($0.position) })
+        // A change id with NUL cannot be stored (it was rejected: ids are UUIDs); pushed again, it
+        // is rejected again for the same reason, so its answer needs no row.
+        let results = effects.results.filter(\.changeId.isStorable)
+        b.append(results.map(\.changeId))
+        b.append(results.map(\.answer.clinic))
+        b.append(results.map(\.answer.status.rawValue))
+        b.append(results.map { Int32($0.position) })
         let raised = effects.raisedConflicts
         b.append(raised.map(\.conflict.id))
         b.append(raised.map(\.conflict.table))
