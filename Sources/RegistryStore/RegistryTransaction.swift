@@ -126,6 +126,16 @@ public struct RegistryTransaction {
 
     // MARK: Generic writing
 
+    /// How many records `known` holds at most: an import writes a parent and then its children,
+    /// so recent records are what is asked for, and a million-patient import must not keep
+    /// every record it wrote in memory.
+    static let knownLimit = 4096
+
+    mutating func remember(_ record: any RegistryRecord) {
+        if known.count >= Self.knownLimit { known.removeAll(keepingCapacity: true) }
+        known[record.id] = record
+    }
+
     @discardableResult
     mutating func insert<R: RegistryRecord>(_ record: R) throws -> R {
         let r = try validated(record)
@@ -134,7 +144,7 @@ public struct RegistryTransaction {
         let values = r.values
         try FastInsert.run(
             db, try insertStatement(R.entity), [.text(r.id)] + values + [.text(registry.clinic), .text(stamp), .text(stamp)])
-        known[r.id] = r
+        remember(r)
         var changes = [ChangeLogEntry.FieldChange]()
         changes.reserveCapacity(values.count)
         for (field, value) in zip(R.entity.fields, values) where !value.isNull {
@@ -163,7 +173,7 @@ public struct RegistryTransaction {
             arguments += [after]
         }
         guard !changes.isEmpty else { return }
-        known[new.id] = new
+        remember(new)
         arguments += [log.timestamp, new.id]
         try db.execute(
             sql: "UPDATE \(entity.table) SET \(assignments.joined(separator: ", ")), updated_at = ? WHERE \(entity.idColumn) = ?",
@@ -207,7 +217,7 @@ public struct RegistryTransaction {
     mutating func parent<R: RegistryRecord>(_ type: R.Type, _ id: String, field: String? = nil) throws -> R {
         if let r = known[id] as? R { return r }
         let r = try reader.require(R.self, id: id, field: field)
-        known[id] = r
+        remember(r)
         return r
     }
 

@@ -2,12 +2,24 @@ import RegistryCore
 
 /// Finds records that appear twice in one import — the same id (given, or matched by
 /// natural key), or the same MRN on two patients — in memory that stays small for millions
-/// of records: the first pass keeps one 64-bit fingerprint per record; fingerprints seen
-/// twice become suspects, and only when there are any does a confirming pass compare the
-/// full keys (and name both places).
+/// of records: the first pass keeps one 64-bit fingerprint per record (8 bytes each in an
+/// array, sorted at the end: a hash set would take three times that at a million patients);
+/// fingerprints seen twice become suspects, and only when there are any does a confirming pass
+/// compare the full keys (and name both places).
 final class DuplicateCheck {
-    private var seen = Set<Int>()
-    private(set) var suspects = Set<Int>()
+    private var seen = [Int]()
+    private var sorted = false
+    private var suspectSet = Set<Int>()
+
+    /// Fingerprints noted more than once in the first pass.
+    var suspects: Set<Int> {
+        if !sorted {
+            seen.sort()
+            for i in seen.indices.dropFirst() where seen[i] == seen[i - 1] { suspectSet.insert(seen[i]) }
+            sorted = true
+        }
+        return suspectSet
+    }
     /// Confirming: the full keys of suspect records, with where they were first seen.
     private var confirming = false
     private var first = [String: (location: String, path: String)]()
@@ -22,6 +34,7 @@ final class DuplicateCheck {
 
     /// Starts the confirming pass.
     func confirm() {
+        _ = suspects
         confirming = true
         seen = []
     }
@@ -37,10 +50,10 @@ final class DuplicateCheck {
     func note(key: String, scope: ImportScope, field: String, what: String) {
         let fp = Self.fingerprint(key)
         if !confirming {
-            if !seen.insert(fp).inserted { suspects.insert(fp) }
+            seen.append(fp)
             return
         }
-        guard suspects.contains(fp) else { return }
+        guard suspectSet.contains(fp) else { return }
         if let earlier = first[key] {
             log.add(
                 rank: scope.rank,
