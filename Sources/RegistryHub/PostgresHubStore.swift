@@ -61,8 +61,10 @@ public final class PostgresHubStore: HubStore {
     static func migrate(_ location: PostgresLocation, statementTimeout: Duration) async throws(HubError) {
         let logger = Logger(label: "emreg.hub.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
         try await postgresErrors(location) {
+            // Waiting for another hub's migration is no failure: this connection waits minutes.
             let connection = try await PostgresConnection.connect(
-                configuration: try location.connectionConfiguration(statementTimeout: statementTimeout), id: 1,
+                configuration: try location.connectionConfiguration(
+                    statementTimeout: max(statementTimeout, .seconds(300))), id: 1,
                 logger: logger)
             do {
                 try await connection.withTransaction(logger: logger) { c in

@@ -20,7 +20,10 @@ enum HubStoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     func makeStore(directory: String) async throws -> any HubStore {
         switch self {
         case .sqlite: try SQLiteHubStore.open(at: directory + "/hub.sqlite")
-        case .postgres: try await PostgresHubStore.open(url: try await TestPostgres.createDatabase())
+        // A generous timeout: the whole test run shares two cores, and a test that holds the
+        // counter lock may wait for a thread a while (the timeout itself has its own test).
+        case .postgres:
+            try await PostgresHubStore.open(url: try await TestPostgres.createDatabase(), statementTimeout: .seconds(120))
         }
     }
 
