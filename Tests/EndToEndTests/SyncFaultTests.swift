@@ -410,18 +410,18 @@ extension SyncFaultTests {
     }
 
     /// A hub, two clinics (A and B) registered with it, one linkage secret.
-    static func world() throws -> (EmregProcess, Hub, Clinic, Clinic) {
+    static func world(postgres: String? = nil) throws -> (EmregProcess, Hub, Clinic, Clinic) {
         let root = try EmregProcess()
         var made = [EmregProcess]()
         do {
-            let hub = try Hub(directory: root.directory)
+            let hub = try Hub(directory: root.directory, postgres: postgres)
             let clinics = try ["A", "B"].map { code in
                 var runner = try EmregProcess()
                 made.append(runner)
                 runner.environment["EMREG_AUTHOR"] = "registrar-\(code)"
                 try linkageSecret.write(toFile: runner.directory + "/secret", atomically: true, encoding: .utf8)
                 _ = try runner.ok(["init", "--clinic", code, "--linkage-secret-file", "secret"])
-                let token = try root.ok(["hub", "clinic", "add", code, "--hub-db", hub.hubDB])
+                let token = try root.ok(["hub", "clinic", "add", code] + hub.database)
                 let tokenFile = root.directory + "/\(code).token"
                 try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
                 return Clinic(code: code, runner: runner, tokenFile: tokenFile)
@@ -505,13 +505,6 @@ extension SyncFaultTests {
         a: Clinic, b: Clinic, hub: Hub, changes: Int, patients: Int = bulkPatients, context: String
     ) throws {
         let c = Comment(rawValue: context)
-        // A: nothing pending, nothing frozen, every change answered once and accepted.
-        let status = try a.status()
-        #expect(status["pendingChanges"] as? Int == 0, c)
-        #expect(status["frozenBatch"] == nil, c)
-        #expect(try a.syncedChangeCount() == changes, c)
-        #expect(try a.sql("SELECT status, count(*) FROM sync_outcomes GROUP BY status") == "accepted|\(changes)", c)
-
         // The hub: every change of A exactly once, in a gap-free feed.
         let h = { (q: String) throws -> String in try sqlite(hub.hubDB, q) }
         #expect(try h("SELECT count(*) FROM hub_changes WHERE clinic = 'A'") == "\(changes)", c)
@@ -532,6 +525,24 @@ extension SyncFaultTests {
             """)
         #expect(missing == "0", "\(missing) of A's changes are not in the hub feed; \(context)")
         #expect(try h("SELECT count(*) FROM hub_records") == "\(changes)", c)
+        try expectBothClinicsHoldEveryChangeOnce(
+            a: a, b: b, hub: hub, changes: changes, patients: patients, lastSeq: try h("SELECT max(seq) FROM hub_feed"),
+            context: context)
+    }
+
+    /// The clinics' side of ``expectExactlyOnce``, whatever the hub's store: A has pushed
+    /// everything and had every change answered once; B pulls up to `lastSeq`, the hub feed's
+    /// last entry, holds each of A's changes once and the same content; both audits verify.
+    static func expectBothClinicsHoldEveryChangeOnce(
+        a: Clinic, b: Clinic, hub: Hub, changes: Int, patients: Int, lastSeq: String, context: String
+    ) throws {
+        let c = Comment(rawValue: context)
+        // A: nothing pending, nothing frozen, every change answered once and accepted.
+        let status = try a.status()
+        #expect(status["pendingChanges"] as? Int == 0, c)
+        #expect(status["frozenBatch"] == nil, c)
+        #expect(try a.syncedChangeCount() == changes, c)
+        #expect(try a.sql("SELECT status, count(*) FROM sync_outcomes GROUP BY status") == "accepted|\(changes)", c)
 
         // B pulls everything, each change once, while A's slow checks run beside it. Then B's;
         // both audit trails must be intact, and the case lists are compared below.
@@ -545,9 +556,7 @@ extension SyncFaultTests {
         #expect(
             try b.sql("SELECT count(*), count(DISTINCT change_id) FROM change_log WHERE origin = 'A'")
                 == "\(changes)|\(changes)", c)
-        #expect(
-            try b.sql("SELECT value FROM sync_state WHERE key = 'pull_cursor'") == h("SELECT max(seq) FROM hub_feed"), c
-        )
+        #expect(try b.sql("SELECT value FROM sync_state WHERE key = 'pull_cursor'") == lastSeq, c)
         slow += [try check(b, ["case", "list"], "check-cases"), try check(b, ["audit", "verify"], "check-audit")]
         for (_, _, p) in slow { p.waitUntilExit() }
         for (clinic, name, p) in slow {
@@ -629,12 +638,17 @@ extension SyncFaultTests {
         let directory: String
         let port: Int
         let logFile: String
+        /// The PostgreSQL store's URL; nil for the SQLite store at `hubDB`.
+        let postgres: String?
         private var process: Process?
         var hubDB: String { directory + "/hub.sqlite" }
+        /// The flags that name this hub's database, for `hub serve` and `hub clinic`.
+        var database: [String] { postgres.map { ["--postgres", $0] } ?? ["--hub-db", hubDB] }
         var url: String { "http://127.0.0.1:\(port)" }
 
-        init(directory: String) throws {
+        init(directory: String, postgres: String? = nil) throws {
             self.directory = directory
+            self.postgres = postgres
             port = try HubProcess.freePort()
             logFile = directory + "/hub.log"
             FileManager.default.createFile(atPath: logFile, contents: nil)
@@ -646,7 +660,7 @@ extension SyncFaultTests {
         func start() throws {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: EmregProcess.binary)
-            p.arguments = ["hub", "serve", "--hub-db", hubDB, "--port", String(port), "--bind", "127.0.0.1"]
+            p.arguments = ["hub", "serve"] + database + ["--port", String(port), "--bind", "127.0.0.1"]
             let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
             log.seekToEndOfFile()
             p.standardError = log

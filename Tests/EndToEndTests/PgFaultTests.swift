@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+/// PostgreSQL restarted (immediate shutdown: a crash, then recovery) while a hub on it takes a
+/// 20,000-change push and serves the pull, with SyncFaultTests' clinics and checks. The cluster
+/// is the test's own (scripts/pg-start), not the one the hub suite shares.
+@Suite(.serialized) struct PgFaultTests {
+    typealias World = SyncFaultTests
+
+    @Test func restartingPostgreSQLUnderLoadLosesAndDoublesNothing() throws {
+        let scratch = try EmregProcess()
+        defer { scratch.cleanUp() }
+        let pg = try PostgresCluster(directory: scratch.directory + "/pg")
+        defer { pg.stop() }
+        let (root, hub, a, b) = try World.world(postgres: pg.url)
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        try World.importBulk(into: a)
+        var rng = World.SplitMix64(seed: World.seed &+ 7)
+        var events = [String]()
+
+        // Push: restart PostgreSQL just after the hub answered the first and the second batch,
+        // while the client sends (and the hub applies) the next one.
+        let answered = "SELECT count(*) FROM sync_batches WHERE answered_at IS NOT NULL"
+        let push = try a.spawn(["sync", "--hub", hub.url, "--token-file", a.tokenFile], log: "push.log")
+        for round in 1...2 {
+            try World.waitUntil("batch \(round) answered", timeout: 90) {
+                try Int(a.sql(answered)) ?? 0 >= round || !push.isRunning
+            }
+            usleep(UInt32(Int.random(in: 0...300, using: &rng)) * 1000)
+            guard push.isRunning else { break }
+            try pg.restart()
+            events.append("push: PostgreSQL restarted after batch \(round)")
+        }
+        push.waitUntilExit()
+        #expect(events.count == 2, "the push ended before PostgreSQL could be restarted twice: \(events)")
+        #expect([0, 3].contains(push.terminationStatus), "\(events): \(a.read("push.log"))")
+        let again = try a.sync(hub)
+        #expect(again.status == 0, "\(again.stderr)")
+
+        // Pull: B pulls the 20,000 changes in pages of 5,000; restart after its cursor first moves.
+        let cursor = "SELECT coalesce((SELECT value FROM sync_state WHERE key = 'pull_cursor'), 0)"
+        let pull = try b.spawn(["sync", "--hub", hub.url, "--token-file", b.tokenFile], log: "pull.log")
+        try World.waitUntil("a page applied", timeout: 90, poll: 10_000) { try b.sql(cursor) != "0" || !pull.isRunning }
+        if pull.isRunning {
+            try pg.restart()
+            events.append("pull: PostgreSQL restarted at cursor \(try b.sql(cursor))")
+        }
+        pull.waitUntilExit()
+        #expect([0, 3].contains(pull.terminationStatus), "\(events): \(b.read("pull.log"))")
+        let context = "seed \(World.seed), \(events)"
+
+        // The hub's PostgreSQL tables: every change of A once, the feed gap-free.
+        let changes = World.bulkChanges
+        #expect(try pg.psql("SELECT count(*) FROM hub_changes WHERE clinic = 'A'") == "\(changes)", "\(context)")
+        #expect(
+            try pg.psql("SELECT status || '|' || count(*) FROM hub_changes GROUP BY status") == "accepted|\(changes)")
+        #expect(
+            try pg.psql(
+                "SELECT count(*) || '|' || count(DISTINCT entry::json #>> '{change,changeId}') FROM hub_feed WHERE kind = 'change'"
+            ) == "\(changes)|\(changes)", "\(context)")
+        #expect(try pg.psql("SELECT count(*) = max(seq) FROM hub_feed") == "t", "the feed has gaps; \(context)")
+        #expect(try pg.psql("SELECT count(*) FROM hub_records") == "\(changes)", "\(context)")
+        try World.expectBothClinicsHoldEveryChangeOnce(
+            a: a, b: b, hub: hub, changes: changes, patients: World.bulkPatients,
+            lastSeq: try pg.psql("SELECT max(seq) FROM hub_feed"), context: context)
+    }
+}
+
+/// A throwaway PostgreSQL cluster of a test's own (scripts/pg-start and scripts/pg-stop), so
+/// that the test may crash and restart it.
+final class PostgresCluster {
+    let directory: String
+    let url: String
+    let bindir: String
+
+    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts").path
+
+    init(directory: String) throws {
+        self.directory = directory
+        let started = try EmregProcess(in: NSTemporaryDirectory()).run(
+            [directory, "--no-fsync"], executable: Self.scripts + "/pg-start")
+        guard started.status == 0 else { throw EmregProcess.Failure(message: "pg-start: \(started.stderr)") }
+        url = started.out
+        bindir = try String(contentsOfFile: directory + "/bindir", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+    }
+
+    deinit { stop() }
+
+    /// Immediate shutdown (no checkpoint: crash recovery on start), then start again.
+    func restart() throws {
+        var command = [
+            bindir + "/pg_ctl", "-D", directory + "/data", "-l", directory + "/log", "-m", "immediate", "-w", "-t", "60",
+            "restart",
+        ]
+        if getuid() == 0 { command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command }
+        let r = try EmregProcess(in: NSTemporaryDirectory()).run(Array(command.dropFirst()), executable: command[0])
+        guard r.status == 0 else { throw EmregProcess.Failure(message: "pg_ctl restart: \(r.stderr)\(r.stdout)") }
+    }
+
+    /// One value (rows on lines) from `sql`, through psql.
+    func psql(_ sql: String) throws -> String {
+        let r = try EmregProcess(in: NSTemporaryDirectory()).run(
+            [url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql], executable: bindir + "/psql")
+        guard r.status == 0 else { throw EmregProcess.Failure(message: "psql \(sql): \(r.stderr)") }
+        return r.out
+    }
+
+    func stop() {
+        _ = try? EmregProcess(in: NSTemporaryDirectory()).run([directory], executable: Self.scripts + "/pg-stop")
+    }
+}
