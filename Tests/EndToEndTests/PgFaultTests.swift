@@ -78,12 +78,36 @@ final class PostgresCluster {
 
     init(directory: String) throws {
         self.directory = directory
-        let started = try EmregProcess(in: NSTemporaryDirectory()).run(
-            [directory, "--no-fsync"], executable: Self.scripts + "/pg-start")
-        guard started.status == 0 else { throw EmregProcess.Failure(message: "pg-start: \(started.stderr)") }
-        url = started.out
+        try Self.run(Self.scripts + "/pg-start", [directory, "--no-fsync"], log: directory + ".log")
+        url = try String(contentsOfFile: directory + "/url", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         bindir = try String(contentsOfFile: directory + "/bindir", encoding: .utf8).trimmingCharacters(
             in: .whitespacesAndNewlines)
+    }
+
+    /// Runs a program that starts the server, output to a file. Foundation's Process learns
+    /// that a child exited when a socket the child inherits closes; the server the child starts
+    /// would inherit it too and keep it open, so the child would never seem to exit (and a pipe
+    /// for its output would never end). Python closes every inherited descriptor first.
+    static func run(_ executable: String, _ arguments: [String], log: String) throws {
+        guard let python = WireCapture.python else { throw EmregProcess.Failure(message: "no python3") }
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments =
+            ["-c", "import os, sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])", executable]
+            + arguments
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        try out.close()
+        guard p.terminationStatus == 0 else {
+            let text = FileManager.default.contents(atPath: log).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            throw EmregProcess.Failure(message: "\(executable) \(arguments.joined(separator: " ")): \(text)")
+        }
     }
 
     deinit { stop() }
@@ -95,8 +119,7 @@ final class PostgresCluster {
             "restart",
         ]
         if getuid() == 0 { command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command }
-        let r = try EmregProcess(in: NSTemporaryDirectory()).run(Array(command.dropFirst()), executable: command[0])
-        guard r.status == 0 else { throw EmregProcess.Failure(message: "pg_ctl restart: \(r.stderr)\(r.stdout)") }
+        try Self.run(command[0], Array(command.dropFirst()), log: directory + ".restart.log")
     }
 
     /// One value (rows on lines) from `sql`, through psql.
@@ -108,6 +131,6 @@ final class PostgresCluster {
     }
 
     func stop() {
-        _ = try? EmregProcess(in: NSTemporaryDirectory()).run([directory], executable: Self.scripts + "/pg-stop")
+        try? Self.run(Self.scripts + "/pg-stop", [directory], log: directory + ".stop.log")
     }
 }
