@@ -40,7 +40,6 @@ struct BatchUpload {
         }
 
         let batch = try SyncBatch.decodeFast(bytes) ?? decode(bytes)
-        if let problem = nulProblem(batch) { throw HubError.badRequest(problem) }
         context.notes.changes = batch.changes.count
         var sha = SHA256()
         bytes.withUnsafeBytes { sha.update($0) }
@@ -54,21 +53,6 @@ struct BatchUpload {
             throw HubError.badRequest(clipped("malformed JSON: \(error)"))
         }
         do { return try SyncBatch(json: json) } catch { throw HubError.badRequest(clipped("invalid batch: \(error)")) }
-    }
-
-    /// Where an id, a table, a clock or a field name holds a NUL character: no clinic makes
-    /// one, and PostgreSQL text cannot hold one (the store would fail on it). Values may: they
-    /// travel and rest as JSON, where NUL is escaped.
-    static func nulProblem(_ batch: SyncBatch) -> String? {
-        func nul(_ text: String?) -> Bool { text?.utf8.contains(0) ?? false }
-        for (i, c) in batch.changes.enumerated() {
-            let named: String? =
-                nul(c.changeId) ? "changeId" : nul(c.txId) ? "txId" : nul(c.table) ? "table" : nul(c.rowId) ? "rowId"
-                : nul(c.hlc) ? "hlc" : nul(c.conflictId) ? "conflictId" : nul(c.origin) ? "origin"
-                : c.fields.keys.contains(where: nul) ? "fields" : nil
-            if let named { return "$.changes[\(i)].\(named): a NUL character in an id, a name or a clock" }
-        }
-        return nil
     }
 
     /// A message cut to a sane length: a path can hold a key of any length (a megabyte-long

@@ -61,7 +61,7 @@ enum OpenAPIDocument {
                     responses: [
                         "200": json("The receipt: one result per change, in order.", ref("SyncReceipt")),
                         "400": error(
-                            "Malformed JSON, wrong types or lengths (the message names the JSON path), a NUL character in an id, a name or a clock, a gzip label on non-gzip bytes, or a batch id that is not a UUID."
+                            "Malformed JSON, wrong types or lengths (the message names the JSON path), a gzip label on non-gzip bytes, or a batch id that is not a UUID."
                         ),
                         "409": error("The batch id was used with another body or by another clinic."),
                         "413": error("The body, or what it inflates to, is over the hub's limit."),
