@@ -57,7 +57,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .executableTarget(
-            name: "emreg-bench", dependencies: ["RegistryCore", "RegistryStore"], path: "Sources/emreg-bench",
+            name: "emreg-bench", dependencies: ["RegistryCore", "RegistryStore", "RegistryReports"], path: "Sources/emreg-bench",
             swiftSettings: strict),
         .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore"], swiftSettings: strict),
         .testTarget(

@@ -146,6 +146,14 @@ public struct Registry: Sendable {
         Hex.encode(linkageHMAC.authenticate(Array(PatientIdentity.normalise(mrn: mrn).utf8)))
     }
 
+    /// Copies the WAL back into the database file and empties it, waiting for readers if need
+    /// be (a busy registry is left for SQLite's automatic checkpoints).
+    public func checkpoint() throws(StoreError) {
+        try storeErrors {
+            try pool.writeWithoutTransaction { _ = try Row.fetchAll($0, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        }
+    }
+
     /// Closes the database; further use throws.
     public func close() throws(StoreError) { try storeErrors { try pool.close() } }
 }

@@ -1,6 +1,7 @@
 // Library-level benchmarks, driven by scripts/bench-*. Prints one `name value unit` line per figure.
 import Foundation
 import RegistryCore
+import RegistryReports
 import RegistryStore
 
 /// Seconds of this process's CPU time (user + system) so far.
@@ -66,9 +67,39 @@ func entry(cases: Int, directory: String) throws {
     print("audit_verify_s \(String(format: "%.2f", auditSeconds)) s (\(audit!.entries) entries, problem: \(audit!.problem ?? "none"))")
 }
 
+/// Imports a jsonl file into a new registry, then computes the cohort report on it: the
+/// library-level figures behind `emreg import` and `emreg report cohort`.
+func importAndReport(file: String, directory: String) throws {
+    let registry = try Registry.create(at: directory + "/bench-report.sqlite", clinic: "BENCH", author: "bench")
+    var summary: ImportSummary?
+    let importSeconds = try seconds {
+        summary = try Importer.run(registry, path: file, format: .jsonl, dryRun: false) { _, _ in }
+    }
+    let importCPU = lastCPUSeconds
+    let records = summary!.inserted.values.reduce(0, +)
+    print("library_import_records_per_s \(Int(Double(records) / importSeconds)) records/s (\(records) records; \(Int(Double(records) / importCPU)) per CPU-second)")
+    try report(registry)
+}
+
+func report(_ registry: Registry) throws {
+    var patients = 0
+    let reportSeconds = try seconds {
+        let statistics = try CohortStatistics.compute(registry, selection: CohortSelection())
+        _ = CohortReport(statistics, minCell: nil)
+        patients = statistics.patients
+    }
+    print("library_report_s \(String(format: "%.2f", reportSeconds)) s (\(String(format: "%.2f", lastCPUSeconds)) CPU-s; \(patients) patients)")
+}
+
 let args = CommandLine.arguments
-guard args.count >= 4, args[1] == "entry", let n = Int(args[2]) else {
-    FileHandle.standardError.write(Data("usage: emreg-bench entry CASES DIRECTORY\n".utf8))
+switch (args.count, args.count > 1 ? args[1] : "") {
+case (4, "entry") where Int(args[2]) != nil:
+    try entry(cases: Int(args[2])!, directory: args[3])
+case (4, "import-report"):
+    try importAndReport(file: args[2], directory: args[3])
+case (3, "report"):
+    try report(try Registry.open(at: args[2], author: "bench"))
+default:
+    FileHandle.standardError.write(Data("usage: emreg-bench entry CASES DIRECTORY | import-report FILE.jsonl DIRECTORY | report REGISTRY\n".utf8))
     exit(64)
 }
-try entry(cases: n, directory: args[3])

@@ -244,8 +244,9 @@ enum ImportTransactions {
 
     static func write<T>(_ registry: Registry, _ body: (inout RegistryTransaction) throws -> T) throws -> T {
         var failure: ReportError?
+        let result: T
         do {
-            return try registry.write { tx in
+            result = try registry.write { tx in
                 do { return try body(&tx) } catch let e as ReportError {
                     failure = e
                     throw e
@@ -254,5 +255,9 @@ enum ImportTransactions {
         } catch {
             throw failure ?? error
         }
+        // A large import left the whole file in the WAL: copy it back now, so that readers
+        // (a report next) do not search the WAL index for every page they read.
+        try registry.checkpoint()
+        return result
     }
 }
