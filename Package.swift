@@ -65,7 +65,9 @@ let package = Package(
         .testTarget(
             name: "RegistryReportsTests", dependencies: ["RegistryReports", "RegistryStore", "RegistryCore"],
             swiftSettings: strict),
-        .testTarget(name: "RegistrySyncTests", dependencies: ["RegistrySync", "RegistryStore", "RegistryCore"], swiftSettings: strict),
+        .testTarget(
+            name: "RegistrySyncTests", dependencies: ["RegistrySync", "RegistryStore", "RegistryCore"],
+            exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "RegistryHubTests",
             dependencies: [
