@@ -37,17 +37,9 @@ final class FaultProxy {
         process.standardOutput = FileHandle(forWritingAtPath: banner)
         process.standardError = FileHandle(forWritingAtPath: errors)
         try process.run()
-        let deadline = Date().addingTimeInterval(15)
-        while Date() < deadline {
-            let text = (try? String(contentsOfFile: banner, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
-                let p = line.split(separator: ":").last.flatMap({ Int($0) })
-            {
-                port = p
-                return
-            }
-            guard process.isRunning else { break }
-            usleep(20_000)
+        if let p = listeningPort(banner: banner, process: process) {
+            port = p
+            return
         }
         stop()
         let why = FileManager.default.contents(atPath: errors).map { String(decoding: $0, as: UTF8.self) } ?? ""

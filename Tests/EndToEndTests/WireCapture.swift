@@ -47,18 +47,9 @@ final class WireCapture {
         process.standardOutput = FileHandle(forWritingAtPath: banner)
         process.standardError = FileHandle(forWritingAtPath: directory + "/capture.log")
         try process.run()
-        // The script prints `listening on 127.0.0.1:PORT` once it accepts connections.
-        let deadline = Date().addingTimeInterval(15)
-        while Date() < deadline {
-            let text = (try? String(contentsOfFile: banner, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
-                let p = line.split(separator: ":").last.flatMap({ Int($0) })
-            {
-                port = p
-                return
-            }
-            guard process.isRunning else { break }
-            usleep(20_000)
+        if let p = listeningPort(banner: banner, process: process) {
+            port = p
+            return
         }
         stop()
         throw EmregProcess.Failure(message: "wire_capture.py did not start: \(text(directory + "/capture.log"))")
@@ -93,4 +84,21 @@ final class WireCapture {
     private func text(_ path: String) -> String {
         FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
+}
+
+/// The port a loopback helper script announces with `listening on 127.0.0.1:PORT` in `banner`,
+/// waiting up to 15 s; nil if the process ends or stays silent.
+func listeningPort(banner: String, process: Process) -> Int? {
+    let deadline = Date().addingTimeInterval(15)
+    while Date() < deadline {
+        let text = (try? String(contentsOfFile: banner, encoding: .utf8)) ?? ""
+        if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
+            let p = line.split(separator: ":").last.flatMap({ Int($0) })
+        {
+            return p
+        }
+        guard process.isRunning else { return nil }
+        usleep(20_000)
+    }
+    return nil
 }
