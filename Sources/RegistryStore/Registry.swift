@@ -65,7 +65,7 @@ public struct Registry: Sendable {
         }
         let registry = try open(at: path, author: author)
         // Leave a complete main file behind: the WAL set-up write is checkpointed now.
-        try storeErrors { try registry.pool.writeWithoutTransaction { _ = try Row.fetchAll($0, sql: "PRAGMA wal_checkpoint(PASSIVE)") } }
+        try registry.checkpoint()
         return registry
     }
 
@@ -146,11 +146,11 @@ public struct Registry: Sendable {
         Hex.encode(linkageHMAC.authenticate(Array(PatientIdentity.normalise(mrn: mrn).utf8)))
     }
 
-    /// Copies the WAL back into the database file and empties it, waiting for readers if need
-    /// be (a busy registry is left for SQLite's automatic checkpoints).
+    /// Copies the WAL back into the database file as far as readers allow, without waiting for
+    /// them (PASSIVE). Once it is all copied, readers read the file alone.
     public func checkpoint() throws(StoreError) {
         try storeErrors {
-            try pool.writeWithoutTransaction { _ = try Row.fetchAll($0, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try pool.writeWithoutTransaction { _ = try Row.fetchAll($0, sql: "PRAGMA wal_checkpoint(PASSIVE)") }
         }
     }
 
