@@ -13,7 +13,11 @@ import RegistryCore
 /// it writes is validated and logged in the same SQLite transaction.
 public struct Registry: Sendable {
     public let path: String
-    let pool: DatabasePool
+    /// One connection, in WAL mode. A command is one short sequence of reads and writes, so a
+    /// pool's second (reader) connection would only cost its start-up: opening it, setting it up
+    /// and parsing the schema again — a third of an `emreg case add`'s own work. Other processes
+    /// still read while this one writes (WAL); `busyMode` makes concurrent writers wait.
+    let pool: DatabaseQueue
     /// The code of the clinic that owns this registry; stamped on every local change.
     public let clinic: String
     /// Who is making changes through this handle; recorded in the audit trail.
@@ -22,7 +26,7 @@ public struct Registry: Sendable {
     /// The linkage secret's HMAC key, its padded blocks hashed once for every MRN.
     let linkageHMAC: HMACKey
 
-    init(path: String, pool: DatabasePool, clinic: String, author: String, linkageSecret: [UInt8]) {
+    init(path: String, pool: DatabaseQueue, clinic: String, author: String, linkageSecret: [UInt8]) {
         self.path = path
         self.pool = pool
         self.clinic = clinic
@@ -84,14 +88,16 @@ public struct Registry: Sendable {
                 // and a command that fails validation would touch the database file.
                 var persist: Int32 = 1
                 sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+                // WAL is a property of the file, set once by `create`; this keeps it so for a
+                // registry copied from elsewhere. A committed case survives power loss, not only
+                // a crash.
+                try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
             }
-            let pool = try DatabasePool(path: path, configuration: config)
-            // A committed case survives power loss, not only a crash. (GRDB sets NORMAL on open.)
-            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
-            if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
-                try migrator.migrate(pool)
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            if try !queue.read({ try migrator.hasCompletedMigrations($0) }) {
+                try migrator.migrate(queue)
             }
-            let meta = try pool.read { db in
+            let meta = try queue.read { db in
                 try Dictionary(
                     uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM registry_meta").map {
                         ($0["key"] as String, $0["value"] as String)
@@ -100,7 +106,7 @@ public struct Registry: Sendable {
             guard let clinic = meta["clinic"], let secret = meta["linkage_secret"].flatMap(Hex.decode) else {
                 throw StoreError.database("\(path) is not an emreg registry (registry_meta is incomplete)")
             }
-            return Registry(path: path, pool: pool, clinic: clinic, author: author, linkageSecret: secret)
+            return Registry(path: path, pool: queue, clinic: clinic, author: author, linkageSecret: secret)
         }
     }
 

@@ -1,8 +1,6 @@
 import CCurl
 import Logging
 
-/// libcurl's global state, set up once per process before the first easy handle.
-private let curlGlobalInit: Int = Int(curl_global_init(Int(CURL_GLOBAL_DEFAULT)).rawValue)
 
 /// The client side of sync: HTTP(S) requests to the hub over one libcurl easy handle.
 ///
@@ -150,10 +148,11 @@ public final class HTTPTransport {
         self.maxResponseBytes = maxResponseBytes
         self.logger = logger
 
-        guard curlGlobalInit == Int(CURLE_OK.rawValue) else {
-            throw .internalFailure(CurlFailure(code: curlGlobalInit, message: "curl_global_init failed"))
+        // libcurl is loaded (and its global state set up) on the first transport, not at start-up.
+        if let failure = emreg_curl_load() {
+            throw .internalFailure(CurlFailure(code: Int(CURLE_FAILED_INIT.rawValue), message: String(cString: failure)))
         }
-        guard let handle = curl_easy_init() else {
+        guard let handle = emreg_curl_easy_init() else {
             throw .internalFailure(CurlFailure(code: Int(CURLE_FAILED_INIT.rawValue), message: "curl_easy_init failed"))
         }
         self.handle = handle
@@ -176,10 +175,10 @@ public final class HTTPTransport {
     }
 
     deinit {
-        curl_easy_cleanup(handle)
-        curl_slist_free_all(getHeaders)
-        curl_slist_free_all(postPlainHeaders)
-        curl_slist_free_all(postGzipHeaders)
+        emreg_curl_easy_cleanup(handle)
+        emreg_curl_slist_free_all(getHeaders)
+        emreg_curl_slist_free_all(postPlainHeaders)
+        emreg_curl_slist_free_all(postGzipHeaders)
         errorBuffer.deallocate()
     }
 
@@ -231,7 +230,7 @@ public final class HTTPTransport {
     private func perform(method: String, path: String) throws(TransportError) -> Response {
         errorBuffer[0] = 0
         sink.reset()
-        let code = curl_easy_perform(handle)
+        let code = emreg_curl_easy_perform(handle)
         if code != CURLE_OK {
             if code == CURLE_WRITE_ERROR && sink.overflow { throw .responseTooLarge(limit: maxResponseBytes) }
             let error = TransportError.classify(failure(code, path: path))
@@ -327,7 +326,7 @@ public final class HTTPTransport {
 
     /// The failure for `code`, its error-buffer detail scrubbed of the path, query and token.
     private func failure(_ code: CURLcode, path: String) -> CurlFailure {
-        let message = String(cString: curl_easy_strerror(code))
+        let message = String(cString: emreg_curl_easy_strerror(code))
         var detail = String(cString: errorBuffer)
         for secret in [token, path.isEmpty ? nil : path, Self.queryOf(path)] {
             if let secret, !secret.isEmpty, detail.contains(secret) {
@@ -352,7 +351,7 @@ public final class HTTPTransport {
     private static func slist(_ lines: [String]) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>?
         for line in lines {
-            guard let grown = curl_slist_append(list, line) else { fatalError("curl_slist_append: out of memory") }
+            guard let grown = emreg_curl_slist_append(list, line) else { fatalError("curl_slist_append: out of memory") }
             list = grown
         }
         return list

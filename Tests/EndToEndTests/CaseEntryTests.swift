@@ -29,6 +29,20 @@ import Testing
         #expect(try e.ok(["audit", "verify"]).contains("audit trail intact"))
     }
 
+    /// Start-up cost: libcurl and its ~27 libraries are loaded by `emreg sync` only (SyncTests
+    /// prove that it works there), not by every command.
+    @Test func aCaseAddDoesNotLoadLibcurl() throws {
+        var e = try EmregProcess()
+        defer { e.cleanUp() }
+        _ = try e.ok(["init", "--clinic", "CLINIC-A"])
+        let patient = try e.ok(["patient", "add", "--mrn", "M1", "--sex", "female", "--birth-year", "1960"])
+        e.environment["LD_DEBUG"] = "libs"
+        let r = try e.run(["case", "add", "--patient", patient, "--diagnosis", "multiple-myeloma", "--diagnosed", "2020-01-01"])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("libsqlite3"), "LD_DEBUG=libs lists the libraries the process loads")
+        #expect(!r.stderr.contains("libcurl"))
+    }
+
     @Test func badInputExitsNonZeroWithOneLineAndLeavesTheDatabaseUntouched() throws {
         let e = try EmregProcess()
         defer { e.cleanUp() }
