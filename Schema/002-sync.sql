@@ -21,7 +21,8 @@ CREATE TABLE sync_batches (
 -- What the hub answered for each pushed change: every change is accounted exactly once.
 CREATE TABLE sync_outcomes (
     change_id TEXT PRIMARY KEY NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('accepted', 'conflict', 'rejected')),
+    -- Comparisons, not IN (see change_log.op in 001-registry.sql).
+    status TEXT NOT NULL CHECK (status = 'accepted' OR status = 'conflict' OR status = 'rejected'),
     hub_seq INTEGER,
     reason TEXT
 ) WITHOUT ROWID;
