@@ -61,10 +61,10 @@ extension RegistryReader {
             filter += " AND diagnosed_on <= ?"
             arguments += [to.description]
         }
-        var patientSlot = [UInt128: Int32]()
+        var patientSlot = IdMap<Int32>()
         var patientIds = [UInt128]()
         var patients = [CohortPatient]()
-        var caseSlot = [UInt128: (patient: Int32, diagnosedOn: Int32)]()
+        var caseSlot = IdMap<(patient: Int32, diagnosedOn: Int32)>()
         try RawRows(db, "SELECT id, patient_id, diagnosed_on FROM cases WHERE \(filter)", arguments).forEach { row in
             let pid = try row.id(1)
             let slot: Int32
@@ -81,7 +81,7 @@ extension RegistryReader {
             patients[Int(slot)].cases += 1
             patients[Int(slot)].diagnosedOn = min(patients[Int(slot)].diagnosedOn, diagnosed)
         }
-        patientSlot = [:]
+        patientSlot = IdMap()
         try RawRows(db, "SELECT case_id, on_date, vital_status FROM follow_ups WHERE deleted_at IS NULL").forEach { row in
             guard let c = caseSlot[try row.id(0)] else { return }
             let on = try row.day(1)
@@ -89,9 +89,9 @@ extension RegistryReader {
             if row.equals(2, "dead") { patients[i].diedOn = min(patients[i].diedOn ?? .max, on) }
             patients[i].lastSeenOn = max(patients[i].lastSeenOn ?? .min, on)
         }
-        var biopsied = Set<UInt128>()
+        var biopsied = IdMap<Void>()
         try RawRows(db, "SELECT site_id FROM biopsies WHERE deleted_at IS NULL AND site_id IS NOT NULL").forEach { row in
-            biopsied.insert(try row.id(0))
+            biopsied[try row.id(0)] = ()
         }
         try RawRows(db, "SELECT id, case_id, detected_on, timing, category, region FROM sites WHERE deleted_at IS NULL")
             .forEach { row in
@@ -102,9 +102,9 @@ extension RegistryReader {
                 patients[Int(c.patient)].sites.append(
                     .init(
                         caseDiagnosedOn: Int(c.diagnosedOn), detectedOn: try row.day(2), timing: timing,
-                        category: category, region: region, biopsied: biopsied.contains(try row.id(0))))
+                        category: category, region: region, biopsied: biopsied[try row.id(0)] != nil))
             }
-        caseSlot = [:]
+        caseSlot = IdMap()
         for i in patientIds.indices.sorted(by: { patientIds[$0] < patientIds[$1] }) { try body(patients[i]) }
     }
 }
@@ -149,29 +149,43 @@ struct RawRow {
         bytes(column).elementsEqual(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    /// A stored UUID as a 128-bit number (its order is the text's order).
+    /// A stored UUID (lowercase 8-4-4-4-12 hex) as a 128-bit number; its order is the text's order.
     func id(_ column: Int32) throws -> UInt128 {
         let b = bytes(column)
-        var value: UInt128 = 0
-        var digits = 0
-        for c in b {
-            let v: UInt8
-            switch c {
-            case 48...57: v = c &- 48
-            case 97...102: v = c &- 87
-            case 45: continue
-            default: throw StoreError.tampered("a stored id is not a UUID")
-            }
-            value = value << 4 | UInt128(v)
-            digits += 1
+        guard b.count == 36, b[8] == 45, b[13] == 45, b[18] == 45, b[23] == 45 else {
+            throw StoreError.tampered("a stored id is not a UUID")
         }
-        guard digits == 32, b.count == 36 else { throw StoreError.tampered("a stored id is not a UUID") }
-        return value
+        let p = b.baseAddress!
+        var bad: UInt8 = 0
+        var high = Self.hex(p, 0, 8, 0, &bad)
+        high = Self.hex(p, 9, 4, high, &bad)
+        high = Self.hex(p, 14, 4, high, &bad)
+        var low = Self.hex(p, 19, 4, 0, &bad)
+        low = Self.hex(p, 24, 12, low, &bad)
+        guard bad == 0 else { throw StoreError.tampered("a stored id is not a UUID") }
+        return UInt128(high) << 64 | UInt128(low)
+    }
+
+    /// `value` followed by the `count` hex digits at `p + start`: 0-9 and a-f map to 0...15
+    /// without branches, and anything else sets `bad`.
+    @inline(__always)
+    private static func hex(_ p: UnsafePointer<UInt8>, _ start: Int, _ count: Int, _ value: UInt64, _ bad: inout UInt8)
+        -> UInt64
+    {
+        var v = value
+        var b = bad
+        for i in start..<(start + count) {
+            let c = p[i]
+            b |= UInt8(truncatingIfNeeded: ((c &- 48) >= 10 && (c &- 97) >= 6) ? 1 : 0)
+            v = v &<< 4 | UInt64((c & 0xF) &+ 9 &* (c &>> 6))
+        }
+        bad = b
+        return v
     }
 
     /// A stored date as days since 1970-01-01.
     func day(_ column: Int32) throws -> Int {
-        guard let d = CalendarDay(text(column)) else { throw StoreError.tampered("a stored date is not a date") }
+        guard let d = CalendarDay(utf8: bytes(column)) else { throw StoreError.tampered("a stored date is not a date") }
         return d.daysSinceEpoch
     }
 }

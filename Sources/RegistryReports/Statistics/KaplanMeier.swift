@@ -62,16 +62,22 @@ public struct KaplanMeier: Sendable {
     public init(_ observations: [SurvivalObservation]) {
         precondition(observations.allSatisfy { $0.time.isFinite && $0.time >= 0 },
                      "survival times must be finite and non-negative")
-        let sorted = observations.sorted { $0.time < $1.time }
+        // Each observation as one integer, ordered as (time, event): a non-negative double's bit
+        // pattern orders as the number does (+ 0.0 turns -0 into +0), with the event in the
+        // lowest bit. Sorting plain integers is several times faster than sorting structs through
+        // a closure, and a cohort report sorts a million observations per curve.
+        let sorted = observations.map { ($0.time + 0.0).bitPattern << 1 | ($0.event ? 1 : 0) }.sorted()
         var steps: [Step] = []
         var atRisk = sorted.count
         var survival = 1.0
         var greenwoodSum = 0.0
         var start = sorted.startIndex
         while start < sorted.endIndex {
-            let time = sorted[start].time
-            let end = sorted[start...].firstIndex { $0.time != time } ?? sorted.endIndex
-            let events = sorted[start..<end].count { $0.event }
+            let key = sorted[start] >> 1
+            let time = Double(bitPattern: key)
+            var end = start + 1
+            while end < sorted.endIndex, sorted[end] >> 1 == key { end += 1 }
+            let events = sorted[start..<end].count { $0 & 1 == 1 }
             // Same operations as scipy's cumprod((n - d) / n), so S matches its censored-data path
             // bit for bit (its uncensored path, 1 - k/n, can differ by an ulp; see halfTolerance).
             survival *= Double(atRisk - events) / Double(atRisk)
