@@ -91,7 +91,11 @@ public struct Registry: Sendable {
                 // WAL is a property of the file, set once by `create`; this keeps it so for a
                 // registry copied from elsewhere. A committed case survives power loss, not only
                 // a crash.
-                try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
+                // With PERSIST_WAL, a journal size limit makes the last connection truncate the
+                // WAL to zero bytes once its closing checkpoint has succeeded. Without it the file
+                // kept its largest size (an import's: as large as the registry) and the next
+                // process to open the registry re-read all of it to rebuild the WAL index.
+                try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864")
             }
             let queue = try DatabaseQueue(path: path, configuration: config)
             if try !queue.read({ try migrator.hasCompletedMigrations($0) }) {
