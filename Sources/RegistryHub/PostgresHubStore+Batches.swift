@@ -17,7 +17,7 @@ extension PostgresHubStore {
     func apply(_ batch: SyncBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String) async throws
         -> BatchOutcome
     {
-        try await client.withConnection { connection in
+        try await withConnection { [self] connection in
             try await connection.withTransaction(logger: logger) { c -> BatchOutcome in
                 // The lock every batch queues for, and the stored receipt of a retry.
                 var lastSeq: Int64?
