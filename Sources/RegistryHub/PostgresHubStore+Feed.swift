@@ -6,12 +6,13 @@ extension PostgresHubStore {
     public func feed(since: Int64, limit: Int) async throws(HubError) -> HubFeedSlice {
         try await postgresErrors(nil) {
             try await withConnection { [self] c in
-                let rows = try await c.query(
+                let rows = try await c.allRows(
                     "SELECT seq, entry FROM hub_feed WHERE seq > \(since) ORDER BY seq LIMIT \(Int64(limit) + 1)",
                     logger: logger)
                 var entries = [HubFeedSlice.Entry]()
-                entries.reserveCapacity(min(limit, 10_000) + 1)
-                for try await (seq, entry) in rows.decode((Int64, String).self) {
+                entries.reserveCapacity(rows.count)
+                for row in rows {
+                    let (seq, entry) = try row.decode((Int64, String).self)
                     entries.append(HubFeedSlice.Entry(seq: seq, json: entry))
                 }
                 let more = entries.count > limit

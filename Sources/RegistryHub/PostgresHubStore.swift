@@ -178,16 +178,16 @@ public final class PostgresHubStore: HubStore {
     public func clinics() async throws(HubError) -> [HubClinic] {
         try await postgresErrors(nil) {
             try await withConnection { [self] c in
-                let rows = try await c.query(
+                let rows = try await c.allRows(
                     """
                     SELECT c.code, c.created_at, c.revoked_at, MAX(b.received_at), COUNT(b.batch_id)
                     FROM hub_clinics c LEFT JOIN hub_batches b ON b.clinic = c.code
                     GROUP BY c.code ORDER BY c.code
                     """, logger: logger)
                 var out = [HubClinic]()
-                for try await (code, created, revoked, lastPush, batches) in rows.decode(
-                    (String, String, String?, String?, Int64).self)
-                {
+                for row in rows {
+                    let (code, created, revoked, lastPush, batches) = try row.decode(
+                        (String, String, String?, String?, Int64).self)
                     out.append(
                         HubClinic(
                             code: code, createdAt: created, revokedAt: revoked, lastPushAt: lastPush,

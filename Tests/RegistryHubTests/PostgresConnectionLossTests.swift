@@ -158,6 +158,74 @@ import Testing
         #expect(fed.count == pushed.count)
         #expect(Set(fed) == Set(pushed))
     }
+
+    /// Large feed pages read while the server drops every connection, again and again. Before,
+    /// a connection closed while rows waited for their reader made postgres-nio trap: the hub
+    /// process died (this test process would die with it).
+    @Test func largeFeedReadsSurviveTheServerDroppingConnectionsMidRead() async throws {
+        let url = try await TestPostgres.createDatabase()
+        let store = try await PostgresHubStore.open(url: url, maximumConnections: 4)
+        defer {
+            Task {
+                await store.close(); await TestPostgres.dropDatabase(store.location.database)
+            }
+        }
+        try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t-A"))
+        let note = String(repeating: "long text ", count: 200)  // 2 KB an entry
+        for _ in 0..<10 {
+            let changes = (0..<500).map { _ in
+                WireChanges.insert(
+                    "follow_ups",
+                    ["caseId": .text(EntityID.make()), "on": .text("2024-09-01"), "diseaseStatus": .text(note)])
+            }
+            _ = try await store.applyBatch(
+                SyncBatch(changes: changes), id: EntityID.make(), clinic: "A", bodySHA256: EntityID.make())
+        }
+        let total = 10 * 500
+
+        // Readers read whole pages until some reads went through and some were cut, and the
+        // server dropped the connections at least five times (at most a minute: a slow machine).
+        let stop = DoneFlag()
+        let (whole, failed, rounds) = (Box(0), Box(0), Box(0))
+        let killer = Task {
+            while !stop.isSet {
+                // Short and long gaps: reads are cut at every stage, and some get through.
+                try await Task.sleep(for: .milliseconds([40, 150, 1500][rounds.value % 3]))
+                if try await Self.terminateBackends(of: store.location.database) > 0 { rounds.update { $0 += 1 } }
+            }
+        }
+        let readers = (0..<3).map { _ in
+            Task {
+                while !stop.isSet {
+                    let outcome = try await Self.within(30, "a feed read") {
+                        try await store.feed(since: 0, limit: 10_000)
+                    }
+                    switch outcome {
+                    case .success(let slice):
+                        #expect(slice.entries.map(\.seq) == Array(1...Int64(total)))
+                        whole.update { $0 += 1 }
+                    case .failure(let error):
+                        #expect("\(error)".contains("PostgreSQL"), "\(error)")
+                        failed.update { $0 += 1 }
+                    }
+                }
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline && !(whole.value > 0 && failed.value > 0 && rounds.value >= 5) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        stop.set()
+        try await killer.value
+        for r in readers { try await r.value }
+        #expect(rounds.value >= 5, "the server dropped the hub's connections only \(rounds.value) times")
+        #expect(failed.value > 0, "no read met a dropped connection; the test proved nothing")
+        #expect(whole.value > 0, "no read went through")
+        #expect(
+            try await Self.within(20, "a read after the drops") {
+                try await store.feed(since: 0, limit: 10_000).entries.count
+            }.get() == total)
+    }
 }
 
 /// A value shared between tasks.
