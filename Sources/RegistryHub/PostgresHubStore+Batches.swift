@@ -17,7 +17,7 @@ extension PostgresHubStore {
     func apply(_ batch: SyncBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String) async throws
         -> BatchOutcome
     {
-        try await client.withConnection { connection in
+        try await withConnection { [self] connection in
             try await connection.withTransaction(logger: logger) { c -> BatchOutcome in
                 // The lock every batch queues for, and the stored receipt of a retry.
                 var lastSeq: Int64?
@@ -70,7 +70,7 @@ extension PostgresHubStore {
     func snapshot(_ c: PostgresConnection, _ keys: Lookups, lastSeq: Int64) async throws -> HubSnapshot {
         var snapshot = HubSnapshot(lastSeq: lastSeq)
         var earlier = [StoredAnswer]()
-        for try await row in try await c.execute(LoadTouched(keys: keys), logger: logger) {
+        for row in try await c.allRows(LoadTouched.query(keys), logger: logger) {
             let (kind, a, b, c, fields, batchRow, position) = try row.decode(
                 (String, String, String, String, String, Int64, Int32).self)
             if kind == "r" {
@@ -83,10 +83,11 @@ extension PostgresHubStore {
         if !earlier.isEmpty {
             // Each earlier batch's receipt, read once.
             var receipts = [Int64: [UInt8]]()
-            let rows = try await c.query(
+            let rows = try await c.allRows(
                 "SELECT id, receipt_gzip FROM hub_batches WHERE id = ANY(\(Array(Set(earlier.map(\.batchRow))))::bigint[])",
                 logger: logger)
-            for try await (batchRow, gzip) in rows.decode((Int64, ByteBuffer).self) {
+            for row in rows {
+                let (batchRow, gzip) = try row.decode((Int64, ByteBuffer).self)
                 receipts[batchRow] = Array(gzip.readableBytesView)
             }
             try snapshot.addProcessed(earlier) { batchRow in
@@ -97,9 +98,10 @@ extension PostgresHubStore {
             }
         }
         if !keys.conflictIds.isEmpty {
-            let rows = try await c.query(
+            let rows = try await c.allRows(
                 "SELECT conflict FROM hub_conflicts WHERE id = ANY(\(keys.conflictIds)::text[])", logger: logger)
-            for try await text in rows.decode(String.self) {
+            for row in rows {
+                let text = try row.decode(String.self)
                 let conflict = try WireConflict.stored(text)
                 snapshot.conflicts[conflict.id] = conflict
             }
@@ -134,6 +136,16 @@ extension PostgresHubStore {
 }
 
 extension PostgresConnection {
+    /// Every row of `query`, each taken as it arrives. postgres-nio (1.33.2) traps when the server
+    /// closes a connection while rows of an async row sequence wait for their reader (the row
+    /// stream hears "read complete" with no read asked for), which crashed the hub when PostgreSQL
+    /// restarted during a large feed read; a query read whole never leaves rows waiting. Use it
+    /// for any statement that can return many rows.
+    func allRows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+        let result: EventLoopFuture<PostgresQueryResult> = self.query(query, logger: logger)
+        return Array(try await result.get())
+    }
+
     /// Runs a statement to its end and counts the rows it returned. An error raised while the
     /// statement runs arrives with its rows: a statement whose rows were never read could fail
     /// unseen, and the COMMIT that follows would quietly roll the transaction back.

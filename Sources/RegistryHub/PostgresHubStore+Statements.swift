@@ -2,8 +2,9 @@ import PostgresNIO
 import RegistryCore
 
 // The statements every batch runs while it holds the counter lock, prepared once per connection:
-// no parse or plan per batch (about 2 ms of the lock's time otherwise). Rows come back as
-// `PostgresRow`, decoded where they are read; every value is a bind parameter.
+// no parse or plan per batch (about 2 ms of the lock's time otherwise); LoadTouched, which can
+// return many rows, is the exception (see there). Rows come back as `PostgresRow`, decoded where
+// they are read; every value is a bind parameter.
 
 /// A hub statement whose rows are decoded by the caller.
 protocol HubStatement: PostgresPreparedStatement where Row == PostgresRow {}
@@ -32,8 +33,8 @@ struct LockCounter: HubStatement {
 
 /// The records and earlier answers a batch touches: kind 'r' rows are records (table, row id,
 /// origin, fields), kind 'c' rows answers (change id, clinic, status, batch row, position).
-struct LoadTouched: HubStatement {
-    static let name = "emreg_hub_load_touched"
+/// Not prepared: it can return many rows, which are read whole (``PostgresConnection/allRows``).
+enum LoadTouched {
     static let sql = """
         SELECT 'r', r.table_name, r.row_id, r.origin, r.fields, 0::bigint, 0
         FROM unnest($1::text[], $2::text[]) AS k(table_name, row_id)
@@ -42,14 +43,13 @@ struct LoadTouched: HubStatement {
         SELECT 'c', change_id, clinic, status, '', batch, position FROM hub_changes
         WHERE change_id = ANY($3::text[])
         """
-    var keys: PostgresHubStore.Lookups
 
-    func makeBindings() throws -> PostgresBindings {
+    static func query(_ keys: PostgresHubStore.Lookups) -> PostgresQuery {
         var b = PostgresBindings(capacity: 3)
         b.append(keys.tables)
         b.append(keys.rowIds)
         b.append(keys.changeIds)
-        return b
+        return PostgresQuery(unsafeSQL: sql, binds: b)
     }
 }
 

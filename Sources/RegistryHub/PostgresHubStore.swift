@@ -11,6 +11,10 @@ import RegistrySync
 /// apply one at a time and commit in seq order, as under SQLite's single writer: the feed stays
 /// gap-free and a pull never skips an entry that commits later with a lower seq. Everything
 /// else (auth lookups, feed reads, decoding) runs in parallel on the pool.
+///
+/// Every use of a pooled connection goes through ``withConnection(_:)``, which ends the work with
+/// a database error when the connection closes under it (a PostgreSQL restart): postgres-nio
+/// would otherwise leave a statement sent on a just-closed connection waiting forever.
 public final class PostgresHubStore: HubStore {
     /// The server and database, without the password.
     public let location: PostgresLocation
@@ -18,6 +22,7 @@ public final class PostgresHubStore: HubStore {
     /// Runs the pool's background work until ``close()``.
     let runner: Task<Void, Never>
     let batchGate = BatchGate(limit: 2)
+    let connectionWatch = PostgresConnectionWatch()
     /// postgres-nio logs statements at debug level: the store keeps its logger silent so that no
     /// statement, and so no value, reaches a log.
     let logger = Logger(label: "emreg.hub.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -104,16 +109,28 @@ public final class PostgresHubStore: HubStore {
     /// The key of the advisory lock migrations hold: "emreghub" in ASCII.
     static let migrationLock: Int64 = 0x656d_7265_6768_7562
 
+    /// Runs `work` on a pooled connection, ending it with a database error if the connection
+    /// closes under it (``PostgresConnectionWatch``).
+    func withConnection<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T)
+        async throws -> T
+    {
+        try await client.withConnection { connection in
+            try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
+        }
+    }
+
     // MARK: Clinics
 
     public func clinic(tokenSHA256: String) async throws(HubError) -> String? {
         try await postgresErrors(nil) {
-            let rows = try await client.query(
-                "SELECT code FROM hub_clinics WHERE token_sha256 = \(tokenSHA256) AND revoked_at IS NULL",
-                logger: logger)
-            var code: String?
-            for try await c in rows.decode(String.self) { code = c }
-            return code
+            try await withConnection { [self] c in
+                let rows = try await c.query(
+                    "SELECT code FROM hub_clinics WHERE token_sha256 = \(tokenSHA256) AND revoked_at IS NULL",
+                    logger: logger)
+                var code: String?
+                for try await c in rows.decode(String.self) { code = c }
+                return code
+            }
         }
     }
 
@@ -121,33 +138,37 @@ public final class PostgresHubStore: HubStore {
         try HubClinic.check(code: code)
         let added = try await postgresErrors(nil) { () async throws -> Bool in
             // One statement: a new clinic, or a revoked one reinstated; an active one is left alone.
-            let rows = try await client.query(
-                """
-                INSERT INTO hub_clinics (code, token_sha256, created_at) VALUES (\(code), \(tokenSHA256), \(Clock.timestamp()))
-                ON CONFLICT (code) DO UPDATE SET token_sha256 = excluded.token_sha256, revoked_at = NULL
-                WHERE hub_clinics.revoked_at IS NOT NULL
-                RETURNING code
-                """, logger: logger)
-            var added = false
-            for try await _ in rows.decode(String.self) { added = true }
-            return added
+            try await withConnection { [self] c in
+                let rows = try await c.query(
+                    """
+                    INSERT INTO hub_clinics (code, token_sha256, created_at) VALUES (\(code), \(tokenSHA256), \(Clock.timestamp()))
+                    ON CONFLICT (code) DO UPDATE SET token_sha256 = excluded.token_sha256, revoked_at = NULL
+                    WHERE hub_clinics.revoked_at IS NOT NULL
+                    RETURNING code
+                    """, logger: logger)
+                var added = false
+                for try await _ in rows.decode(String.self) { added = true }
+                return added
+            }
         }
         if !added { throw HubError.clinicExists(code) }
     }
 
     public func revokeClinic(_ code: String) async throws(HubError) -> Bool {
         let (revoked, exists) = try await postgresErrors(nil) { () async throws -> (Int64, Bool) in
-            let rows = try await client.query(
-                """
-                WITH revoked AS (
-                    UPDATE hub_clinics SET revoked_at = \(Clock.timestamp()) WHERE code = \(code) AND revoked_at IS NULL
-                    RETURNING code
-                )
-                SELECT (SELECT count(*) FROM revoked), EXISTS (SELECT 1 FROM hub_clinics WHERE code = \(code))
-                """, logger: logger)
-            var answer: (Int64, Bool) = (0, false)
-            for try await row in rows.decode((Int64, Bool).self) { answer = row }
-            return answer
+            try await withConnection { [self] c in
+                let rows = try await c.query(
+                    """
+                    WITH revoked AS (
+                        UPDATE hub_clinics SET revoked_at = \(Clock.timestamp()) WHERE code = \(code) AND revoked_at IS NULL
+                        RETURNING code
+                    )
+                    SELECT (SELECT count(*) FROM revoked), EXISTS (SELECT 1 FROM hub_clinics WHERE code = \(code))
+                    """, logger: logger)
+                var answer: (Int64, Bool) = (0, false)
+                for try await row in rows.decode((Int64, Bool).self) { answer = row }
+                return answer
+            }
         }
         if revoked == 1 { return true }
         if !exists { throw HubError.unknownClinic(code) }
@@ -156,22 +177,25 @@ public final class PostgresHubStore: HubStore {
 
     public func clinics() async throws(HubError) -> [HubClinic] {
         try await postgresErrors(nil) {
-            let rows = try await client.query(
-                """
-                SELECT c.code, c.created_at, c.revoked_at, MAX(b.received_at), COUNT(b.batch_id)
-                FROM hub_clinics c LEFT JOIN hub_batches b ON b.clinic = c.code
-                GROUP BY c.code ORDER BY c.code
-                """, logger: logger)
-            var out = [HubClinic]()
-            for try await (code, created, revoked, lastPush, batches) in rows.decode(
-                (String, String, String?, String?, Int64).self)
-            {
-                out.append(
-                    HubClinic(
-                        code: code, createdAt: created, revokedAt: revoked, lastPushAt: lastPush, batches: Int(batches))
-                )
+            try await withConnection { [self] c in
+                let rows = try await c.allRows(
+                    """
+                    SELECT c.code, c.created_at, c.revoked_at, MAX(b.received_at), COUNT(b.batch_id)
+                    FROM hub_clinics c LEFT JOIN hub_batches b ON b.clinic = c.code
+                    GROUP BY c.code ORDER BY c.code
+                    """, logger: logger)
+                var out = [HubClinic]()
+                for row in rows {
+                    let (code, created, revoked, lastPush, batches) = try row.decode(
+                        (String, String, String?, String?, Int64).self)
+                    out.append(
+                        HubClinic(
+                            code: code, createdAt: created, revokedAt: revoked, lastPushAt: lastPush,
+                            batches: Int(batches))
+                    )
+                }
+                return out
             }
-            return out
         }
     }
 }
