@@ -45,7 +45,8 @@ extension RegistryReader {
     /// Every table is read once, in storage order, through the SQLite C API: per-case index
     /// searches into follow-ups and sites cost a dozen B-tree descents per case, which at a
     /// million patients is half a minute. What is kept in memory is a few integers per
-    /// selected case and patient (ids as 128-bit numbers), about 100 bytes a patient.
+    /// selected case and patient (ids as 128-bit numbers): at a million patients about 100 MB at
+    /// the peak, while the cases are read.
     public func forEachCohortPatient(_ selection: CohortSelection, _ body: (CohortPatient) throws -> Void) throws {
         var filter = "deleted_at IS NULL"
         var arguments = StatementArguments()
@@ -61,52 +62,87 @@ extension RegistryReader {
             filter += " AND diagnosed_on <= ?"
             arguments += [to.description]
         }
-        var patientSlot = IdMap<Int32>()
-        var patientIds = [UInt128]()
-        var patients = [CohortPatient]()
-        var caseSlot = IdMap<(patient: Int32, diagnosedOn: Int32)>()
+        // Cases first: each case's patient id and diagnosis date in one array, its id in a map
+        // to its index there. Patients are then numbered in patient id order (the order they
+        // are reported in) by sorting case indices, with no map of patient ids at all.
+        var casePatients = [(patient: UInt128, diagnosed: Int32)]()
+        var caseIndex = IdMap<Int32>(placeholder: 0)
         try RawRows(db, "SELECT id, patient_id, diagnosed_on FROM cases WHERE \(filter)", arguments).forEach { row in
-            let pid = try row.id(1)
-            let slot: Int32
-            if let s = patientSlot[pid] {
-                slot = s
-            } else {
-                slot = Int32(patients.count)
-                patientSlot[pid] = slot
-                patientIds.append(pid)
-                patients.append(CohortPatient())
-            }
-            let diagnosed = try row.day(2)
-            caseSlot[try row.id(0)] = (slot, Int32(diagnosed))
-            patients[Int(slot)].cases += 1
-            patients[Int(slot)].diagnosedOn = min(patients[Int(slot)].diagnosedOn, diagnosed)
+            caseIndex[try row.id(0)] = Int32(casePatients.count)
+            casePatients.append((try row.id(1), Int32(try row.day(2))))
         }
-        patientSlot = IdMap()
+        var patients = [PatientDays]()
+        var patientOfCase = [Int32](repeating: 0, count: casePatients.count)
+        do {
+            var previous: UInt128 = 0
+            for c in casePatients.indices.sorted(by: { casePatients[$0].patient < casePatients[$1].patient }) {
+                let (patient, diagnosed) = casePatients[c]
+                if patient != previous {
+                    patients.append(PatientDays())
+                    previous = patient
+                }
+                patientOfCase[c] = Int32(patients.count - 1)
+                patients[patients.count - 1].cases += 1
+                patients[patients.count - 1].diagnosedOn = min(patients[patients.count - 1].diagnosedOn, diagnosed)
+            }
+        }
+        let diagnosedOfCase = casePatients.map(\.diagnosed)
+        casePatients = []
+
         try RawRows(db, "SELECT case_id, on_date, vital_status FROM follow_ups WHERE deleted_at IS NULL").forEach { row in
-            guard let c = caseSlot[try row.id(0)] else { return }
-            let on = try row.day(1)
-            let i = Int(c.patient)
-            if row.equals(2, "dead") { patients[i].diedOn = min(patients[i].diedOn ?? .max, on) }
-            patients[i].lastSeenOn = max(patients[i].lastSeenOn ?? .min, on)
+            guard let c = caseIndex[try row.id(0)] else { return }
+            let on = Int32(try row.day(1))
+            let i = Int(patientOfCase[Int(c)])
+            if row.equals(2, "dead") { patients[i].diedOn = min(patients[i].diedOn, on) }
+            patients[i].lastSeenOn = max(patients[i].lastSeenOn, on)
         }
         var biopsied = IdMap<Void>()
         try RawRows(db, "SELECT site_id FROM biopsies WHERE deleted_at IS NULL AND site_id IS NOT NULL").forEach { row in
             biopsied[try row.id(0)] = ()
         }
+        var sites = [(patient: Int32, site: CohortPatient.Site)]()
         try RawRows(db, "SELECT id, case_id, detected_on, timing, category, region FROM sites WHERE deleted_at IS NULL")
             .forEach { row in
-                guard let c = caseSlot[try row.id(1)] else { return }
+                guard let c = caseIndex[try row.id(1)] else { return }
                 guard let timing = SiteTiming(rawValue: row.text(3)), let category = SiteCategory(rawValue: row.text(4)),
                     let region = BodyRegion(rawValue: row.text(5))
                 else { throw StoreError.tampered("a stored site has an unknown code") }
-                patients[Int(c.patient)].sites.append(
-                    .init(
-                        caseDiagnosedOn: Int(c.diagnosedOn), detectedOn: try row.day(2), timing: timing,
-                        category: category, region: region, biopsied: biopsied[try row.id(0)] != nil))
+                sites.append(
+                    (
+                        patientOfCase[Int(c)],
+                        .init(
+                            caseDiagnosedOn: Int(diagnosedOfCase[Int(c)]), detectedOn: try row.day(2), timing: timing,
+                            category: category, region: region, biopsied: biopsied[try row.id(0)] != nil)
+                    ))
             }
-        caseSlot = IdMap()
-        for i in patientIds.indices.sorted(by: { patientIds[$0] < patientIds[$1] }) { try body(patients[i]) }
+        caseIndex = IdMap(capacity: 0, placeholder: 0)
+        // Sites in patient order; a patient's own sites keep their storage (id) order.
+        let siteOrder = sites.indices.sorted { (sites[$0].patient, $0) < (sites[$1].patient, $1) }
+        var next = 0
+        for (slot, p) in patients.enumerated() {
+            var patient = CohortPatient()
+            patient.cases = Int(p.cases)
+            patient.diagnosedOn = Int(p.diagnosedOn)
+            patient.diedOn = p.diedOn == .max ? nil : Int(p.diedOn)
+            patient.lastSeenOn = p.lastSeenOn == .min ? nil : Int(p.lastSeenOn)
+            while next < siteOrder.count, sites[siteOrder[next]].patient == slot {
+                patient.sites.append(sites[siteOrder[next]].site)
+                next += 1
+            }
+            try body(patient)
+        }
     }
+}
+
+/// What the cohort scan keeps per patient while it reads the tables: 16 bytes, days since
+/// 1970-01-01 (a million patients: 16 MB).
+private struct PatientDays {
+    var cases: Int32 = 0
+    var diagnosedOn = Int32.max
+    /// Int32.max: no death recorded.
+    var diedOn = Int32.max
+    /// Int32.min: no follow-up.
+    var lastSeenOn = Int32.min
 }
 
 /// The rows of one SELECT read straight through the SQLite C API, for whole-table scans.

@@ -6,7 +6,7 @@ struct IdMapTests {
     /// low halves (ids that differ only in their high 64 bits land in the same slot).
     @Test func answersAsADictionaryDoes() {
         var generator = SystemRandomNumberGenerator()
-        var map = IdMap<Int32>(capacity: 4)
+        var map = IdMap<Int32>(capacity: 4, placeholder: 0)
         var reference = [UInt128: Int32]()
         for i in 0..<200_000 {
             let low = UInt64(i % 1_000) | 1
