@@ -39,7 +39,9 @@ CREATE TABLE hub_records (
 -- of the protocol's FeedEntry, served verbatim.
 CREATE TABLE hub_feed (
     seq INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ('change', 'conflict', 'resolution')),
+    -- Comparisons, not IN: SQLite 3.40 builds a temporary B-tree on every insert for an IN list
+    -- of three or more values.
+    kind TEXT NOT NULL CHECK (kind = 'change' OR kind = 'conflict' OR kind = 'resolution'),
     entry TEXT NOT NULL
 );
 
@@ -91,7 +93,7 @@ CREATE INDEX hub_batches_clinic ON hub_batches (clinic, received_at);
 CREATE TABLE hub_changes (
     change_id TEXT PRIMARY KEY NOT NULL,
     clinic TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('accepted', 'conflict', 'rejected')),
+    status TEXT NOT NULL CHECK (status = 'accepted' OR status = 'conflict' OR status = 'rejected'),
     batch INTEGER NOT NULL,
     position INTEGER NOT NULL
 ) WITHOUT ROWID;
