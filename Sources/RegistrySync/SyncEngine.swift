@@ -93,26 +93,29 @@ public final class SyncEngine {
     }
 
     /// Pushes every pending change. Pipelined: while one batch is compressed, sent and applied
-    /// at the hub (on a helper thread), the next is frozen and written here, and the answer to
-    /// the previous one recorded. Batches are still sent one at a time and in order, each
-    /// frozen before it is sent, so a kill at any instant leaves batches that are resent with
-    /// their ids, in order.
+    /// at the hub (on a helper thread), the next is frozen and written here; once the answer is
+    /// in, the next batch goes out at once and the answer is recorded while the hub works on it.
+    /// Batches are still sent one at a time and in order, each frozen before it is sent, so a
+    /// kill at any instant leaves batches that are resent with their ids, in order (the hub
+    /// replays the answers it gave).
     func push(_ report: inout SyncReport, progress: (String, Int) -> Void) throws(SyncError) {
-        var prepared = try prepareBatch(after: nil)
-        while let current = prepared {
-            let path = "/v1/batches/\(current.batch.batchId)"
-            let body = current.body
-            let sending = Background { [self] () -> Result<(HTTPTransport.Response, DecodedReceipt), SyncError> in
-                Result { () throws(SyncError) in
-                    let answer = try send { () throws(TransportError) in try transport.post(path: path, json: body) }
-                    return (answer, try Self.receipt(answer.body))
-                }
-            }
+        guard var current = try prepareBatch(after: nil) else { return }
+        var sending = startSending(current)
+        while true {
             let next = Result { () throws(SyncError) in try prepareBatch(after: current.batch.lastSeq) }
             let (answer, receipt) = try sending.wait().get()
+            let following = (try? next.get()).flatMap { $0 }
+            let nextSending = following.map(startSending)
+            // Every helper thread is joined before this function returns or throws.
+            let recorded = Result { () throws(SyncError) in
+                try store { () throws(StoreError) in try registry.recordPushOutcomes(current.batch, receipt.outcomes) }
+            }
+            guard case .success = recorded else {
+                _ = nextSending?.wait()
+                return try recorded.get()
+            }
             report.bytesSent += Int(answer.bytesSent)
             report.bytesReceived += Int(answer.bytesReceived)
-            try store { () throws(StoreError) in try registry.recordPushOutcomes(current.batch, receipt.outcomes) }
             report.pushed += current.batch.changes.count
             for o in receipt.outcomes {
                 switch o.status {
@@ -122,7 +125,24 @@ public final class SyncEngine {
                 }
             }
             progress("push", current.batch.changes.count)
-            prepared = try next.get()
+            guard let following, let nextSending else {
+                _ = try next.get()  // the error that stopped the next batch, if one did
+                return
+            }
+            current = following
+            sending = nextSending
+        }
+    }
+
+    /// Sends `prepared` on a helper thread; its answer and decoded receipt come from `wait()`.
+    func startSending(_ prepared: PreparedBatch) -> Background<Result<(HTTPTransport.Response, DecodedReceipt), SyncError>> {
+        let path = "/v1/batches/\(prepared.batch.batchId)"
+        let body = prepared.body
+        return Background { [self] in
+            Result { () throws(SyncError) in
+                let answer = try send { () throws(TransportError) in try transport.post(path: path, json: body) }
+                return (answer, try Self.receipt(answer.body))
+            }
         }
     }
 
