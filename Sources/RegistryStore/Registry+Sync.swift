@@ -340,6 +340,9 @@ extension Registry {
     public func applyPulled(_ entries: [PulledEntry], next: Int64) throws(StoreError) {
         try storeErrors {
             try pool.write { db in
+                // A page writes thousands of rows across a handful of B-trees: keep their
+                // pages in memory from one page to the next (SQLite's default cache is 2 MB).
+                try db.execute(sql: "PRAGMA cache_size = -65536")
                 var applier = try RemoteApplier(db: db, registry: self)
                 for e in entries { try applier.apply(e) }
                 try Self.setState(db, "pull_cursor", String(next))
