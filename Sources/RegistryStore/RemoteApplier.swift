@@ -17,6 +17,8 @@ struct RemoteApplier {
     static let hubOrigin = "hub"
 
     let inLog: SyncStatement
+    /// `SELECT 1 FROM sync_outcomes WHERE change_id = ? AND hub_seq = ?`.
+    let answered: SyncStatement
     let revisions: RevisionWriter
     /// Per entity (by layout index): `SELECT 1 FROM table WHERE id = ?`.
     var rowProbes: [SyncStatement?]
@@ -28,14 +30,15 @@ struct RemoteApplier {
         self.registry = registry
         log = try ChangeLogAppender(db: db, author: "sync", origin: Self.hubOrigin)
         inLog = try SyncStatement(db, "SELECT 1 FROM change_log WHERE change_id = ?")
+        answered = try SyncStatement(db, "SELECT 1 FROM sync_outcomes WHERE change_id = ? AND hub_seq = ?")
         revisions = try RevisionWriter(db)
         rowProbes = Array(repeating: nil, count: EntityLayout.all.count)
     }
 
     mutating func apply(_ entry: PulledEntry) throws {
         switch entry {
-        case .change(_, let change):
-            try apply(change)
+        case .change(let seq, let change):
+            try apply(change, seq: seq)
         case .conflict(let seq, let conflict):
             // A conflict delivered again after its resolution must not reopen it.
             let known = try String.fetchOne(db, sql: "SELECT status FROM conflicts WHERE id = ?", arguments: [conflict.id])
@@ -43,18 +46,26 @@ struct RemoteApplier {
             try record(conflict, seq: seq)
             if conflict.localClinic == registry.clinic { try revert(conflict) }
         case .resolution(let seq, let change, let conflict):
-            try apply(change)
+            try apply(change, seq: seq)
             try record(conflict, seq: seq)
         }
     }
 
-    /// Applies a change accepted at the hub. A change already in the log (this clinic's own,
-    /// or delivered twice) only brings its confirmed revisions.
-    mutating func apply(_ change: RemoteChange) throws {
+    /// Applies a change accepted at the hub (its feed entry `seq`). A change already in the log
+    /// (this clinic's own, or delivered twice) only brings its confirmed revisions.
+    mutating func apply(_ change: RemoteChange, seq: Int64) throws {
         guard let layout = EntityLayout.byTable[change.table], layout.entity.isSynced else { return }
         let entity = layout.entity
         inLog.bind(1, change.changeId)
         if try inLog.exists() {
+            // This clinic's own change coming back, its receipt recorded for this very feed
+            // entry: the receipt brought the same revisions (the hub answers with the fields it
+            // applied, and feeds the same), so they are in place already.
+            if change.origin == registry.clinic {
+                answered.bind(1, change.changeId)
+                answered.bind(2, seq)
+                if try answered.exists() { return }
+            }
             try setRevisions(change)
             return
         }
