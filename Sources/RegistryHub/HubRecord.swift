@@ -1,4 +1,5 @@
 import RegistryCore
+import RegistrySync
 
 /// Names one synced record on the hub.
 public struct RecordKey: Sendable, Hashable {

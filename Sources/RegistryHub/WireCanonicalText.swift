@@ -23,7 +23,7 @@ extension FeedEntry {
         out.append(contentsOf: #""kind":""#.utf8)
         out.append(contentsOf: kind.rawValue.utf8)
         out.append(contentsOf: #"","seq":"#.utf8)
-        out.append(contentsOf: String(seq).utf8)
+        DecimalText.append(seq, to: &out)
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
     }
@@ -48,8 +48,8 @@ extension WireChange {
         }
         key("fields")
         out.append(UInt8(ascii: "{"))
-        for (i, name) in fields.keys.sorted().enumerated() {
-            let f = fields[name]!
+        // Sorted as (name, field) pairs: no second hash lookup per field.
+        for (i, (name, f)) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             CanonicalJSON.writeString(name, to: &out)
             out.append(contentsOf: #":{"new":"#.utf8)
@@ -57,7 +57,7 @@ extension WireChange {
             out.append(contentsOf: #","old":"#.utf8)
             CanonicalJSON.writeValue(f.old, to: &out)
             out.append(contentsOf: #","rev":"#.utf8)
-            CanonicalJSON.writeInt(f.rev, to: &out)
+            DecimalText.append(f.rev, to: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "}"))
@@ -99,17 +99,17 @@ extension SyncReceipt.Result {
         }
         if !revisions.isEmpty {
             out.append(contentsOf: #","revisions":{"#.utf8)
-            for (i, name) in revisions.keys.sorted().enumerated() {
+            for (i, (name, revision)) in revisions.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 CanonicalJSON.writeString(name, to: &out)
                 out.append(UInt8(ascii: ":"))
-                CanonicalJSON.writeInt(revisions[name]!, to: &out)
+                DecimalText.append(revision, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
         if let seq {
             out.append(contentsOf: #","seq":"#.utf8)
-            out.append(contentsOf: String(seq).utf8)
+            DecimalText.append(seq, to: &out)
         }
         out.append(contentsOf: #","status":""#.utf8)
         out.append(contentsOf: status.rawValue.utf8)

@@ -1,30 +1,80 @@
 import GRDB
+import GRDBSQLite
 import RegistryCore
 
 /// A run of local changes frozen for the hub: whole transactions, retried with the same id
 /// until the hub answers.
 public struct OutboxBatch: Sendable {
     public var batchId: String
-    public var entries: [ChangeLogEntry]
+    /// The batch's changes in log order (the order of the receipt's results).
+    public var changes: [OutboxChange]
+    public var firstSeq: Int64
     public var lastSeq: Int64
 }
 
+/// One change of a frozen batch: what its answer is recorded against.
+public struct OutboxChange: Sendable, Hashable {
+    public var changeId: String
+    public var table: String
+    public var rowId: String
+}
+
+/// One change_log row as the outbox reads it. The texts are borrowed from SQLite and valid
+/// only during the call that receives them; `entry` copies the row out.
+public struct OutboxRow {
+    public var seq: Int64
+    public var changeId: UnsafeBufferPointer<UInt8>
+    public var txId: UnsafeBufferPointer<UInt8>
+    public var table: UnsafeBufferPointer<UInt8>
+    public var rowId: UnsafeBufferPointer<UInt8>
+    public var op: UnsafeBufferPointer<UInt8>
+    /// Canonical JSON `{field: {"new": v, "old": v, "rev": base revision}}` as stored.
+    public var fields: UnsafeBufferPointer<UInt8>
+    public var hlc: UnsafeBufferPointer<UInt8>
+    public var author: UnsafeBufferPointer<UInt8>
+    public var conflictId: UnsafeBufferPointer<UInt8>?
+
+    /// The row as a change log entry (its hashes and origin left empty: the outbox does not read them).
+    public func entry() throws(StoreError) -> ChangeLogEntry {
+        func text(_ b: UnsafeBufferPointer<UInt8>) -> String { String(decoding: b, as: UTF8.self) }
+        guard let op = ChangeLogEntry.Operation(rawValue: text(op)) else {
+            throw .tampered("change log row \(seq) has an unknown operation")
+        }
+        return ChangeLogEntry(
+            seq: seq, changeId: text(changeId), txId: text(txId), table: text(table), rowId: text(rowId),
+            op: op, fields: text(fields),
+            conflictId: conflictId.map(text), hlc: text(hlc), author: text(author), origin: "", prevHash: "", hash: "")
+    }
+}
+
 /// The hub's answer for one pushed change.
-public struct PushOutcome: Sendable {
+public struct PushOutcome: Sendable, Hashable {
     public enum Status: String, Sendable { case accepted, conflict, rejected }
 
     public var changeId: String
     public var status: Status
     public var hubSeq: Int64?
-    public var revisions: [String: Int64]
+    /// The hub revision of each field it applied.
+    public var revisions: [FieldRevision]
     public var reason: String?
 
-    public init(changeId: String, status: Status, hubSeq: Int64?, revisions: [String: Int64], reason: String?) {
+    public init(changeId: String, status: Status, hubSeq: Int64?, revisions: [FieldRevision], reason: String?) {
         self.changeId = changeId
         self.status = status
         self.hubSeq = hubSeq
         self.revisions = revisions
         self.reason = reason
+    }
+}
+
+/// A field's revision as the hub confirmed it.
+public struct FieldRevision: Sendable, Hashable {
+    public var field: String
+    public var revision: Int64
+
+    public init(field: String, revision: Int64) {
+        self.field = field
+        self.revision = revision
     }
 }
 
@@ -97,12 +147,46 @@ struct JSONScalar: Encodable {
     }
 }
 
+/// A change accepted at the hub, as the feed delivers it: field revisions are the ones the
+/// hub assigned, `origin` the clinic that made it.
+public struct RemoteChange: Sendable, Hashable {
+    public var changeId: String
+    public var txId: String
+    public var table: String
+    public var rowId: String
+    public var op: ChangeLogEntry.Operation
+    /// Sorted by field name, each name once.
+    public var fields: [ChangeLogEntry.FieldChange]
+    public var conflictId: String?
+    public var hlc: String
+    public var author: String
+    public var origin: String
+
+    /// `fields` are sorted by name here when they are not already.
+    public init(
+        changeId: String, txId: String, table: String, rowId: String, op: ChangeLogEntry.Operation,
+        fields: [ChangeLogEntry.FieldChange], conflictId: String?, hlc: String, author: String, origin: String
+    ) {
+        self.changeId = changeId
+        self.txId = txId
+        self.table = table
+        self.rowId = rowId
+        self.op = op
+        let sorted = zip(fields, fields.dropFirst()).allSatisfy { $0.field < $1.field }
+        self.fields = sorted ? fields : fields.sorted { $0.field < $1.field }
+        self.conflictId = conflictId
+        self.hlc = hlc
+        self.author = author
+        self.origin = origin
+    }
+}
+
 /// One entry pulled from the hub feed, in hub order.
-public enum PulledEntry: Sendable {
-    /// A change accepted at the hub; field revisions are the ones the hub assigned.
-    case change(seq: Int64, ChangeLogEntry)
+public enum PulledEntry: Sendable, Hashable {
+    /// A change accepted at the hub.
+    case change(seq: Int64, RemoteChange)
     case conflict(seq: Int64, SyncConflict)
-    case resolution(seq: Int64, ChangeLogEntry, SyncConflict)
+    case resolution(seq: Int64, RemoteChange, SyncConflict)
 }
 
 /// Where sync stands, for `emreg sync status`.
@@ -117,58 +201,125 @@ public struct SyncStatus: Sendable, Encodable {
 }
 
 extension Registry {
-    /// The frozen batch still waiting for an answer, else a new batch frozen from the pending
-    /// local changes (never splitting a transaction), else nil when nothing is pending.
-    public func nextOutboxBatch(maxChanges: Int) throws(StoreError) -> OutboxBatch? {
+    /// The oldest frozen batch still waiting for an answer after `after` (default: the push
+    /// cursor), else a new batch frozen from the pending local changes after it (never
+    /// splitting a transaction), else nil when nothing is pending. `row` sees each change of
+    /// the batch in log order, inside the freezing transaction (the caller writes the request
+    /// body from it). Several batches may be frozen ahead of their answers (a pipelined push);
+    /// they are answered, and so sent after a restart, in order.
+    public func nextOutboxBatch(maxChanges: Int, after: Int64? = nil, row: (OutboxRow) throws -> Void) throws(StoreError)
+        -> OutboxBatch?
+    {
         try storeErrors {
             try pool.write { db -> OutboxBatch? in
-                let select = "SELECT \(ChangeLogEntry.columns) FROM change_log"
+                let start = try after ?? (Self.state(db, "push_cursor").flatMap { Int64($0) } ?? 0)
                 if let frozen = try Row.fetchOne(
-                    db, sql: "SELECT batch_id, first_seq, last_seq FROM sync_batches WHERE answered_at IS NULL ORDER BY first_seq LIMIT 1")
+                    db,
+                    sql: """
+                        SELECT batch_id, first_seq, last_seq FROM sync_batches
+                        WHERE answered_at IS NULL AND last_seq > ? ORDER BY first_seq LIMIT 1
+                        """,
+                    arguments: [start])
                 {
-                    let entries = try Row.fetchAll(
-                        db, sql: select + " WHERE seq BETWEEN ? AND ? AND origin = ? AND table_name <> ? ORDER BY seq",
-                        arguments: [frozen[1], frozen[2], clinic, Entity.identity.table]
-                    ).map { try ChangeLogEntry(row: $0) }
-                    return OutboxBatch(batchId: frozen[0], entries: entries, lastSeq: frozen[2])
+                    let first: Int64 = frozen[1], last: Int64 = frozen[2]
+                    var changes = [OutboxChange]()
+                    try Self.outboxRows(db, clinic: clinic, after: first - 1, through: last) { r in
+                        changes.append(Self.outboxChange(r))
+                        try row(r)
+                        return true
+                    }
+                    return OutboxBatch(batchId: frozen[0], changes: changes, firstSeq: first, lastSeq: last)
                 }
-                let cursor = try Self.state(db, "push_cursor").flatMap { Int64($0) } ?? 0
-                let rows = try Row.fetchCursor(
-                    db, sql: select + " WHERE seq > ? AND origin = ? AND table_name <> ? ORDER BY seq",
-                    arguments: [cursor, clinic, Entity.identity.table])
-                var entries = [ChangeLogEntry]()
-                while let row = try rows.next() {
-                    let e = try ChangeLogEntry(row: row)
+                var changes = [OutboxChange]()
+                var lastTx = [UInt8]()
+                var first: Int64 = 0, last: Int64 = 0
+                try Self.outboxRows(db, clinic: clinic, after: start, through: nil) { r in
+                    let sameTx = r.txId.elementsEqual(lastTx)
                     // Stop at a transaction boundary once the batch is full.
-                    if entries.count >= maxChanges, let last = entries.last, last.txId != e.txId { break }
+                    if changes.count >= maxChanges && !sameTx { return false }
                     // A single transaction larger than the hub accepts (a big import) is split
                     // as a last resort, in order, rather than blocking the outbox forever.
-                    if entries.count >= 20_000 { break }
-                    entries.append(e)
+                    if changes.count >= 20_000 { return false }
+                    if !sameTx { lastTx = Array(r.txId) }
+                    if changes.isEmpty { first = r.seq }
+                    last = r.seq
+                    changes.append(Self.outboxChange(r))
+                    try row(r)
+                    return true
                 }
-                guard let first = entries.first, let last = entries.last else { return nil }
+                guard !changes.isEmpty else { return nil }
                 let batchId = EntityID.make()
                 try db.execute(
                     sql: "INSERT INTO sync_batches (batch_id, first_seq, last_seq, changes, frozen_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [batchId, first.seq, last.seq, entries.count, Clock.timestamp()])
-                return OutboxBatch(batchId: batchId, entries: entries, lastSeq: last.seq)
+                    arguments: [batchId, first, last, changes.count, Clock.timestamp()])
+                return OutboxBatch(batchId: batchId, changes: changes, firstSeq: first, lastSeq: last)
             }
         }
     }
 
+    static func outboxChange(_ r: OutboxRow) -> OutboxChange {
+        OutboxChange(
+            changeId: String(decoding: r.changeId, as: UTF8.self), table: String(decoding: r.table, as: UTF8.self),
+            rowId: String(decoding: r.rowId, as: UTF8.self))
+    }
+
+    /// This clinic's synced change_log rows after `after` (through `through`), in log order,
+    /// read through the SQLite C API; `body` returns false to stop.
+    static func outboxRows(
+        _ db: Database, clinic: String, after: Int64, through: Int64?, _ body: (OutboxRow) throws -> Bool
+    ) throws {
+        let select = try SyncStatement(
+            db,
+            """
+            SELECT seq, change_id, tx_id, table_name, row_id, op, fields, hlc, author, conflict_id FROM change_log
+            WHERE seq > ? AND seq <= ? AND origin = ? AND table_name <> ? ORDER BY seq
+            """)
+        select.bind(1, after)
+        select.bind(2, through ?? Int64.max)
+        select.bind(3, clinic)
+        select.bind(4, Entity.identity.table)
+        try select.rows { s in
+            func text(_ c: Int32) -> UnsafeBufferPointer<UInt8> {
+                let n = Int(sqlite3_column_bytes(s, c))
+                return UnsafeBufferPointer(start: sqlite3_column_text(s, c), count: n)
+            }
+            let row = OutboxRow(
+                seq: sqlite3_column_int64(s, 0), changeId: text(1), txId: text(2), table: text(3), rowId: text(4),
+                op: text(5), fields: text(6), hlc: text(7), author: text(8),
+                conflictId: sqlite3_column_type(s, 9) == SQLITE_NULL ? nil : text(9))
+            return try body(row)
+        }
+    }
+
     /// Records the hub's answer to a batch in one transaction: outcomes, confirmed field
-    /// revisions, the batch closed and the push cursor moved past it.
+    /// revisions, the batch closed and the push cursor moved past it. Outcomes normally come
+    /// in the batch's order; one naming a change the batch does not hold is ignored.
     public func recordPushOutcomes(_ batch: OutboxBatch, _ outcomes: [PushOutcome]) throws(StoreError) {
         try storeErrors {
             try pool.write { db in
-                let byId = Dictionary(uniqueKeysWithValues: batch.entries.map { ($0.changeId, $0) })
-                for o in outcomes {
-                    guard let entry = byId[o.changeId] else { continue }
-                    try db.cachedStatement(
-                        sql: "INSERT OR REPLACE INTO sync_outcomes (change_id, status, hub_seq, reason) VALUES (?, ?, ?, ?)"
-                    ).execute(arguments: [o.changeId, o.status.rawValue, o.hubSeq, o.reason])
-                    for (field, revision) in o.revisions {
-                        try Self.setRevision(db, entry.table, entry.rowId, field, revision)
+                let record = try SyncStatement(
+                    db, "INSERT OR REPLACE INTO sync_outcomes (change_id, status, hub_seq, reason) VALUES (?, ?, ?, ?)")
+                let revisions = try RevisionWriter(db)
+                var byId: [String: Int]?
+                for (i, o) in outcomes.enumerated() {
+                    let change: OutboxChange
+                    if i < batch.changes.count && batch.changes[i].changeId == o.changeId {
+                        change = batch.changes[i]
+                    } else {
+                        if byId == nil {
+                            byId = Dictionary(
+                                batch.changes.enumerated().map { ($1.changeId, $0) }, uniquingKeysWith: { a, _ in a })
+                        }
+                        guard let k = byId![o.changeId] else { continue }
+                        change = batch.changes[k]
+                    }
+                    record.bind(1, o.changeId)
+                    record.bind(2, o.status.rawValue)
+                    record.bind(3, o.hubSeq)
+                    record.bind(4, o.reason)
+                    try record.run()
+                    if !o.revisions.isEmpty {
+                        try revisions.set(change.table, change.rowId, o.revisions.lazy.map { ($0.field, $0.revision) })
                     }
                 }
                 try db.execute(
@@ -189,6 +340,9 @@ extension Registry {
     public func applyPulled(_ entries: [PulledEntry], next: Int64) throws(StoreError) {
         try storeErrors {
             try pool.write { db in
+                // A page writes thousands of rows across a handful of B-trees: keep their
+                // pages in memory from one page to the next (SQLite's default cache is 2 MB).
+                try db.execute(sql: "PRAGMA cache_size = -65536")
                 var applier = try RemoteApplier(db: db, registry: self)
                 for e in entries { try applier.apply(e) }
                 try Self.setState(db, "pull_cursor", String(next))
@@ -279,13 +433,7 @@ extension Registry {
     }
 
     static func setRevision(_ db: Database, _ table: String, _ rowId: String, _ field: String, _ revision: Int64) throws {
-        try FastInsert.run(
-            db,
-            db.cachedStatement(
-                sql: """
-                    INSERT INTO field_revisions (table_name, row_id, field, revision) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (table_name, row_id, field) DO UPDATE SET revision = max(revision, excluded.revision)
-                    """), [.text(table), .text(rowId), .text(field), .int(revision)])
+        try RevisionWriter(db).set(table, rowId, CollectionOfOne((field, revision)))
     }
 }
 
@@ -306,17 +454,20 @@ extension SyncConflict {
 }
 
 extension RegistryReader {
-    /// The most recently answered batch, rebuilt from the log as it was sent.
-    public func lastAnsweredBatch() throws -> OutboxBatch? {
-        guard let row = try Row.fetchOne(
+    /// The most recently answered batch, its changes read from the log (`row` sees each, in
+    /// order, as the push did when it was sent).
+    public func lastAnsweredBatch(row: (OutboxRow) throws -> Void) throws -> OutboxBatch? {
+        guard let batch = try Row.fetchOne(
             db, sql: "SELECT batch_id, first_seq, last_seq FROM sync_batches WHERE answered_at IS NOT NULL ORDER BY last_seq DESC LIMIT 1")
         else { return nil }
-        let origin = try meta("clinic") ?? ""
-        let entries = try Row.fetchAll(
-            db, sql: "SELECT \(ChangeLogEntry.columns) FROM change_log WHERE seq BETWEEN ? AND ? AND origin = ? AND table_name <> ? ORDER BY seq",
-            arguments: [row[1], row[2], origin, Entity.identity.table]
-        ).map { try ChangeLogEntry(row: $0) }
-        return OutboxBatch(batchId: row[0], entries: entries, lastSeq: row[2])
+        let first: Int64 = batch[1], last: Int64 = batch[2]
+        var changes = [OutboxChange]()
+        try Registry.outboxRows(db, clinic: try meta("clinic") ?? "", after: first - 1, through: last) { r in
+            changes.append(Registry.outboxChange(r))
+            try row(r)
+            return true
+        }
+        return OutboxBatch(batchId: batch[0], changes: changes, firstSeq: first, lastSeq: last)
     }
 
     /// Every synced record as one line of text, in a fixed order: what must be identical at

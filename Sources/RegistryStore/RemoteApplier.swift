@@ -3,6 +3,11 @@ import RegistryCore
 
 /// Applies entries pulled from the hub inside one write transaction. Every table write is
 /// logged, so `audit verify` still replays the registry exactly; identity never arrives.
+///
+/// A page holds thousands of changes, nearly all of them inserts of records this clinic has
+/// never seen: the statements of that path (is the change already here, does the record
+/// exist, the insert, the field revisions) are prepared once per page and driven through the
+/// SQLite C API.
 struct RemoteApplier {
     let db: Database
     let registry: Registry
@@ -11,16 +16,29 @@ struct RemoteApplier {
     /// so they are never pushed back.
     static let hubOrigin = "hub"
 
+    let inLog: SyncStatement
+    /// `SELECT 1 FROM sync_outcomes WHERE change_id = ? AND hub_seq = ?`.
+    let answered: SyncStatement
+    let revisions: RevisionWriter
+    /// Per entity (by layout index): `SELECT 1 FROM table WHERE id = ?`.
+    var rowProbes: [SyncStatement?]
+    /// INSERTs by entity and the set of fields given (a bit per field of the layout).
+    var inserts: [Int: SyncStatement] = [:]
+
     init(db: Database, registry: Registry) throws {
         self.db = db
         self.registry = registry
         log = try ChangeLogAppender(db: db, author: "sync", origin: Self.hubOrigin)
+        inLog = try SyncStatement(db, "SELECT 1 FROM change_log WHERE change_id = ?")
+        answered = try SyncStatement(db, "SELECT 1 FROM sync_outcomes WHERE change_id = ? AND hub_seq = ?")
+        revisions = try RevisionWriter(db)
+        rowProbes = Array(repeating: nil, count: EntityLayout.all.count)
     }
 
     mutating func apply(_ entry: PulledEntry) throws {
         switch entry {
-        case .change(_, let change):
-            try apply(change)
+        case .change(let seq, let change):
+            try apply(change, seq: seq)
         case .conflict(let seq, let conflict):
             // A conflict delivered again after its resolution must not reopen it.
             let known = try String.fetchOne(db, sql: "SELECT status FROM conflicts WHERE id = ?", arguments: [conflict.id])
@@ -28,45 +46,102 @@ struct RemoteApplier {
             try record(conflict, seq: seq)
             if conflict.localClinic == registry.clinic { try revert(conflict) }
         case .resolution(let seq, let change, let conflict):
-            try apply(change)
+            try apply(change, seq: seq)
             try record(conflict, seq: seq)
         }
     }
 
-    /// Applies a change accepted at the hub. A change already in the log (this clinic's own,
-    /// or delivered twice) only brings its confirmed revisions.
-    mutating func apply(_ change: ChangeLogEntry) throws {
-        guard let entity = Entity(table: change.table), entity.isSynced else { return }
-        let fields = try change.fieldChanges()
-        if try FastRead.row(db, db.cachedStatement(sql: "SELECT 1 FROM change_log WHERE change_id = ?"), change.changeId) != nil {
-            for f in fields { try Registry.setRevision(db, change.table, change.rowId, f.field, f.baseRevision) }
+    /// Applies a change accepted at the hub (its feed entry `seq`). A change already in the log
+    /// (this clinic's own, or delivered twice) only brings its confirmed revisions.
+    mutating func apply(_ change: RemoteChange, seq: Int64) throws {
+        guard let layout = EntityLayout.byTable[change.table], layout.entity.isSynced else { return }
+        let entity = layout.entity
+        inLog.bind(1, change.changeId)
+        if try inLog.exists() {
+            // This clinic's own change coming back, its receipt recorded for this very feed
+            // entry: the receipt brought the same revisions (the hub answers with the fields it
+            // applied, and feeds the same), so they are in place already.
+            if change.origin == registry.clinic {
+                answered.bind(1, change.changeId)
+                answered.bind(2, seq)
+                if try answered.exists() { return }
+            }
+            try setRevisions(change)
             return
         }
         let stamp = log.timestamp
         var logged = [ChangeLogEntry.FieldChange]()
-        let exists = try Self.rowExists(db, entity, change.rowId)
+        let exists = try rowExists(layout, change.rowId)
         if change.op == .insert && !exists {
-            let given = fields.filter { entity.fields.contains($0.field) }
-            let columns = [entity.idColumn] + given.map { Entity.column(for: $0.field) } + ["origin", "created_at", "updated_at"]
-            // Inserts of one entity nearly always carry the same fields: one prepared statement each.
-            let insert = try db.cachedStatement(
-                sql: "INSERT INTO \(entity.table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
-            try FastInsert.run(
-                db, insert, [.text(change.rowId)] + given.map(\.new) + [.text(change.origin), .text(stamp), .text(stamp)])
-            logged = given.map { .init(field: $0.field, old: .null, new: $0.new, baseRevision: $0.baseRevision) }
+            // The entity's own fields, in the layout's order (tombstones never come in an insert).
+            var given = [(index: Int, field: ChangeLogEntry.FieldChange)]()
+            given.reserveCapacity(change.fields.count)
+            var mask: UInt64 = 0
+            for f in change.fields {
+                guard let k = layout.index[f.field] else { continue }
+                mask |= 1 << UInt64(k)
+                given.append((k, f))
+            }
+            given.sort { $0.index < $1.index }
+            let insert = try insertStatement(layout, mask)
+            insert.bind(1, change.rowId)
+            var column: Int32 = 2
+            for (_, f) in given {
+                insert.bind(column, f.new)
+                column += 1
+            }
+            insert.bind(column, change.origin)
+            insert.bind(column + 1, stamp)
+            insert.bind(column + 2, stamp)
+            try insert.run()
+            // Logged in field-name order, as the change log encodes them anyway.
+            logged.reserveCapacity(given.count)
+            for f in change.fields where layout.index[f.field] != nil {
+                logged.append(.init(field: f.field, old: .null, new: f.new, baseRevision: f.baseRevision))
+            }
         } else if exists {
-            for f in fields where entity.fields.contains(f.field) || Entity.tombstoneFields.contains(f.field) {
+            for f in change.fields where layout.index[f.field] != nil || Entity.tombstoneFields.contains(f.field) {
                 let old = try Self.value(db, entity, change.rowId, f.field)
                 guard old != f.new else { continue }
                 try Self.setField(db, entity, change.rowId, f.field, f.new, stamp: stamp)
                 logged.append(.init(field: f.field, old: old, new: f.new, baseRevision: f.baseRevision))
             }
         }
-        for f in fields { try Registry.setRevision(db, change.table, change.rowId, f.field, f.baseRevision) }
+        try setRevisions(change)
         guard !logged.isEmpty else { return }
         try log.appendRemote(
             db: db, changeId: change.changeId, table: change.table, rowId: change.rowId, op: change.op, changes: logged,
             conflictId: change.conflictId, remoteHLC: change.hlc, author: change.author, origin: change.origin)
+    }
+
+    func setRevisions(_ change: RemoteChange) throws {
+        try revisions.set(change.table, change.rowId, change.fields.lazy.map { ($0.field, $0.baseRevision) })
+    }
+
+    mutating func rowExists(_ layout: EntityLayout, _ id: String) throws -> Bool {
+        let probe: SyncStatement
+        if let p = rowProbes[layout.position] {
+            probe = p
+        } else {
+            probe = try SyncStatement(db, "SELECT 1 FROM \(layout.entity.table) WHERE \(layout.entity.idColumn) = ?")
+            rowProbes[layout.position] = probe
+        }
+        probe.bind(1, id)
+        return try probe.exists()
+    }
+
+    /// The INSERT of a record of `layout` with the fields in `mask`, in the layout's order.
+    mutating func insertStatement(_ layout: EntityLayout, _ mask: UInt64) throws -> SyncStatement {
+        let key = layout.position << 32 | Int(mask)
+        if let s = inserts[key] { return s }
+        let entity = layout.entity
+        let given = layout.columns.indices.filter { mask & (1 << UInt64($0)) != 0 }.map { layout.columns[$0] }
+        let columns = [entity.idColumn] + given + ["origin", "created_at", "updated_at"]
+        let s = try SyncStatement(
+            db,
+            "INSERT INTO \(entity.table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
+        inserts[key] = s
+        return s
     }
 
     /// This clinic's edit lost at the hub: put the standing value back until someone decides.
@@ -115,4 +190,23 @@ struct RemoteApplier {
             db, db.cachedStatement(sql: "UPDATE \(entity.table) SET \(Entity.column(for: field)) = ?, updated_at = ? WHERE \(entity.idColumn) = ?"),
             [value, .text(stamp), .text(id)])
     }
+}
+
+/// An entity's fields and columns, looked up by name without building arrays per change.
+struct EntityLayout: Sendable {
+    let entity: Entity
+    /// Position in ``all``.
+    let position: Int
+    let fields: [String]
+    let columns: [String]
+    /// Field name → its position in `fields` (the entity's own fields, tombstones not included).
+    let index: [String: Int]
+
+    static let all: [EntityLayout] = Entity.allCases.enumerated().map { position, entity in
+        EntityLayout(
+            entity: entity, position: position, fields: entity.fields, columns: entity.columns,
+            index: Dictionary(uniqueKeysWithValues: entity.fields.enumerated().map { ($1, $0) }))
+    }
+
+    static let byTable: [String: EntityLayout] = Dictionary(uniqueKeysWithValues: all.map { ($0.entity.table, $0) })
 }

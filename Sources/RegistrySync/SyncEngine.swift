@@ -76,48 +76,135 @@ public final class SyncEngine {
         return report
     }
 
+    /// A batch frozen and its request body written, ready to send.
+    struct PreparedBatch {
+        var batch: OutboxBatch
+        var body: [UInt8]
+    }
+
+    /// Freezes the next batch after `after` (default: the push cursor) and writes its body.
+    func prepareBatch(after: Int64?) throws(SyncError) -> PreparedBatch? {
+        var writer = BatchBodyWriter()
+        let batch = try store { () throws(StoreError) in
+            try registry.nextOutboxBatch(maxChanges: options.batchSize, after: after) { row in try writer.append(row) }
+        }
+        guard let batch else { return nil }
+        return PreparedBatch(batch: batch, body: writer.finish())
+    }
+
+    /// Pushes every pending change. Pipelined: while one batch is compressed, sent and applied
+    /// at the hub (on a helper thread), the next is frozen and written here; once the answer is
+    /// in, the next batch goes out at once and the answer is recorded while the hub works on it.
+    /// Batches are still sent one at a time and in order, each frozen before it is sent, so a
+    /// kill at any instant leaves batches that are resent with their ids, in order (the hub
+    /// replays the answers it gave).
     func push(_ report: inout SyncReport, progress: (String, Int) -> Void) throws(SyncError) {
-        while let batch = try store({ () throws(StoreError) in try registry.nextOutboxBatch(maxChanges: options.batchSize) }) {
-            let body = SyncBatch(changes: batch.entries.map(Self.wire)).json
-            var bytes = [UInt8]()
-            body.write(to: &bytes)
-            let answer = try send { () throws(TransportError) in try transport.post(path: "/v1/batches/\(batch.batchId)", json: bytes) }
+        guard var current = try prepareBatch(after: nil) else { return }
+        var sending = startSending(current)
+        while true {
+            let next = Result { () throws(SyncError) in try prepareBatch(after: current.batch.lastSeq) }
+            let (answer, receipt) = try sending.wait().get()
+            let following = (try? next.get()).flatMap { $0 }
+            let nextSending = following.map(startSending)
+            // Every helper thread is joined before this function returns or throws.
+            let recorded = Result { () throws(SyncError) in
+                try store { () throws(StoreError) in try registry.recordPushOutcomes(current.batch, receipt.outcomes) }
+            }
+            guard case .success = recorded else {
+                _ = nextSending?.wait()
+                return try recorded.get()
+            }
             report.bytesSent += Int(answer.bytesSent)
             report.bytesReceived += Int(answer.bytesReceived)
-            let receipt: SyncReceipt
-            do { receipt = try SyncReceipt(json: try JSON.parse(bytes: answer.body)) } catch {
-                throw .invalidAnswer("batch receipt: \(error)")
+            report.pushed += current.batch.changes.count
+            for o in receipt.outcomes {
+                switch o.status {
+                case .accepted: report.accepted += 1
+                case .conflict: report.conflicts += 1
+                case .rejected: report.rejected += 1
+                }
             }
-            let outcomes = receipt.results.map { r in
-                PushOutcome(
-                    changeId: r.changeId, status: PushOutcome.Status(rawValue: r.status.rawValue)!, hubSeq: r.seq,
-                    revisions: r.revisions, reason: r.reason)
+            progress("push", current.batch.changes.count)
+            guard let following, let nextSending else {
+                _ = try next.get()  // the error that stopped the next batch, if one did
+                return
             }
-            try store { () throws(StoreError) in try registry.recordPushOutcomes(batch, outcomes) }
-            report.pushed += batch.entries.count
-            report.accepted += outcomes.filter { $0.status == .accepted }.count
-            report.conflicts += outcomes.filter { $0.status == .conflict }.count
-            report.rejected += outcomes.filter { $0.status == .rejected }.count
-            progress("push", batch.entries.count)
+            current = following
+            sending = nextSending
         }
     }
 
+    /// Sends `prepared` on a helper thread; its answer and decoded receipt come from `wait()`.
+    func startSending(_ prepared: PreparedBatch) -> Background<Result<(HTTPTransport.Response, DecodedReceipt), SyncError>> {
+        let path = "/v1/batches/\(prepared.batch.batchId)"
+        let body = prepared.body
+        return Background { [self] in
+            Result { () throws(SyncError) in
+                let answer = try send { () throws(TransportError) in try transport.post(path: path, json: body) }
+                return (answer, try Self.receipt(answer.body))
+            }
+        }
+    }
+
+    static func receipt(_ body: [UInt8]) throws(SyncError) -> DecodedReceipt {
+        if let fast = DecodedReceipt.decodeFast(body) { return fast }
+        let receipt: SyncReceipt
+        do { receipt = try SyncReceipt(json: try JSON.parse(bytes: body)) } catch {
+            throw .invalidAnswer("batch receipt: \(error)")
+        }
+        return DecodedReceipt(
+            batchId: receipt.batchId,
+            outcomes: receipt.results.map { r in
+                PushOutcome(
+                    changeId: r.changeId, status: PushOutcome.Status(rawValue: r.status.rawValue)!, hubSeq: r.seq,
+                    revisions: r.revisions.map { FieldRevision(field: $0.key, revision: $0.value) }, reason: r.reason)
+            })
+    }
+
+    /// Pulls until the feed is exhausted. Pipelined: the next page is fetched and decoded (on a
+    /// helper thread) while this one is applied; only the applying transaction moves the cursor,
+    /// so a kill at any instant loses and duplicates nothing.
     func pull(_ report: inout SyncReport, progress: (String, Int) -> Void) throws(SyncError) {
+        let since = try store { () throws(StoreError) in try registry.pullCursor() }
+        var fetched = try fetchPage(since: since)
         while true {
-            let since = try store { () throws(StoreError) in try registry.pullCursor() }
-            let answer = try send { () throws(TransportError) in try transport.get(path: "/v1/changes?since=\(since)&limit=\(options.pageSize)") }
+            let (page, answer) = fetched
             report.bytesSent += Int(answer.bytesSent)
             report.bytesReceived += Int(answer.bytesReceived)
-            let page: SyncFeedPage
-            do { page = try SyncFeedPage(json: try JSON.parse(bytes: answer.body)) } catch {
-                throw .invalidAnswer("feed page: \(error)")
+            let prefetch =
+                page.more && !page.entries.isEmpty
+                ? Background { [self] in Result { () throws(SyncError) in try fetchPage(since: page.next) } } : nil
+            let applied = Result { () throws(SyncError) in
+                try store { () throws(StoreError) in try registry.applyPulled(page.entries, next: page.next) }
             }
-            let entries = try page.entries.map { e throws(SyncError) -> PulledEntry in try Self.pulled(e) }
-            try store { () throws(StoreError) in try registry.applyPulled(entries, next: page.next) }
-            report.pulled += entries.count
-            progress("pull", entries.count)
-            if !page.more || page.entries.isEmpty { return }
+            let upcoming = prefetch?.wait()
+            try applied.get()
+            report.pulled += page.entries.count
+            progress("pull", page.entries.count)
+            guard let upcoming else { return }
+            fetched = try upcoming.get()
         }
+    }
+
+    /// One page of the feed after `since`, decoded.
+    func fetchPage(since: Int64) throws(SyncError) -> (PulledPage, HTTPTransport.Response) {
+        var answer = try send { () throws(TransportError) in
+            try transport.get(path: "/v1/changes?since=\(since)&limit=\(options.pageSize)")
+        }
+        let page = try Self.page(answer.body)
+        answer.body = []
+        return (page, answer)
+    }
+
+    static func page(_ body: [UInt8]) throws(SyncError) -> PulledPage {
+        if let fast = PulledPage.decodeFast(body) { return fast }
+        let page: SyncFeedPage
+        do { page = try SyncFeedPage(json: try JSON.parse(bytes: body)) } catch {
+            throw .invalidAnswer("feed page: \(error)")
+        }
+        return PulledPage(
+            entries: try page.entries.map { e throws(SyncError) -> PulledEntry in try pulled(e) }, next: page.next,
+            more: page.more)
     }
 
     /// Sends with retries: network errors, timeouts, 5xx and 429 back off and try again.
@@ -155,13 +242,13 @@ public final class SyncEngine {
     }
 
     static func pulled(_ e: FeedEntry) throws(SyncError) -> PulledEntry {
-        func change(_ c: WireChange?) throws(SyncError) -> ChangeLogEntry {
+        func change(_ c: WireChange?) throws(SyncError) -> RemoteChange {
             guard let c, let op = ChangeLogEntry.Operation(rawValue: c.op.rawValue), let origin = c.origin else {
                 throw .invalidAnswer("feed entry \(e.seq) has no change")
             }
-            return ChangeLogEntry(
-                remote: c.changeId, txId: c.txId, table: c.table, rowId: c.rowId, op: op,
-                changes: c.fields.map { .init(field: $0.key, old: $0.value.old, new: $0.value.new, baseRevision: $0.value.rev) },
+            return RemoteChange(
+                changeId: c.changeId, txId: c.txId, table: c.table, rowId: c.rowId, op: op,
+                fields: c.fields.map { .init(field: $0.key, old: $0.value.old, new: $0.value.new, baseRevision: $0.value.rev) },
                 conflictId: c.conflictId, hlc: c.hlc, author: c.author, origin: origin)
         }
         func conflict(_ c: WireConflict?) throws(SyncError) -> SyncConflict {

@@ -221,10 +221,9 @@ final class SimClinic {
     /// A duplicated delivery: the last answered batch sent again must get the same answer.
     func replayLastBatch(_ world: HubWorld) throws {
         _ = try engine.run()
-        guard let last = try registry.read({ r in try r.lastAnsweredBatch() }) else { return }
-        let body = SyncBatch(changes: last.entries.map(SyncEngine.wire)).json
-        var bytes = [UInt8]()
-        body.write(to: &bytes)
+        var writer = BatchBodyWriter()
+        guard let last = try registry.read({ r in try r.lastAnsweredBatch { try writer.append($0) } }) else { return }
+        let bytes = writer.finish()
         let transport = try HTTPTransport(baseURL: world.url, token: token)
         let first = try transport.post(path: "/v1/batches/\(last.batchId)", json: bytes)
         let second = try transport.post(path: "/v1/batches/\(last.batchId)", json: bytes)

@@ -1,19 +1,26 @@
 import RegistryCore
 
-/// A cursor over JSON bytes for the documents the hub reads in bulk (pushed batches, stored
-/// record state). Every method gives nil (or false) on anything RegistryCore's parser would
-/// refuse, or that the caller does not expect: the caller then falls back to the generic path.
-struct JSONCursor {
-    let bytes: UnsafeBufferPointer<UInt8>
-    var i = 0
+/// A cursor over JSON bytes for the documents read in bulk: pushed batches and stored record
+/// state at the hub, feed pages and receipts at the client. Every method gives nil (or false)
+/// on anything RegistryCore's parser would refuse, or that the caller does not expect: the
+/// caller then falls back to the generic path. Shared by the hub and the client (`package`),
+/// inlinable so that neither pays a call per byte across the module boundary.
+package struct JSONCursor {
+    package let bytes: UnsafeBufferPointer<UInt8>
+    package var i = 0
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    @inlinable package init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-    static let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), colon = UInt8(ascii: ":")
-    static let comma = UInt8(ascii: ","), openBrace = UInt8(ascii: "{"), closeBrace = UInt8(ascii: "}")
-    static let openBracket = UInt8(ascii: "["), closeBracket = UInt8(ascii: "]")
+    @inlinable package static var quote: UInt8 { 0x22 }
+    @inlinable package static var backslash: UInt8 { 0x5C }
+    @inlinable package static var colon: UInt8 { 0x3A }
+    @inlinable package static var comma: UInt8 { 0x2C }
+    @inlinable package static var openBrace: UInt8 { 0x7B }
+    @inlinable package static var closeBrace: UInt8 { 0x7D }
+    @inlinable package static var openBracket: UInt8 { 0x5B }
+    @inlinable package static var closeBracket: UInt8 { 0x5D }
 
-    mutating func skipSpace() {
+    @inlinable package mutating func skipSpace() {
         while i < bytes.count {
             let b = bytes[i]
             guard b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 else { return }
@@ -21,7 +28,7 @@ struct JSONCursor {
         }
     }
 
-    mutating func take(_ byte: UInt8) -> Bool {
+    @inlinable package mutating func take(_ byte: UInt8) -> Bool {
         skipSpace()
         guard i < bytes.count, bytes[i] == byte else { return false }
         i += 1
@@ -30,7 +37,7 @@ struct JSONCursor {
 
     /// Walks the members of an object, calling `member` with each key; the reader stands on
     /// the value when it is called.
-    mutating func object(_ member: (inout JSONCursor, String) -> Bool) -> Bool {
+    @inlinable package mutating func object(_ member: (inout JSONCursor, String) -> Bool) -> Bool {
         guard take(Self.openBrace) else { return false }
         if take(Self.closeBrace) { return true }
         while true {
@@ -42,7 +49,7 @@ struct JSONCursor {
     }
 
     /// A field value: text (at most the wire's limit), an integer or null.
-    mutating func value() -> FieldValue? {
+    @inlinable package mutating func value() -> FieldValue? {
         skipSpace()
         guard i < bytes.count else { return nil }
         switch bytes[i] {
@@ -53,12 +60,12 @@ struct JSONCursor {
     }
 
     /// True when only whitespace is left.
-    mutating func atEnd() -> Bool {
+    @inlinable package mutating func atEnd() -> Bool {
         skipSpace()
         return i == bytes.count
     }
 
-    mutating func literalNull() -> Bool {
+    @inlinable package mutating func literalNull() -> Bool {
         guard i + 4 <= bytes.count, bytes[i] == UInt8(ascii: "n"), bytes[i + 1] == UInt8(ascii: "u"),
             bytes[i + 2] == UInt8(ascii: "l"), bytes[i + 3] == UInt8(ascii: "l")
         else { return false }
@@ -67,21 +74,21 @@ struct JSONCursor {
     }
 
     /// `.some(nil)` for null, `.some(text)` for a string, nil when it is neither (or too long).
-    mutating func optionalString(max: Int) -> String?? {
+    @inlinable package mutating func optionalString(max: Int) -> String?? {
         skipSpace()
         if literalNull() { return .some(nil) }
         guard let s = string(max: max) else { return nil }
         return .some(s)
     }
 
-    mutating func string(max: Int) -> String? {
+    @inlinable package mutating func string(max: Int) -> String? {
         guard let s = string(), s.utf8.count <= max else { return nil }
         return s
     }
 
     /// A JSON string. Escapes are decoded as RegistryCore's parser does; anything it would
     /// refuse (control characters, bad escapes, lone surrogates, invalid UTF-8) gives nil.
-    mutating func string() -> String? {
+    @inlinable package mutating func string() -> String? {
         skipSpace()
         guard i < bytes.count, bytes[i] == Self.quote else { return nil }
         i += 1
@@ -103,7 +110,7 @@ struct JSONCursor {
         return nil
     }
 
-    mutating func escapedString(from start: Int) -> String? {
+    @inlinable package mutating func escapedString(from start: Int) -> String? {
         var out = Array(bytes[start..<i])
         while i < bytes.count {
             let b = bytes[i]
@@ -148,7 +155,7 @@ struct JSONCursor {
         return nil
     }
 
-    mutating func hex4() -> UInt32? {
+    @inlinable package mutating func hex4() -> UInt32? {
         guard i + 4 <= bytes.count else { return nil }
         var v: UInt32 = 0
         for k in 0..<4 {
@@ -168,7 +175,7 @@ struct JSONCursor {
 
     /// An integer as RegistryCore's parser reads one: optional minus, no leading zeros, no
     /// fraction or exponent, within Int64.
-    mutating func integer() -> Int64? {
+    @inlinable package mutating func integer() -> Int64? {
         skipSpace()
         var negative = false
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") {

@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One piece of work on a thread of its own; `wait()` joins the thread and gives its result.
+///
+/// The sync engine overlaps network and hub time with its own database work: the next batch
+/// is frozen while the current one is sent, the next feed page fetched while the current one
+/// is applied. The caller hands the work values it does not touch until `wait()` returns
+/// (the join orders every write of the thread before the read of the result), which is why
+/// this is `@unchecked Sendable`. `wait()` must be called exactly once.
+final class Background<T>: @unchecked Sendable {
+    private let box: ResultBox<T>
+    private var thread: pthread_t?
+
+    init(_ work: @escaping () -> T) {
+        let box = ResultBox<T>()
+        self.box = box
+        let job = Job { box.value = work() }
+        let context = Unmanaged.passRetained(job).toOpaque()
+        var t = pthread_t()
+        if pthread_create(&t, nil, runJob, context) == 0 {
+            thread = t
+        } else {
+            // No thread to be had: do the work here, in order.
+            Unmanaged<Job>.fromOpaque(context).release()
+            box.value = work()
+        }
+    }
+
+    func wait() -> T {
+        if let t = thread {
+            pthread_join(t, nil)
+            thread = nil
+        }
+        return box.value!
+    }
+}
+
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}
+
+private final class Job: @unchecked Sendable {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
+}
+
+private func runJob(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    Unmanaged<Job>.fromOpaque(context!).takeRetainedValue().run()
+    return nil
+}

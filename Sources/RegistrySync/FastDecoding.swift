@@ -1,0 +1,291 @@
+import RegistryCore
+import RegistryStore
+
+// Feed pages and receipts decoded straight from their bytes, without building a JSON tree and
+// the wire types first: a pulled page of 5,000 changes would otherwise allocate and free a
+// tree of some 200,000 nodes, then a dictionary per change. The fast path accepts exactly
+// what the generic path (`SyncFeedPage(json:)`, `SyncReceipt(json:)`) accepts and gives the
+// same result; on anything unusual (a conflict entry, an unknown key, a limit exceeded,
+// field names out of order) it gives up and the generic path decides, so error messages come
+// from one place. A test holds the two together.
+
+/// A decoded feed page, ready to apply.
+struct PulledPage {
+    var entries: [PulledEntry]
+    var next: Int64
+    var more: Bool
+}
+
+/// A decoded receipt: one outcome per result, in order.
+struct DecodedReceipt {
+    var batchId: String
+    var outcomes: [PushOutcome]
+}
+
+extension PulledPage {
+    /// The page in `bytes`, or nil when the generic decoder must decide.
+    static func decodeFast(_ bytes: [UInt8]) -> PulledPage? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = JSONCursor(bytes: buffer)
+            return reader.feedPage()
+        }
+    }
+}
+
+extension DecodedReceipt {
+    /// The receipt in `bytes`, or nil when the generic decoder must decide.
+    static func decodeFast(_ bytes: [UInt8]) -> DecodedReceipt? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = JSONCursor(bytes: buffer)
+            return reader.receipt()
+        }
+    }
+}
+
+extension JSONCursor {
+    mutating func feedPage() -> PulledPage? {
+        var entries: [PulledEntry]?, next: Int64?, more: Bool?
+        let ok = object { r, key in
+            switch key {
+            case "entries":
+                entries = r.feedEntries()
+                return entries != nil
+            case "next":
+                next = r.integer()
+                return next != nil
+            case "more":
+                more = r.boolean()
+                return more != nil
+            default: return false
+            }
+        }
+        guard ok, atEnd(), let entries, let next, let more else { return nil }
+        return PulledPage(entries: entries, next: next, more: more)
+    }
+
+    mutating func boolean() -> Bool? {
+        skipSpace()
+        if i + 4 <= bytes.count, bytes[i] == UInt8(ascii: "t"), bytes[i + 1] == UInt8(ascii: "r"),
+            bytes[i + 2] == UInt8(ascii: "u"), bytes[i + 3] == UInt8(ascii: "e")
+        {
+            i += 4
+            return true
+        }
+        if i + 5 <= bytes.count, bytes[i] == UInt8(ascii: "f"), bytes[i + 1] == UInt8(ascii: "a"),
+            bytes[i + 2] == UInt8(ascii: "l"), bytes[i + 3] == UInt8(ascii: "s"), bytes[i + 4] == UInt8(ascii: "e")
+        {
+            i += 5
+            return false
+        }
+        return nil
+    }
+
+    mutating func feedEntries() -> [PulledEntry]? {
+        guard take(Self.openBracket) else { return nil }
+        var entries = [PulledEntry]()
+        entries.reserveCapacity(min(10_000, bytes.count / 300 + 1))
+        if take(Self.closeBracket) { return entries }
+        while true {
+            guard let e = feedEntry() else { return nil }
+            entries.append(e)
+            if take(Self.comma) { continue }
+            return take(Self.closeBracket) ? entries : nil
+        }
+    }
+
+    /// A `change` entry; conflicts and resolutions are left to the generic path (they are rare).
+    mutating func feedEntry() -> PulledEntry? {
+        var seq: Int64?, kind: String?, change: RemoteChange?
+        let ok = object { r, key in
+            switch key {
+            case "seq":
+                seq = r.integer()
+                return seq != nil
+            case "kind":
+                kind = r.string(max: 200)
+                return kind != nil
+            case "change":
+                change = r.remoteChange()
+                return change != nil
+            default: return false
+            }
+        }
+        guard ok, kind == "change", let seq, let change else { return nil }
+        return .change(seq: seq, change)
+    }
+
+    /// A change as `WireChange(json:)` reads one (the same limits), with an origin, its field
+    /// names in ascending order (as the hub writes them).
+    mutating func remoteChange() -> RemoteChange? {
+        var changeId: String?, txId: String?, table: String?, rowId: String?, op: ChangeLogEntry.Operation?
+        var hlc: String?, author: String?, fields: [ChangeLogEntry.FieldChange]?
+        var origin: String??, conflictId: String??
+        let ok = object { r, key in
+            switch key {
+            case "changeId":
+                changeId = r.string(max: 64)
+                return changeId != nil
+            case "txId":
+                txId = r.string(max: 64)
+                return txId != nil
+            case "table":
+                table = r.string(max: 64)
+                return table != nil
+            case "rowId":
+                rowId = r.string(max: 64)
+                return rowId != nil
+            case "hlc":
+                hlc = r.string(max: 32)
+                return hlc != nil
+            case "author":
+                author = r.string(max: 128)
+                return author != nil
+            case "op":
+                op = r.string(max: 200).flatMap(ChangeLogEntry.Operation.init(rawValue:))
+                return op != nil
+            case "fields":
+                fields = r.sortedFields()
+                return fields != nil
+            case "origin":
+                origin = r.optionalString(max: 64)
+                return origin != nil
+            case "conflictId":
+                conflictId = r.optionalString(max: 64)
+                return conflictId != nil
+            default: return false
+            }
+        }
+        guard ok, let changeId, let txId, let table, let rowId, let op, let hlc, let author, let fields,
+            let origin = origin ?? nil
+        else { return nil }
+        return RemoteChange(
+            changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields,
+            conflictId: conflictId ?? nil, hlc: hlc, author: author, origin: origin)
+    }
+
+    /// `{"name":{"new":v,"old":v,"rev":n},…}` with names strictly ascending (so each once).
+    mutating func sortedFields() -> [ChangeLogEntry.FieldChange]? {
+        var fields = [ChangeLogEntry.FieldChange]()
+        fields.reserveCapacity(12)
+        let ok = object { r, name in
+            guard name.utf8.count <= 64, fields.last.map({ $0.field < name }) ?? true, let f = r.fieldChange(name)
+            else { return false }
+            fields.append(f)
+            return true
+        }
+        return ok ? fields : nil
+    }
+
+    mutating func fieldChange(_ name: String) -> ChangeLogEntry.FieldChange? {
+        var old: FieldValue = .null, new: FieldValue?, rev: Int64 = 0
+        let ok = object { r, key in
+            switch key {
+            case "new":
+                new = r.value()
+                return new != nil
+            case "old":
+                guard let v = r.value() else { return false }
+                old = v
+            case "rev":
+                r.skipSpace()
+                if r.literalNull() {
+                    rev = 0
+                } else {
+                    guard let n = r.integer() else { return false }
+                    rev = n
+                }
+            default: return false
+            }
+            return true
+        }
+        guard ok, let new else { return nil }
+        return ChangeLogEntry.FieldChange(field: name, old: old, new: new, baseRevision: rev)
+    }
+
+    mutating func receipt() -> DecodedReceipt? {
+        var batchId: String?, outcomes: [PushOutcome]?
+        let ok = object { r, key in
+            switch key {
+            case "batchId":
+                batchId = r.string(max: 200)
+                return batchId != nil
+            case "results":
+                outcomes = r.outcomes()
+                return outcomes != nil
+            default: return false
+            }
+        }
+        guard ok, atEnd(), let batchId, let outcomes else { return nil }
+        return DecodedReceipt(batchId: batchId, outcomes: outcomes)
+    }
+
+    mutating func outcomes() -> [PushOutcome]? {
+        guard take(Self.openBracket) else { return nil }
+        var out = [PushOutcome]()
+        out.reserveCapacity(min(SyncBatch.maxChanges, bytes.count / 60 + 1))
+        if take(Self.closeBracket) { return out }
+        while true {
+            guard let o = outcome() else { return nil }
+            out.append(o)
+            if take(Self.comma) { continue }
+            return take(Self.closeBracket) ? out : nil
+        }
+    }
+
+    /// One result. `conflictIds` are not kept (the feed delivers the conflicts themselves).
+    mutating func outcome() -> PushOutcome? {
+        var changeId: String?, status: PushOutcome.Status?, seq: Int64??, reason: String??
+        var revisions = [FieldRevision]()
+        let ok = object { r, key in
+            switch key {
+            case "changeId":
+                changeId = r.string(max: 200)
+                return changeId != nil
+            case "status":
+                status = r.string(max: 200).flatMap(PushOutcome.Status.init(rawValue:))
+                return status != nil
+            case "seq":
+                r.skipSpace()
+                if r.literalNull() {
+                    seq = .some(nil)
+                } else {
+                    guard let n = r.integer() else { return false }
+                    seq = .some(n)
+                }
+                return true
+            case "reason":
+                reason = r.optionalString(max: 2000)
+                return reason != nil
+            case "revisions":
+                revisions.removeAll()
+                return r.object { r, field in
+                    guard let n = r.integer() else { return false }
+                    revisions.append(FieldRevision(field: field, revision: n))
+                    return true
+                }
+            case "conflictIds":
+                return r.stringArray()
+            default: return false
+            }
+        }
+        guard ok, let changeId, let status else { return nil }
+        // A repeated revision name: the generic decoder keeps the last; leave it to that.
+        if revisions.count > 1 {
+            var seen = Set<String>()
+            for r in revisions where !seen.insert(r.field).inserted { return nil }
+        }
+        return PushOutcome(
+            changeId: changeId, status: status, hubSeq: seq ?? nil, revisions: revisions, reason: reason ?? nil)
+    }
+
+    /// An array of strings, skipped.
+    mutating func stringArray() -> Bool {
+        guard take(Self.openBracket) else { return false }
+        if take(Self.closeBracket) { return true }
+        while true {
+            guard string() != nil else { return false }
+            if take(Self.comma) { continue }
+            return take(Self.closeBracket)
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import RegistryCore
+import RegistryStore
+
+/// Writes a pushed batch's body straight from the outbox rows, without building `WireChange`s
+/// and a JSON tree first (that generic path spent most of a push's client CPU).
+///
+/// The bytes are exactly those of the generic path, `SyncBatch(changes: entries.map(SyncEngine.wire)).json`
+/// (a test holds the two together): a batch frozen and sent by an older client is resent with
+/// the same body after an upgrade, so the hub recognises the retry. The stored `fields` text is
+/// the canonical JSON the wire carries, so it is copied as it is once checked to be canonical;
+/// a row with anything unusual (text needing escapes, non-ASCII text, a non-canonical `fields`)
+/// goes through the generic path.
+struct BatchBodyWriter {
+    private(set) var bytes: [UInt8]
+    private var count = 0
+
+    init(capacity: Int = 1 << 20) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(contentsOf: #"{"changes":["#.utf8)
+    }
+
+    /// Appends one change.
+    mutating func append(_ row: OutboxRow) throws(StoreError) {
+        if count > 0 { bytes.append(UInt8(ascii: ",")) }
+        count += 1
+        if !appendFast(row) { SyncEngine.wire(try row.entry()).json.write(to: &bytes) }
+    }
+
+    /// The finished body.
+    mutating func finish() -> [UInt8] {
+        bytes.append(contentsOf: "]}".utf8)
+        return bytes
+    }
+
+    /// Writes the change when every part can be copied as it is; false (nothing written) otherwise.
+    private mutating func appendFast(_ r: OutboxRow) -> Bool {
+        guard Self.plain(r.author), Self.plain(r.changeId), Self.plain(r.hlc), Self.plain(r.op), Self.plain(r.rowId),
+            Self.plain(r.table), Self.plain(r.txId), r.conflictId.map(Self.plain) ?? true,
+            CanonicalFields.isCanonical(r.fields)
+        else { return false }
+        func member(_ key: StaticString, _ value: UnsafeBufferPointer<UInt8>, first: Bool = false) {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+            bytes.append(contentsOf: #"":""#.utf8)
+            bytes.append(contentsOf: value)
+            bytes.append(UInt8(ascii: "\""))
+        }
+        bytes.append(UInt8(ascii: "{"))
+        member("author", r.author, first: true)
+        member("changeId", r.changeId)
+        if let c = r.conflictId { member("conflictId", c) }
+        bytes.append(contentsOf: #","fields":"#.utf8)
+        bytes.append(contentsOf: r.fields)
+        member("hlc", r.hlc)
+        member("op", r.op)
+        member("rowId", r.rowId)
+        member("table", r.table)
+        member("txId", r.txId)
+        bytes.append(UInt8(ascii: "}"))
+        return true
+    }
+
+    /// Printable ASCII without `"` or `\`: JSON's canonical spelling is the bytes themselves.
+    static func plain(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        for b in text where b < 0x20 || b > 0x7F || b == 0x22 || b == 0x5C { return false }
+        return true
+    }
+}
+
+/// Checks that a change log `fields` text is exactly what the canonical writer gives for it:
+/// `{"name":{"new":V,"old":V,"rev":N},…}` with names in ascending order, no spaces, values
+/// null, integers or plain ASCII strings.
+enum CanonicalFields {
+    static func isCanonical(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        var r = Reader(bytes: text)
+        guard r.take("{") else { return false }
+        if r.take("}") { return r.i == text.count }
+        var previous: UnsafeBufferPointer<UInt8>?
+        while true {
+            guard let name = r.plainString(), name.count > 0 else { return false }
+            if let p = previous, !p.lexicographicallyPrecedes(name) { return false }
+            previous = name
+            guard r.take(#":{"new":"#), r.value(), r.take(#","old":"#), r.value(), r.take(#","rev":"#), r.integer(),
+                r.take("}")
+            else { return false }
+            if r.take(",") { continue }
+            return r.take("}") && r.i == text.count
+        }
+    }
+
+    struct Reader {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var i = 0
+
+        mutating func take(_ literal: StaticString) -> Bool {
+            let n = literal.utf8CodeUnitCount
+            guard i + n <= bytes.count else { return false }
+            for k in 0..<n where bytes[i + k] != literal.utf8Start[k] { return false }
+            i += n
+            return true
+        }
+
+        /// A string of printable ASCII without escapes; its content.
+        mutating func plainString() -> UnsafeBufferPointer<UInt8>? {
+            guard i < bytes.count, bytes[i] == 0x22 else { return nil }
+            let start = i + 1
+            var k = start
+            while k < bytes.count {
+                let b = bytes[k]
+                if b == 0x22 {
+                    i = k + 1
+                    return UnsafeBufferPointer(rebasing: bytes[start..<k])
+                }
+                if b < 0x20 || b > 0x7F || b == 0x5C { return nil }
+                k += 1
+            }
+            return nil
+        }
+
+        /// `null`, a canonical integer or a plain string.
+        mutating func value() -> Bool {
+            guard i < bytes.count else { return false }
+            switch bytes[i] {
+            case 0x22: return plainString() != nil
+            case UInt8(ascii: "n"): return take("null")
+            default: return integer()
+            }
+        }
+
+        /// An Int64 as `DecimalText` writes one: no leading zeros, no "-0", no fraction.
+        mutating func integer() -> Bool {
+            var k = i
+            var negative = false
+            if k < bytes.count && bytes[k] == UInt8(ascii: "-") {
+                negative = true
+                k += 1
+            }
+            let digits = k
+            var magnitude: UInt64 = 0
+            while k < bytes.count, bytes[k] >= 48, bytes[k] <= 57 {
+                let (m, o1) = magnitude.multipliedReportingOverflow(by: 10)
+                let (n, o2) = m.addingReportingOverflow(UInt64(bytes[k] - 48))
+                if o1 || o2 { return false }
+                magnitude = n
+                k += 1
+            }
+            let count = k - digits
+            guard count > 0, !(count > 1 && bytes[digits] == 48) else { return false }
+            if negative {
+                guard magnitude != 0, magnitude <= UInt64(Int64.max) + 1 else { return false }
+            } else {
+                guard magnitude <= UInt64(Int64.max) else { return false }
+            }
+            i = k
+            return true
+        }
+    }
+}
