@@ -16,7 +16,7 @@ extension PostgresHubStore {
                     while true {
                         do {
                             return try await apply(batch, lookups, id: id, clinic: clinic, bodySHA256: bodySHA256, c)
-                        } catch  where attempt < 3 && Self.isWorthRetrying(error) && !c.isClosed {
+                        } catch where attempt < 3 && Self.isWorthRetrying(error) && !c.isClosed {
                             attempt += 1
                         }
                     }

@@ -123,7 +123,7 @@ public final class PostgresHubStore: HubStore {
             return try await client.withConnection { connection in
                 try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
             }
-        } catch  where Self.lostConnection(error) {
+        } catch where Self.lostConnection(error) {
             return try await client.withConnection { connection in
                 try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
             }
