@@ -2,10 +2,10 @@ import Synchronization
 
 /// Lets a few batches at a time into the database, in arrival order.
 ///
-/// Batches apply one at a time behind the counter lock anyway; a batch waiting there holds a
-/// pooled connection, and with many clinics pushing at once the waiting batches would hold every
-/// connection, so that feed reads and token lookups queued behind them. Two in the database keep
-/// the lock handed over inside PostgreSQL; the rest wait here, holding nothing.
+/// A batch in the database holds a pooled connection, and at the end waits for the counter lock;
+/// with many clinics pushing at once the batches would hold every connection, so that feed reads
+/// and token lookups queued behind them. A few in the database keep the lock handed over inside
+/// PostgreSQL and read side by side; the rest wait here, holding nothing.
 final class BatchGate: Sendable {
     private let state: Mutex<(free: Int, waiting: [CheckedContinuation<Void, Never>])>
 

@@ -56,6 +56,9 @@ final class PostgresConnectionWatch: Sendable {
     var watchedConnections: Int { state.withLock { $0.connections.count } }
 }
 
+/// The connection closed while work used it.
+struct ConnectionClosed: Error {}
+
 /// One answer, from whichever comes first.
 private final class FirstAnswer<T: Sendable>: Sendable {
     private let continuation: Mutex<CheckedContinuation<T, any Error>?>
@@ -80,7 +83,7 @@ extension PostgresConnection {
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let answer = FirstAnswer(continuation)
             let token = watch.watch(self) {
-                answer.resume(with: .failure(HubError.database("cannot reach PostgreSQL (the connection closed)")))
+                answer.resume(with: .failure(ConnectionClosed()))
             }
             Task {
                 let result: Result<T, any Error>

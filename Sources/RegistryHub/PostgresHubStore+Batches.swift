@@ -6,42 +6,108 @@ extension PostgresHubStore {
     public func applyBatch(_ batch: SyncBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
     {
-        // Work out what to look up before taking the lock: the lock is held until commit.
         let lookups = Lookups(BatchApplication.needs(of: batch))
         return try await postgresErrors(nil) {
-            try await batchGate.pass { try await apply(batch, lookups, id: id, clinic: clinic, bodySHA256: bodySHA256) }
+            try await batchGate.pass {
+                try await withConnection { [self] c in
+                    // A batch that met another's commit of the same new record, change id or
+                    // batch id (a unique key) or a deadlock is tried again: it then sees the commit.
+                    var attempt = 1
+                    while true {
+                        do {
+                            return try await apply(batch, lookups, id: id, clinic: clinic, bodySHA256: bodySHA256, c)
+                        } catch where attempt < 3 && Self.isWorthRetrying(error) && !c.isClosed {
+                            attempt += 1
+                        }
+                    }
+                }
+            }
         }
     }
 
-    /// One batch in one transaction: lock, load, apply, write.
-    func apply(_ batch: SyncBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String) async throws
-        -> BatchOutcome
-    {
-        try await withConnection { [self] connection in
-            try await connection.withTransaction(logger: logger) { c -> BatchOutcome in
-                // The lock every batch queues for, and the stored receipt of a retry.
-                var lastSeq: Int64?
-                var stored: (clinic: String, sha256: String, gzip: ByteBuffer)?
-                for try await row in try await c.execute(LockCounter(batchId: id), logger: logger) {
-                    let (seq, storedClinic, storedSHA256, gzip) = try row.decode(
-                        (Int64, String?, String?, ByteBuffer?).self)
-                    lastSeq = seq
-                    if let storedClinic, let storedSHA256, let gzip { stored = (storedClinic, storedSHA256, gzip) }
-                }
-                guard let lastSeq else { throw HubError.database("hub_counter has no row") }
-                if let stored {
-                    guard stored.clinic == clinic && stored.sha256 == bodySHA256 else { return .idTaken }
-                    return .receipt(try StoredReceipt.inflate(Array(stored.gzip.readableBytesView), batchId: id))
-                }
-                var application = BatchApplication(
-                    batchId: id, clinic: clinic, snapshot: try await snapshot(c, lookups, lastSeq: lastSeq))
-                let effects = application.apply(batch)
-                try await write(
-                    effects, batchId: id, clinic: clinic, bodySHA256: bodySHA256, changeCount: batch.changes.count,
-                    lastSeq: lastSeq, c)
-                return .receipt(effects.receiptJSON)
+    /// One batch in one transaction. Nothing waits for the one counter lock while it reads: the
+    /// records the batch touches are locked row by row (FOR UPDATE, in key order), so batches
+    /// touching the same records apply one after the other and others side by side. The counter
+    /// lock, which numbers feed entries gap-free in commit order, is taken last and held only
+    /// while the batch is applied in memory, written and committed; the write and the COMMIT go
+    /// out together (no round trip between them while the lock is held).
+    func apply(
+        _ batch: SyncBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String,
+        _ c: PostgresConnection
+    ) async throws -> BatchOutcome {
+        // BEGIN, the stored answer of a retried batch id, and the touched records, locked.
+        let begun = c.collect("BEGIN", logger: logger)
+        let storedBatch = c.collect(
+            "SELECT clinic, body_sha256, receipt_gzip FROM hub_batches WHERE batch_id = \(id)", logger: logger)
+        let touched = c.collect(LoadTouched.query(lookups), logger: logger)
+        let conflicts =
+            lookups.conflictIds.isEmpty
+            ? nil
+            : c.collect(
+                "SELECT conflict FROM hub_conflicts WHERE id = ANY(\(lookups.conflictIds)::text[]) ORDER BY id FOR UPDATE",
+                logger: logger)
+        do {
+            _ = try await begun.get()
+            if let row = try await storedBatch.get().rows.first {
+                _ = try? await touched.get()
+                _ = try? await conflicts?.get()
+                try await c.finish(commit: false, logger: logger)
+                let (storedClinic, storedSHA256, gzip) = try row.decode((String, String, ByteBuffer).self)
+                guard storedClinic == clinic && storedSHA256 == bodySHA256 else { return .idTaken }
+                return .receipt(try StoredReceipt.inflate(Array(gzip.readableBytesView), batchId: id))
             }
+            var snapshot = try await snapshot(c, touched: try await touched.get().rows)
+            if let conflicts {
+                for row in try await conflicts.get().rows {
+                    let conflict = try WireConflict.stored(try row.decode(String.self))
+                    snapshot.conflicts[conflict.id] = conflict
+                }
+            }
+            let existed = Set(snapshot.records.keys)
+
+            // The counter lock: from here to COMMIT, every other batch waits.
+            var lastSeq: Int64?
+            for try await row in try await c.execute(LockCounter(), logger: logger) {
+                lastSeq = try row.decode(Int64.self)
+            }
+            guard let lastSeq else { throw HubError.database("hub_counter has no row") }
+            snapshot.lastSeq = lastSeq
+            var application = BatchApplication(batchId: id, clinic: clinic, snapshot: snapshot)
+            let effects = application.apply(batch)
+            let write = WriteBatch(
+                effects: effects, existed: existed, batchId: id, clinic: clinic, bodySHA256: bodySHA256,
+                changeCount: batch.changes.count, lastSeq: lastSeq)
+            let written = c.collect(write.query, logger: logger)
+            let resolved = effects.resolvedConflicts
+            // After the insert above: a conflict raised and resolved in one batch is updated too.
+            let resolutions =
+                resolved.isEmpty
+                ? nil
+                : c.collect(
+                    """
+                    UPDATE hub_conflicts SET status = 'resolved', resolved_seq = r.seq, conflict = r.conflict
+                    FROM unnest(\(resolved.map(\.conflict.id))::text[], \(resolved.map(\.seq))::bigint[],
+                        \(resolved.map(\.json))::text[]) AS r(id, seq, conflict)
+                    WHERE hub_conflicts.id = r.id
+                    """, logger: logger)
+            let committed = c.collect("COMMIT", logger: logger)
+            // An error in the write or the resolutions turns that COMMIT into a rollback.
+            try write.check(try await written.get())
+            _ = try await resolutions?.get()
+            let tag = try await committed.get().metadata.command
+            guard tag == "COMMIT" else { throw HubError.database("PostgreSQL answered \(tag) to COMMIT") }
+            return .receipt(effects.receiptJSON)
+        } catch {
+            if !c.isClosed { try? await c.finish(commit: false, logger: logger) }
+            throw error
         }
+    }
+
+    /// A unique key taken by another batch's commit (a retried batch id, a change id sent again,
+    /// a new record created meanwhile), a deadlock, a serialization failure: tried again.
+    static func isWorthRetrying(_ error: any Error) -> Bool {
+        guard let e = error as? PSQLError, e.code == .server, let state = e.serverInfo?[.sqlState] else { return false }
+        return ["23505", "40P01", "40001"].contains(state)
     }
 
     /// The keys a batch needs, each once, as arrays to bind.
@@ -65,12 +131,12 @@ extension PostgresHubStore {
         }
     }
 
-    /// Loads the records, earlier answers and conflicts a batch can touch, under the lock. The
-    /// records and earlier answers come in one statement (one round trip while the lock is held).
-    func snapshot(_ c: PostgresConnection, _ keys: Lookups, lastSeq: Int64) async throws -> HubSnapshot {
-        var snapshot = HubSnapshot(lastSeq: lastSeq)
+    /// The records a batch touches (locked) and its changes answered before, with the receipts
+    /// those answers are in.
+    func snapshot(_ c: PostgresConnection, touched: [PostgresRow]) async throws -> HubSnapshot {
+        var snapshot = HubSnapshot()
         var earlier = [StoredAnswer]()
-        for row in try await c.allRows(LoadTouched.query(keys), logger: logger) {
+        for row in touched {
             let (kind, a, b, c, fields, batchRow, position) = try row.decode(
                 (String, String, String, String, String, Int64, Int32).self)
             if kind == "r" {
@@ -97,41 +163,7 @@ extension PostgresHubStore {
                 return gzip
             }
         }
-        if !keys.conflictIds.isEmpty {
-            let rows = try await c.allRows(
-                "SELECT conflict FROM hub_conflicts WHERE id = ANY(\(keys.conflictIds)::text[])", logger: logger)
-            for row in rows {
-                let text = try row.decode(String.self)
-                let conflict = try WireConflict.stored(text)
-                snapshot.conflicts[conflict.id] = conflict
-            }
-        }
         return snapshot
-    }
-
-    /// Writes what a batch produced in one statement (``WriteBatch``), then the rare conflict
-    /// resolutions; the caller's transaction makes it all or nothing.
-    func write(
-        _ effects: BatchEffects, batchId: String, clinic: String, bodySHA256: String, changeCount: Int,
-        lastSeq: Int64, _ c: PostgresConnection
-    ) async throws {
-        var written = 0
-        let statement = WriteBatch(
-            effects: effects, batchId: batchId, clinic: clinic, bodySHA256: bodySHA256, changeCount: changeCount,
-            lastSeq: lastSeq)
-        for try await _ in try await c.execute(statement, logger: logger) { written += 1 }
-        guard written == 1 else { throw HubError.database("the batch row was not written") }
-        let resolved = effects.resolvedConflicts
-        if !resolved.isEmpty {
-            // After the insert above: a conflict raised and resolved in one batch is updated too.
-            try await c.run(
-                """
-                UPDATE hub_conflicts SET status = 'resolved', resolved_seq = r.seq, conflict = r.conflict
-                FROM unnest(\(resolved.map(\.conflict.id))::text[], \(resolved.map(\.seq))::bigint[],
-                    \(resolved.map(\.json))::text[]) AS r(id, seq, conflict)
-                WHERE hub_conflicts.id = r.id
-                """, logger: logger)
-        }
     }
 }
 
@@ -142,8 +174,19 @@ extension PostgresConnection {
     /// restarted during a large feed read; a query read whole never leaves rows waiting. Use it
     /// for any statement that can return many rows.
     func allRows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        let result: EventLoopFuture<PostgresQueryResult> = self.query(query, logger: logger)
-        return Array(try await result.get())
+        try await collect(query, logger: logger).get().rows
+    }
+
+    /// Sends `query` now and returns its whole result to come. Statements sent one after another
+    /// run in that order; a caller that sends the next before awaiting the first saves a round
+    /// trip (a transaction's last write and its COMMIT go out together). Read whole, as above.
+    func collect(_ query: PostgresQuery, logger: Logger) -> EventLoopFuture<PostgresQueryResult> {
+        self.query(query, logger: logger)
+    }
+
+    /// COMMIT or ROLLBACK.
+    func finish(commit: Bool, logger: Logger) async throws {
+        _ = try await collect(commit ? "COMMIT" : "ROLLBACK", logger: logger).get()
     }
 
     /// Runs a statement to its end and counts the rows it returned. An error raised while the

@@ -1,10 +1,8 @@
 import PostgresNIO
 import RegistryCore
 
-// The statements every batch runs while it holds the counter lock, prepared once per connection:
-// no parse or plan per batch (about 2 ms of the lock's time otherwise); LoadTouched, which can
-// return many rows, is the exception (see there). Rows come back as `PostgresRow`, decoded where
-// they are read; every value is a bind parameter.
+// The statements of a batch. Rows come back as `PostgresRow`, decoded where they are read; every
+// value is a bind parameter.
 
 /// A hub statement whose rows are decoded by the caller.
 protocol HubStatement: PostgresPreparedStatement where Row == PostgresRow {}
@@ -13,32 +11,30 @@ extension HubStatement {
     func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }
 
-/// Takes the lock every batch queues for and reads the newest seq, with the stored receipt of
-/// a retried batch id.
+/// Takes the lock that numbers feed entries and reads the newest seq: the last thing a batch
+/// does before it writes and commits.
 struct LockCounter: HubStatement {
-    static let name = "emreg_hub_lock_counter"
-    static let sql = """
-        SELECT h.last_seq, b.clinic, b.body_sha256, b.receipt_gzip
-        FROM hub_counter h LEFT JOIN hub_batches b ON b.batch_id = $1
-        WHERE h.id = 1 FOR UPDATE OF h
-        """
-    var batchId: String
+    static let name = "emreg_hub_lock_counter_v2"
+    static let sql = "SELECT last_seq FROM hub_counter WHERE id = 1 FOR UPDATE"
 
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 1)
-        b.append(batchId)
-        return b
-    }
+    func makeBindings() throws -> PostgresBindings { PostgresBindings() }
 }
 
-/// The records and earlier answers a batch touches: kind 'r' rows are records (table, row id,
-/// origin, fields), kind 'c' rows answers (change id, clinic, status, batch row, position).
-/// Not prepared: it can return many rows, which are read whole (``PostgresConnection/allRows``).
+/// The records a batch touches, locked in key order (so two batches never wait for each other
+/// both ways), and its changes answered before: kind 'r' rows are records (table, row id, origin,
+/// fields), kind 'c' rows answers (change id, clinic, status, batch row, position). Not prepared:
+/// it can return many rows, which are read whole (``PostgresConnection/allRows``), and a plan made
+/// for the actual keys finds them by index however many there are.
 enum LoadTouched {
     static let sql = """
-        SELECT 'r', r.table_name, r.row_id, r.origin, r.fields, 0::bigint, 0
-        FROM unnest($1::text[], $2::text[]) AS k(table_name, row_id)
-        JOIN hub_records r ON r.table_name = k.table_name AND r.row_id = k.row_id
+        WITH records AS (
+            SELECT r.table_name, r.row_id, r.origin, r.fields
+            FROM unnest($1::text[], $2::text[]) AS k(table_name, row_id)
+            JOIN hub_records r ON r.table_name = k.table_name AND r.row_id = k.row_id
+            ORDER BY r.table_name, r.row_id
+            FOR UPDATE OF r
+        )
+        SELECT 'r', table_name, row_id, origin, fields, 0::bigint, 0 FROM records
         UNION ALL
         SELECT 'c', change_id, clinic, status, '', batch, position FROM hub_changes
         WHERE change_id = ANY($3::text[])
@@ -54,10 +50,14 @@ enum LoadTouched {
 }
 
 /// Everything a batch produced but conflict resolutions, in one statement: the batch row with its
-/// receipt, feed entries, records, answers, raised conflicts and the counter, each table's rows
-/// bound as arrays. Returns the batch row's id.
-struct WriteBatch: HubStatement {
-    static let name = "emreg_hub_write_batch"
+/// receipt, feed entries, new and changed records, answers, raised conflicts and the counter,
+/// each table's rows bound as arrays. Returns the batch row's id. Sent unprepared, so that the
+/// COMMIT can follow it at once: any check must fail the statement itself, in the database.
+///
+/// A record the batch found missing is inserted without ON CONFLICT: if another batch created it
+/// since (it could not be locked: it did not exist), the insert fails on the primary key, the
+/// transaction rolls back and the batch is tried again, now seeing the record.
+struct WriteBatch {
     static let sql = """
         WITH batch AS (
             INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
@@ -66,33 +66,41 @@ struct WriteBatch: HubStatement {
         ), feed AS (
             INSERT INTO hub_feed (seq, kind, entry)
             SELECT * FROM unnest($7::bigint[], $8::text[], $9::text[])
-        ), records AS (
+        ), inserted AS (
             INSERT INTO hub_records (table_name, row_id, origin, deleted, fields)
             SELECT * FROM unnest($10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[])
-            ON CONFLICT (table_name, row_id) DO UPDATE SET deleted = excluded.deleted, fields = excluded.fields
+        ), updated AS (
+            UPDATE hub_records r SET deleted = u.deleted, fields = u.fields
+            FROM unnest($15::text[], $16::text[], $17::boolean[], $18::text[]) AS u(table_name, row_id, deleted, fields)
+            WHERE r.table_name = u.table_name AND r.row_id = u.row_id
         ), answers AS (
             INSERT INTO hub_changes (change_id, clinic, status, batch, position)
             SELECT a.change_id, a.clinic, a.status, (SELECT id FROM batch), a.position
-            FROM unnest($15::text[], $16::text[], $17::text[], $18::integer[]) AS a(change_id, clinic, status, position)
+            FROM unnest($19::text[], $20::text[], $21::text[], $22::integer[]) AS a(change_id, clinic, status, position)
         ), raised AS (
             INSERT INTO hub_conflicts (id, table_name, row_id, field, status, raised_seq, conflict)
             SELECT r.id, r.table_name, r.row_id, r.field, 'open', r.seq, r.conflict
-            FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::bigint[], $24::text[])
+            FROM unnest($23::text[], $24::text[], $25::text[], $26::text[], $27::bigint[], $28::text[])
                 AS r(id, table_name, row_id, field, seq, conflict)
         ), counter AS (
-            UPDATE hub_counter SET last_seq = $25 WHERE id = 1
+            UPDATE hub_counter SET last_seq = $29 WHERE id = 1
         )
         SELECT id FROM batch
         """
     var effects: BatchEffects
+    /// The records that existed (and were locked) when the batch read them.
+    var existed: Set<RecordKey>
     var batchId: String
     var clinic: String
     var bodySHA256: String
     var changeCount: Int
     var lastSeq: Int64
 
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 25)
+    var newRecords: [(key: RecordKey, record: HubRecord)] { effects.records.filter { !existed.contains($0.key) } }
+    var changedRecords: [(key: RecordKey, record: HubRecord)] { effects.records.filter { existed.contains($0.key) } }
+
+    var query: PostgresQuery {
+        var b = PostgresBindings(capacity: 29)
         b.append(batchId)
         b.append(clinic)
         b.append(bodySHA256)
@@ -102,11 +110,17 @@ struct WriteBatch: HubStatement {
         b.append(effects.feed.map(\.seq))
         b.append(effects.feed.map(\.kind.rawValue))
         b.append(effects.feed.map(\.json))
-        b.append(effects.records.map(\.key.table))
-        b.append(effects.records.map(\.key.rowId))
-        b.append(effects.records.map(\.record.origin))
-        b.append(effects.records.map(\.record.isDeleted))
-        b.append(effects.records.map(\.record.fieldsJSON))
+        let new = newRecords
+        b.append(new.map(\.key.table))
+        b.append(new.map(\.key.rowId))
+        b.append(new.map(\.record.origin))
+        b.append(new.map(\.record.isDeleted))
+        b.append(new.map(\.record.fieldsJSON))
+        let changed = changedRecords
+        b.append(changed.map(\.key.table))
+        b.append(changed.map(\.key.rowId))
+        b.append(changed.map(\.record.isDeleted))
+        b.append(changed.map(\.record.fieldsJSON))
         // A change id with NUL cannot be stored (it was rejected: ids are UUIDs); pushed again, it
         // is rejected again for the same reason, so its answer needs no row.
         let results = effects.results.filter(\.changeId.isStorable)
@@ -122,6 +136,10 @@ struct WriteBatch: HubStatement {
         b.append(raised.map(\.seq))
         b.append(raised.map(\.json))
         b.append(effects.feed.last?.seq ?? lastSeq)
-        return b
+        return PostgresQuery(unsafeSQL: Self.sql, binds: b)
+    }
+
+    func check(_ result: PostgresQueryResult) throws {
+        guard result.rows.count == 1 else { throw HubError.database("the batch row was not written") }
     }
 }

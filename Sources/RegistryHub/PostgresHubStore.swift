@@ -7,10 +7,12 @@ import RegistrySync
 /// connections (postgres-nio's `PostgresClient`), with the same protocol and behaviour as
 /// ``SQLiteHubStore``.
 ///
-/// Every batch locks the one row of `hub_counter` before it reads what it touches, so batches
-/// apply one at a time and commit in seq order, as under SQLite's single writer: the feed stays
-/// gap-free and a pull never skips an entry that commits later with a lower seq. Everything
-/// else (auth lookups, feed reads, decoding) runs in parallel on the pool.
+/// A batch locks the records it touches (row locks, in key order) while it reads them, so batches
+/// on the same records apply one after the other and the rest side by side. Feed entries are
+/// numbered under the one row of `hub_counter`, locked last and held only while the batch is
+/// applied in memory, written and committed: batches commit in seq order, the feed stays gap-free
+/// and a pull never skips an entry that commits later with a lower seq. Everything else (auth
+/// lookups, feed reads, decoding) runs in parallel on the pool.
 ///
 /// Every use of a pooled connection goes through ``withConnection(_:)``, which ends the work with
 /// a database error when the connection closes under it (a PostgreSQL restart): postgres-nio
@@ -21,7 +23,7 @@ public final class PostgresHubStore: HubStore {
     let client: PostgresClient
     /// Runs the pool's background work until ``close()``.
     let runner: Task<Void, Never>
-    let batchGate = BatchGate(limit: 2)
+    let batchGate = BatchGate(limit: 6)
     let connectionWatch = PostgresConnectionWatch()
     /// postgres-nio logs statements at debug level: the store keeps its logger silent so that no
     /// statement, and so no value, reaches a log.
@@ -30,8 +32,8 @@ public final class PostgresHubStore: HubStore {
     /// Opens the hub database at `url`, bringing its schema up to date first.
     ///
     /// - Parameters:
-    ///   - maximumConnections: the pool's size; batches queue for one lock anyway, so a few
-    ///     connections serve many clinics.
+    ///   - maximumConnections: the pool's size; at most six batches hold a connection at once
+    ///     (``BatchGate``), so a few connections serve many clinics.
     ///   - statementTimeout: set on every connection; a statement that runs or waits longer is
     ///     cancelled and the request fails with a database error.
     public static func open(
@@ -110,13 +112,33 @@ public final class PostgresHubStore: HubStore {
     static let migrationLock: Int64 = 0x656d_7265_6768_7562
 
     /// Runs `work` on a pooled connection, ending it with a database error if the connection
-    /// closes under it (``PostgresConnectionWatch``).
+    /// closes under it (``PostgresConnectionWatch``). Work that lost its connection is run once
+    /// more on another: after a restart the pool can hand out a connection whose server is gone
+    /// before it learns so. Every use is safe to repeat (reads; a batch is one transaction that
+    /// either committed, and is then answered from its stored receipt, or did not).
     func withConnection<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
-        try await client.withConnection { connection in
-            try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
+        do {
+            return try await client.withConnection { connection in
+                try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
+            }
+        } catch where Self.lostConnection(error) {
+            return try await client.withConnection { connection in
+                try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
+            }
         }
+    }
+
+    static func lostConnection(_ error: any Error) -> Bool {
+        if error is ConnectionClosed { return true }
+        if let e = error as? PostgresTransactionError {
+            return (e.closureError ?? e.commitError ?? e.beginError).map(lostConnection) ?? false
+        }
+        guard let e = error as? PSQLError else { return false }
+        // The server's farewell on a connection it ends: shut down by an operator or a crash.
+        if e.code == .server, let state = e.serverInfo?[.sqlState] { return ["57P01", "57P02"].contains(state) }
+        return [.serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown].contains(e.code)
     }
 
     // MARK: Clinics
@@ -213,6 +235,8 @@ extension HubError {
         switch error {
         case let e as HubError:
             return e
+        case is ConnectionClosed:
+            return .database("cannot reach \(server) (the connection closed)")
         case let e as PostgresTransactionError:
             if let inner = e.closureError ?? e.commitError ?? e.beginError { return postgres(inner, at: location) }
             return .database("a transaction on \(server) failed")

@@ -167,6 +167,42 @@ import Testing
         }
     }
 
+    /// Eight clinics push at once a batch that inserts the same new record (and three records
+    /// of their own). One insert is accepted, the others are rejected ("already exists"), as if
+    /// the batches had come one after another; nothing else is held up. On PostgreSQL batches
+    /// read side by side, so each saw the record missing: the store must notice the one that
+    /// committed first and apply the others again.
+    @Test(arguments: HubStoreKind.allCases)
+    func racingInsertsOfOneNewRecordLandOnce(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            var added = [TestClinic]()
+            for i in 0..<8 { added.append(try await hub.addClinic("R\(i)")) }
+            let clinics = added
+            for round in 0..<3 {
+                let sharedId = EntityID.make()
+                let receipts = try await withThrowingTaskGroup(of: SyncReceipt.self) { group in
+                    for clinic in clinics {
+                        group.addTask {
+                            try await hub.receipt(
+                                [WireChanges.patient(sharedId, birthYear: 1950 + Int64(round))]
+                                    + (0..<3).map { _ in WireChanges.patient() }, as: clinic)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                let shared = receipts.map { $0.results[0] }
+                #expect(shared.filter { $0.status == .accepted }.count == 1, "round \(round): \(shared)")
+                #expect(
+                    shared.filter { $0.status == .rejected && $0.reason?.contains("already exists") == true }.count
+                        == clinics.count - 1, "round \(round): \(shared)")
+                #expect(receipts.flatMap { $0.results.dropFirst() }.allSatisfy { $0.status == .accepted })
+            }
+            let feed = try await hub.feed(as: clinics[0], pageSize: 50)
+            #expect(feed.map(\.seq) == Array(1...Int64(feed.count)))
+            #expect(feed.count == 3 * (1 + clinics.count * 3))
+        }
+    }
+
     @Test(arguments: HubStoreKind.allCases)
     func badCursorsAreRefused(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in
