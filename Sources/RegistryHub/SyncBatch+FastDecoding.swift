@@ -92,36 +92,10 @@ extension JSONCursor {
     mutating func fields() -> [String: WireField]? {
         var fields = [String: WireField](minimumCapacity: 12)
         let ok = object { r, name in
-            guard name.utf8.count <= 64, let f = r.field() else { return false }
+            guard name.utf8.count <= 64, let f = r.wireField() else { return false }
             fields[name] = f
             return true
         }
         return ok ? fields : nil
-    }
-
-    mutating func field() -> WireField? {
-        var old: FieldValue = .null, new: FieldValue?, rev: Int64 = 0
-        let ok = object { r, key in
-            switch key {
-            case "new":
-                new = r.value()
-                return new != nil
-            case "old":
-                guard let v = r.value() else { return false }
-                old = v
-            case "rev":
-                r.skipSpace()
-                if r.literalNull() {
-                    rev = 0
-                } else {
-                    guard let n = r.integer() else { return false }
-                    rev = n
-                }
-            default: return false
-            }
-            return true
-        }
-        guard ok, let new else { return nil }
-        return WireField(old: old, new: new, rev: rev)
     }
 }

@@ -177,6 +177,13 @@ extension JSONCursor {
     }
 
     mutating func fieldChange(_ name: String) -> ChangeLogEntry.FieldChange? {
+        guard let f = wireField() else { return nil }
+        return ChangeLogEntry.FieldChange(field: name, old: f.old, new: f.new, baseRevision: f.rev)
+    }
+
+    /// `{"new":v,"old":v,"rev":n}` (old and rev optional, rev may be null), as pushed batches
+    /// and feed pages carry a field.
+    package mutating func wireField() -> WireField? {
         var old: FieldValue = .null, new: FieldValue?, rev: Int64 = 0
         let ok = object { r, key in
             switch key {
@@ -199,7 +206,7 @@ extension JSONCursor {
             return true
         }
         guard ok, let new else { return nil }
-        return ChangeLogEntry.FieldChange(field: name, old: old, new: new, baseRevision: rev)
+        return WireField(old: old, new: new, rev: rev)
     }
 
     mutating func receipt() -> DecodedReceipt? {
