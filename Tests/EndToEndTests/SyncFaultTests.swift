@@ -23,7 +23,8 @@ import Testing
         #expect(pending == Self.bulkChanges, "pendingChanges after the import")
         #expect(try a.syncedChangeCount() == pending)
 
-        // Six runs, each SIGKILLed at a random moment after an event: its start (freezing and
+        // Six runs, each SIGKILLed at a random moment after an event (within a few hundred ms:
+        // with push and pull pipelined, a sync of these 20,000 changes takes about a second): its start (freezing and
         // sending a batch); the hub logging its answer to a batch (the hub has it: the kill
         // lands while the client records the answer); the client having recorded a batch (it
         // freezes and sends the next); the hub serving a feed page (the client applies it);
@@ -42,20 +43,20 @@ import Testing
             switch when {
             case "answered":
                 try hub.waitForRequests("POST /v1/batches", moreThan: posts, while: sync)
-                delay = Int.random(in: 0...1500, using: &rng)
+                delay = Int.random(in: 0...600, using: &rng)
             case "recorded":
                 try Self.waitUntil("a batch recorded", timeout: 60) {
                     try a.sql(answered) != batches || !sync.isRunning
                 }
-                delay = Int.random(in: 0...800, using: &rng)
+                delay = Int.random(in: 0...300, using: &rng)
             case "served":
                 try hub.waitForRequests("GET /v1/changes", moreThan: gets, while: sync)
-                delay = Int.random(in: 0...2000, using: &rng)
+                delay = Int.random(in: 0...300, using: &rng)
             case "pulled":
                 try Self.waitUntil("a page applied", timeout: 60) { try a.sql(cursor) != pulled || !sync.isRunning }
-                delay = Int.random(in: 0...800, using: &rng)
+                delay = Int.random(in: 0...200, using: &rng)
             default:
-                delay = Int.random(in: 150...900, using: &rng)
+                delay = Int.random(in: 100...500, using: &rng)
             }
             usleep(UInt32(delay) * 1000)
             let killed = sync.isRunning
