@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "RegistryHub",
             dependencies: [
-                "RegistryCore", "RegistrySync", "CZlib", .product(name: "GRDB", package: "GRDB.swift"),
+                "RegistryCore", "RegistryStore", "RegistrySync", "CZlib", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

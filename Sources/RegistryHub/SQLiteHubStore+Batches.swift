@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import RegistryCore
+import RegistryStore
 import RegistrySync
 
 extension SQLiteHubStore {
@@ -95,14 +96,14 @@ extension SQLiteHubStore {
 
     /// Writes what a batch produced; the caller's transaction makes it all or nothing.
     static func write(_ effects: BatchEffects, batchRow: Int64, _ db: Database) throws {
-        let feed = try FastInsert(db, "INSERT INTO hub_feed (seq, kind, entry) VALUES (?, ?, ?)")
+        let feed = try SyncStatement(db, "INSERT INTO hub_feed (seq, kind, entry) VALUES (?, ?, ?)")
         for row in effects.feed {
             feed.bind(1, row.seq)
             feed.bind(2, row.kind.rawValue)
             feed.bind(3, row.json)
             try feed.run()
         }
-        let record = try FastInsert(
+        let record = try SyncStatement(
             db,
             """
             INSERT INTO hub_records (table_name, row_id, origin, deleted, fields) VALUES (?, ?, ?, ?, ?)
@@ -116,7 +117,7 @@ extension SQLiteHubStore {
             record.bind(5, r.fieldsJSON)
             try record.run()
         }
-        let answer = try FastInsert(
+        let answer = try SyncStatement(
             db, "INSERT INTO hub_changes (change_id, clinic, status, batch, position) VALUES (?, ?, ?, ?, ?)")
         for (changeId, position, a) in effects.results {
             answer.bind(1, changeId)
@@ -154,37 +155,5 @@ extension SQLiteHubStore {
 
     static func placeholders(_ n: Int) -> String {
         String(repeating: "?,", count: n - 1) + "?"
-    }
-}
-
-/// A cached INSERT run with direct SQLite binds: the write loop runs about three statements per
-/// change, and GRDB's general argument handling (boxing every value) would cost more than the
-/// insert itself. Text is bound as a copy (SQLITE_TRANSIENT), so no Swift string must outlive
-/// the call.
-struct FastInsert {
-    let db: Database
-    let handle: SQLiteStatement
-
-    init(_ db: Database, _ sql: String) throws {
-        self.db = db
-        handle = try db.cachedStatement(sql: sql).sqliteStatement
-    }
-
-    static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-
-    func bind(_ index: Int32, _ text: String) {
-        var text = text
-        text.withUTF8 { u in _ = sqlite3_bind_text(handle, index, u.baseAddress, Int32(u.count), Self.transient) }
-    }
-
-    func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
-
-    func run() throws {
-        let code = sqlite3_step(handle)
-        sqlite3_reset(handle)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-        }
     }
 }

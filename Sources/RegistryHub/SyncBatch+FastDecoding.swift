@@ -10,12 +10,7 @@ import RegistrySync
 
 extension SyncBatch {
     /// The batch in `bytes`, or nil when the generic decoder must decide.
-    static func decodeFast(_ bytes: [UInt8]) -> SyncBatch? {
-        bytes.withUnsafeBufferPointer { buffer in
-            var reader = JSONCursor(bytes: buffer)
-            return reader.batch()
-        }
-    }
+    static func decodeFast(_ bytes: [UInt8]) -> SyncBatch? { JSONCursor.decode(bytes) { $0.batch() } }
 }
 
 extension JSONCursor {

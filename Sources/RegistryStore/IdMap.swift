@@ -28,23 +28,23 @@ struct IdMap<Value> {
         shift = UInt64(64 - slots.trailingZeroBitCount)
     }
 
-    @inline(__always) private func slot(_ low: UInt64) -> Int {
-        Int(truncatingIfNeeded: (low &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    /// The slot holding `id`, or the empty slot where it would go.
+    @inline(__always) private func probe(_ high: UInt64, _ low: UInt64) -> (slot: Int, found: Bool) {
+        let mask = entries.count - 1
+        var i = Int(truncatingIfNeeded: (low &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        while true {
+            let e = entries[i]
+            if e.low == low && e.high == high { return (i, true) }
+            if e.low == 0 && e.high == 0 { return (i, false) }
+            i = (i + 1) & mask
+        }
     }
 
     subscript(id: UInt128) -> Value? {
         get {
             precondition(id != 0, "the zero id is not a stored id")
-            let high = UInt64(truncatingIfNeeded: id >> 64)
-            let low = UInt64(truncatingIfNeeded: id)
-            let mask = entries.count - 1
-            var i = slot(low)
-            while true {
-                let e = entries[i]
-                if e.low == low && e.high == high { return e.value }
-                if e.low == 0 && e.high == 0 { return nil }
-                i = (i + 1) & mask
-            }
+            let p = probe(UInt64(truncatingIfNeeded: id >> 64), UInt64(truncatingIfNeeded: id))
+            return p.found ? entries[p.slot].value : nil
         }
         set {
             precondition(id != 0, "the zero id is not a stored id")
@@ -52,21 +52,9 @@ struct IdMap<Value> {
             if (count + 1) * 4 > entries.count * 3 { grow() }
             let high = UInt64(truncatingIfNeeded: id >> 64)
             let low = UInt64(truncatingIfNeeded: id)
-            let mask = entries.count - 1
-            var i = slot(low)
-            while true {
-                let e = entries[i]
-                if e.low == low && e.high == high {
-                    entries[i].value = newValue
-                    return
-                }
-                if e.low == 0 && e.high == 0 {
-                    entries[i] = Entry(high: high, low: low, value: newValue)
-                    count += 1
-                    return
-                }
-                i = (i + 1) & mask
-            }
+            let p = probe(high, low)
+            if !p.found { count += 1 }
+            entries[p.slot] = Entry(high: high, low: low, value: newValue)
         }
     }
 

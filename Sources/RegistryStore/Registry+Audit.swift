@@ -16,7 +16,7 @@ extension Registry {
     /// should hold. Stops at the first discrepancy. Memory stays flat: rows are streamed.
     public func verifyAudit() throws(StoreError) -> AuditReport {
         return try storeErrors {
-            try pool.read { db in
+            try database.read { db in
                 let r = RegistryReader(db: db)
                 var walk = AuditWalk(db: r.db)
                 return try walk.run()

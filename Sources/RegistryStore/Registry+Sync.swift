@@ -211,7 +211,7 @@ extension Registry {
         -> OutboxBatch?
     {
         try storeErrors {
-            try pool.write { db -> OutboxBatch? in
+            try database.write { db -> OutboxBatch? in
                 let start = try after ?? (Self.state(db, "push_cursor").flatMap { Int64($0) } ?? 0)
                 if let frozen = try Row.fetchOne(
                     db,
@@ -296,7 +296,7 @@ extension Registry {
     /// in the batch's order; one naming a change the batch does not hold is ignored.
     public func recordPushOutcomes(_ batch: OutboxBatch, _ outcomes: [PushOutcome]) throws(StoreError) {
         try storeErrors {
-            try pool.write { db in
+            try database.write { db in
                 let record = try SyncStatement(
                     db, "INSERT OR REPLACE INTO sync_outcomes (change_id, status, hub_seq, reason) VALUES (?, ?, ?, ?)")
                 let revisions = try RevisionWriter(db)
@@ -332,14 +332,14 @@ extension Registry {
 
     /// The hub cursor pulled changes are applied after.
     public func pullCursor() throws(StoreError) -> Int64 {
-        try storeErrors { try pool.read { try Self.state($0, "pull_cursor").flatMap { Int64($0) } ?? 0 } }
+        try storeErrors { try database.read { try Self.state($0, "pull_cursor").flatMap { Int64($0) } ?? 0 } }
     }
 
     /// Applies a page of the hub feed and moves the pull cursor, in one transaction: a kill
     /// at any instant leaves either the whole page applied or none of it.
     public func applyPulled(_ entries: [PulledEntry], next: Int64) throws(StoreError) {
         try storeErrors {
-            try pool.write { db in
+            try database.write { db in
                 // A page writes thousands of rows across a handful of B-trees: keep their
                 // pages in memory from one page to the next (SQLite's default cache is 2 MB).
                 try db.execute(sql: "PRAGMA cache_size = -65536")
@@ -353,7 +353,7 @@ extension Registry {
 
     public func syncStatus() throws(StoreError) -> SyncStatus {
         try storeErrors {
-            try pool.read { db in
+            try database.read { db in
                 let cursor = try Self.state(db, "push_cursor").flatMap { Int64($0) } ?? 0
                 return SyncStatus(
                     pendingChanges: try Int.fetchOne(
@@ -371,7 +371,7 @@ extension Registry {
     /// Outcomes of pushed changes, for accounting: change id → status.
     public func pushOutcomes() throws(StoreError) -> [String: PushOutcome.Status] {
         try storeErrors {
-            try pool.read { db in
+            try database.read { db in
                 var out = [String: PushOutcome.Status]()
                 for row in try Row.fetchAll(db, sql: "SELECT change_id, status FROM sync_outcomes") {
                     out[row[0]] = PushOutcome.Status(rawValue: row[1])
@@ -383,7 +383,7 @@ extension Registry {
 
     public func conflicts(openOnly: Bool = false) throws(StoreError) -> [SyncConflict] {
         try storeErrors {
-            try pool.read { db in
+            try database.read { db in
                 try Row.fetchAll(
                     db, sql: "SELECT * FROM conflicts" + (openOnly ? " WHERE status = 'open'" : "") + " ORDER BY hub_seq"
                 ).map(SyncConflict.init(row:))
@@ -421,7 +421,7 @@ extension Registry {
     /// Moves the pull cursor back, so the next pull delivers entries again (tests of
     /// repeated and reordered delivery; recovery after restoring a backup).
     public func rewindPullCursor(to seq: Int64) throws(StoreError) {
-        try storeErrors { try pool.write { try Self.setState($0, "pull_cursor", String(seq)) } }
+        try storeErrors { try database.write { try Self.setState($0, "pull_cursor", String(seq)) } }
     }
 
     static func state(_ db: Database, _ key: String) throws -> String? {

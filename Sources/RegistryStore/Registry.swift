@@ -17,7 +17,7 @@ public struct Registry: Sendable {
     /// pool's second (reader) connection would only cost its start-up: opening it, setting it up
     /// and parsing the schema again — a third of an `emreg case add`'s own work. Other processes
     /// still read while this one writes (WAL); `busyMode` makes concurrent writers wait.
-    let pool: DatabaseQueue
+    let database: DatabaseQueue
     /// The code of the clinic that owns this registry; stamped on every local change.
     public let clinic: String
     /// Who is making changes through this handle; recorded in the audit trail.
@@ -26,9 +26,9 @@ public struct Registry: Sendable {
     /// The linkage secret's HMAC key, its padded blocks hashed once for every MRN.
     let linkageHMAC: HMACKey
 
-    init(path: String, pool: DatabaseQueue, clinic: String, author: String, linkageSecret: [UInt8]) {
+    init(path: String, database: DatabaseQueue, clinic: String, author: String, linkageSecret: [UInt8]) {
         self.path = path
-        self.pool = pool
+        self.database = database
         self.clinic = clinic
         self.author = author
         self.linkageSecret = linkageSecret
@@ -88,13 +88,12 @@ public struct Registry: Sendable {
                 // and a command that fails validation would touch the database file.
                 var persist: Int32 = 1
                 sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
-                // WAL is a property of the file, set once by `create`; this keeps it so for a
-                // registry copied from elsewhere. A committed case survives power loss, not only
-                // a crash.
-                // With PERSIST_WAL, a journal size limit makes the last connection truncate the
-                // WAL to zero bytes once its closing checkpoint has succeeded. Without it the file
-                // kept its largest size (an import's: as large as the registry) and the next
-                // process to open the registry re-read all of it to rebuild the WAL index.
+                // WAL is a property of the file: this sets it on a file `create` has just built
+                // and is a no-op afterwards. FULL: a committed case survives power loss, not only
+                // a crash. The journal size limit makes the last connection truncate the
+                // persisted WAL to zero bytes once its closing checkpoint has succeeded; without
+                // it the file kept its largest size (an import's: as large as the registry) and
+                // the next process to open the registry re-read all of it to rebuild the WAL index.
                 try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864")
             }
             let queue = try DatabaseQueue(path: path, configuration: config)
@@ -110,7 +109,7 @@ public struct Registry: Sendable {
             guard let clinic = meta["clinic"], let secret = meta["linkage_secret"].flatMap(Hex.decode) else {
                 throw StoreError.database("\(path) is not an emreg registry (registry_meta is incomplete)")
             }
-            return Registry(path: path, pool: queue, clinic: clinic, author: author, linkageSecret: secret)
+            return Registry(path: path, database: queue, clinic: clinic, author: author, linkageSecret: secret)
         }
     }
 
@@ -139,7 +138,7 @@ public struct Registry: Sendable {
     /// through unchanged.
     public func write<T>(_ body: (inout RegistryTransaction) throws -> T) throws -> T {
         try passingThrough {
-            try pool.write { db in
+            try database.write { db in
                 var tx = try RegistryTransaction(db: db, registry: self)
                 return try body(&tx)
             }
@@ -148,7 +147,7 @@ public struct Registry: Sendable {
 
     /// Runs `body` on a read-only snapshot.
     public func read<T>(_ body: (RegistryReader) throws -> T) throws -> T {
-        try passingThrough { try pool.read { db in try body(RegistryReader(db: db)) } }
+        try passingThrough { try database.read { db in try body(RegistryReader(db: db)) } }
     }
 
     /// The linkage key for an MRN: HMAC-SHA256 of the normalised MRN under the registry secret.
@@ -160,10 +159,10 @@ public struct Registry: Sendable {
     /// them (PASSIVE). Once it is all copied, readers read the file alone.
     public func checkpoint() throws(StoreError) {
         try storeErrors {
-            try pool.writeWithoutTransaction { _ = try Row.fetchAll($0, sql: "PRAGMA wal_checkpoint(PASSIVE)") }
+            try database.writeWithoutTransaction { _ = try Row.fetchAll($0, sql: "PRAGMA wal_checkpoint(PASSIVE)") }
         }
     }
 
     /// Closes the database; further use throws.
-    public func close() throws(StoreError) { try storeErrors { try pool.close() } }
+    public func close() throws(StoreError) { try storeErrors { try database.close() } }
 }

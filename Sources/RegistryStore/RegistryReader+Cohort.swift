@@ -81,9 +81,10 @@ extension RegistryReader {
                     patients.append(PatientDays())
                     previous = patient
                 }
-                patientOfCase[c] = Int32(patients.count - 1)
-                patients[patients.count - 1].cases += 1
-                patients[patients.count - 1].diagnosedOn = min(patients[patients.count - 1].diagnosedOn, diagnosed)
+                let slot = patients.count - 1
+                patientOfCase[c] = Int32(slot)
+                patients[slot].cases += 1
+                patients[slot].diagnosedOn = min(patients[slot].diagnosedOn, diagnosed)
             }
         }
         let diagnosedOfCase = casePatients.map(\.diagnosed)

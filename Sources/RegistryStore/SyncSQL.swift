@@ -4,45 +4,45 @@ import RegistryCore
 
 /// A cached statement driven straight through the SQLite C API, for the sync loops: a pulled
 /// page applies thousands of changes (about ten statements each), a push records thousands of
-/// outcomes. GRDB's general argument handling (an array of existentials per call) costs more
+/// outcomes, the hub's SQLite store writes three rows per pushed change. GRDB's general argument handling (an array of existentials per call) costs more
 /// than SQLite's own work on these small rows.
 ///
 /// Texts are bound as copies (SQLITE_TRANSIENT), so no Swift buffer must outlive a call.
 /// Bindings stay in place across `run()`: a loop that changes one column rebinds only that one.
-struct SyncStatement {
+package struct SyncStatement {
     let db: Database
     let handle: SQLiteStatement
 
-    init(_ db: Database, _ sql: String) throws {
+    package init(_ db: Database, _ sql: String) throws {
         self.db = db
         handle = try db.cachedStatement(sql: sql).sqliteStatement
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
     }
 
-    func bind(_ index: Int32, _ text: String) {
+    package func bind(_ index: Int32, _ text: String) {
         var text = text
         text.withUTF8 { u in bind(index, bytes: u) }
     }
 
-    func bind(_ index: Int32, bytes u: UnsafeBufferPointer<UInt8>) {
+    package func bind(_ index: Int32, bytes u: UnsafeBufferPointer<UInt8>) {
         // A non-null pointer even for "": a null one would bind NULL.
         let empty: StaticString = ""
         let base = UnsafeRawPointer(u.baseAddress ?? empty.utf8Start).assumingMemoryBound(to: CChar.self)
         sqlite3_bind_text(handle, index, base, Int32(u.count), FastInsert.transient)
     }
 
-    func bind(_ index: Int32, _ text: String?) {
+    package func bind(_ index: Int32, _ text: String?) {
         if let text { bind(index, text) } else { sqlite3_bind_null(handle, index) }
     }
 
-    func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
+    package func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
 
-    func bind(_ index: Int32, _ value: Int64?) {
+    package func bind(_ index: Int32, _ value: Int64?) {
         if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
     }
 
-    func bind(_ index: Int32, _ value: FieldValue) {
+    package func bind(_ index: Int32, _ value: FieldValue) {
         switch value {
         case .null: sqlite3_bind_null(handle, index)
         case .int(let n): sqlite3_bind_int64(handle, index, n)
@@ -51,14 +51,14 @@ struct SyncStatement {
     }
 
     /// Steps a statement that returns no rows, then resets it (the bindings stay).
-    func run() throws {
+    package func run() throws {
         let code = sqlite3_step(handle)
         guard code == SQLITE_DONE else { throw failure(code) }
         sqlite3_reset(handle)
     }
 
     /// True when the query finds a row.
-    func exists() throws -> Bool {
+    package func exists() throws -> Bool {
         let code = sqlite3_step(handle)
         guard code == SQLITE_ROW || code == SQLITE_DONE else { throw failure(code) }
         sqlite3_reset(handle)
@@ -67,7 +67,7 @@ struct SyncStatement {
 
     /// Steps through the rows of a query, `body` reading each through the C API; `body`
     /// returns false to stop early. The statement is reset afterwards.
-    func rows(_ body: (SQLiteStatement) throws -> Bool) throws {
+    package func rows(_ body: (SQLiteStatement) throws -> Bool) throws {
         defer { sqlite3_reset(handle) }
         while true {
             let code = sqlite3_step(handle)

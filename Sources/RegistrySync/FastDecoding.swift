@@ -24,22 +24,12 @@ struct DecodedReceipt {
 
 extension PulledPage {
     /// The page in `bytes`, or nil when the generic decoder must decide.
-    static func decodeFast(_ bytes: [UInt8]) -> PulledPage? {
-        bytes.withUnsafeBufferPointer { buffer in
-            var reader = JSONCursor(bytes: buffer)
-            return reader.feedPage()
-        }
-    }
+    static func decodeFast(_ bytes: [UInt8]) -> PulledPage? { JSONCursor.decode(bytes) { $0.feedPage() } }
 }
 
 extension DecodedReceipt {
     /// The receipt in `bytes`, or nil when the generic decoder must decide.
-    static func decodeFast(_ bytes: [UInt8]) -> DecodedReceipt? {
-        bytes.withUnsafeBufferPointer { buffer in
-            var reader = JSONCursor(bytes: buffer)
-            return reader.receipt()
-        }
-    }
+    static func decodeFast(_ bytes: [UInt8]) -> DecodedReceipt? { JSONCursor.decode(bytes) { $0.receipt() } }
 }
 
 extension JSONCursor {

@@ -11,6 +11,14 @@ package struct JSONCursor {
 
     @inlinable package init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
+    /// `decode` run by a cursor over `bytes`: the fast decoders' entry point.
+    @inlinable package static func decode<T>(_ bytes: [UInt8], _ decode: (inout JSONCursor) -> T?) -> T? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = JSONCursor(bytes: buffer)
+            return decode(&reader)
+        }
+    }
+
     @inlinable package static var quote: UInt8 { 0x22 }
     @inlinable package static var backslash: UInt8 { 0x5C }
     @inlinable package static var colon: UInt8 { 0x3A }

@@ -43,9 +43,9 @@ struct SchemaTests {
 
     @Test func registryRunsInWALWithForeignKeys() throws {
         let t = try TestRegistry()
-        let mode = try t.registry.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        let mode = try t.registry.database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
-        let fk = try t.registry.pool.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }
+        let fk = try t.registry.database.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }
         #expect(fk == 1)
     }
 }
