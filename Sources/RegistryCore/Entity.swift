@@ -28,20 +28,32 @@ public enum Entity: String, Sendable, CaseIterable, Codable {
 
     public var idColumn: String { self == .identity ? "patient_id" : "id" }
 
-    public var fields: [String] {
+    /// Built once: record writes read an entity's fields for every record.
+    public var fields: [String] { Self.layouts[ordinal].fields }
+
+    /// The positions in `fields` in canonical (sorted) order, as the change log's JSON lists them.
+    public var canonicalFieldOrder: [Int] { Self.layouts[ordinal].canonicalOrder }
+
+    /// The position in `allCases`, for arrays indexed by entity (hashing the raw value costs more).
+    public var ordinal: Int {
         switch self {
-        case .patient: ["sex", "birthYear", "linkageKey"]
-        case .identity: ["mrn", "name", "birthDate"]
-        case .clinicalCase: ["patientId", "diagnosis", "diagnosedOn", "icd10", "morphology"]
-        case .site:
-            [
-                "caseId", "detectedOn", "timing", "category", "region", "topography", "laterality", "sizeMm",
-                "imaging",
-            ]
-        case .biopsy: ["caseId", "siteId", "performedOn", "procedure", "morphology", "finding"]
-        case .followUp: ["caseId", "on", "vitalStatus", "diseaseStatus"]
+        case .patient: 0
+        case .identity: 1
+        case .clinicalCase: 2
+        case .site: 3
+        case .biopsy: 4
+        case .followUp: 5
         }
     }
+
+    private static let layouts: [(fields: [String], canonicalOrder: [Int])] = [
+        ["sex", "birthYear", "linkageKey"],
+        ["mrn", "name", "birthDate"],
+        ["patientId", "diagnosis", "diagnosedOn", "icd10", "morphology"],
+        ["caseId", "detectedOn", "timing", "category", "region", "topography", "laterality", "sizeMm", "imaging"],
+        ["caseId", "siteId", "performedOn", "procedure", "morphology", "finding"],
+        ["caseId", "on", "vitalStatus", "diseaseStatus"],
+    ].map { fields in (fields, fields.indices.sorted { fields[$0] < fields[$1] }) }
 
     public var columns: [String] { fields.map(Entity.column(for:)) }
 

@@ -20,6 +20,22 @@ public enum EntityID {
     }
 
     public static func make(now: UInt64 = Clock.nowMillis()) -> String {
+        String(unsafeUninitializedCapacity: 36) { out in
+            write(now: now, to: out.baseAddress!)
+            return 36
+        }
+    }
+
+    /// Appends a new id's 36 bytes of text to `out` (the change log hashes and binds them
+    /// from one buffer, without a String in between).
+    public static func make(appendingTo out: inout [UInt8], now: UInt64 = Clock.nowMillis()) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 36))
+        out.withUnsafeMutableBufferPointer { write(now: now, to: $0.baseAddress! + start) }
+    }
+
+    /// Writes a new id's 36 bytes of text at `out`.
+    private static func write(now: UInt64, to out: UnsafeMutablePointer<UInt8>) {
         let (millis, counter, random, more) = state.withLock { s -> (UInt64, UInt16, UInt64, UInt64) in
             let random = s.random()
             let rest = s.random()
@@ -34,18 +50,26 @@ public enum EntityID {
             }
             return (s.lastMillis, s.counter, random, rest)
         }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
-        bytes[6] = 0x70 | UInt8(counter >> 8)
-        bytes[7] = UInt8(truncatingIfNeeded: counter)
-        bytes[8] = 0x80 | UInt8(truncatingIfNeeded: random >> 8) & 0x3F
+        var position = 0
+        func put(_ byte: UInt8) {
+            if position == 8 || position == 13 || position == 18 || position == 23 {
+                out[position] = UInt8(ascii: "-")
+                position += 1
+            }
+            out[position] = Hex.digit(byte >> 4)
+            out[position + 1] = Hex.digit(byte & 0x0F)
+            position += 2
+        }
+        for i in 0..<6 { put(UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i)))) }
+        put(0x70 | UInt8(counter >> 8))
+        put(UInt8(truncatingIfNeeded: counter))
+        put(0x80 | UInt8(truncatingIfNeeded: random >> 8) & 0x3F)
+        put(UInt8(truncatingIfNeeded: random))
         var rest = more
-        bytes[9] = UInt8(truncatingIfNeeded: random)
-        for i in 10..<16 {
-            bytes[i] = UInt8(truncatingIfNeeded: rest)
+        for _ in 10..<16 {
+            put(UInt8(truncatingIfNeeded: rest))
             rest >>= 8
         }
-        return format(bytes)
     }
 
     /// 16 bytes as canonical lower-case UUID text.

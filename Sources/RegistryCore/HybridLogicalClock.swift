@@ -26,10 +26,15 @@ public struct HybridLogicalClock: Sendable, Hashable, Comparable, CustomStringCo
     public var description: String {
         var out = [UInt8]()
         out.reserveCapacity(21)
+        append(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the 21 bytes of the text form to `out`.
+    public func append(to out: inout [UInt8]) {
         DecimalText.append(millis, width: 15, to: &out)
         out.append(UInt8(ascii: "-"))
         DecimalText.append(UInt64(counter), width: 5, to: &out)
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The largest counter the five-digit text form holds; past it the clock moves on one millisecond.

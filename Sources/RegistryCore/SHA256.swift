@@ -92,6 +92,14 @@ public enum Hex {
         }
     }
 
+    /// Appends the hex text of `bytes` to `out`.
+    public static func append(_ bytes: [UInt8], to out: inout [UInt8]) {
+        for b in bytes {
+            out.append(digit(b >> 4))
+            out.append(digit(b & 0x0F))
+        }
+    }
+
     @inline(__always) static func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 48 &+ nibble : 87 &+ nibble }
 
     public static func decode(_ text: String) -> [UInt8]? {

@@ -85,6 +85,11 @@ public struct ChangeLogEntry: Sendable, Hashable {
     public static func encode(_ changes: [FieldChange]) -> String {
         var out = [UInt8]()
         out.reserveCapacity(64 * changes.count)
+        encode(changes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func encode(_ changes: [FieldChange], to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         // Inserts list fields in the entity's order, which is usually sorted already.
         let sorted = zip(changes, changes.dropFirst()).allSatisfy { $0.field < $1.field }
@@ -100,7 +105,29 @@ public struct ChangeLogEntry: Sendable, Hashable {
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// What ``encode(_:)`` writes for a new record: each non-null value of `values` (in the
+    /// entity's field order) set from null, based on revision 0.
+    static func encodeInsert(_ entity: Entity, _ values: [FieldValue], to out: inout [UInt8]) {
+        let fields = entity.fields
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for i in entity.canonicalFieldOrder {
+            let value = values[i]
+            if value.isNull { continue }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            JSON.writeString(fields[i], to: &out)
+            out.append(contentsOf: #":{"new":"#.utf8)
+            switch value {
+            case .null: break
+            case .int(let n): DecimalText.append(n, to: &out)
+            case .text(let t): JSON.writeString(t, to: &out)
+            }
+            out.append(contentsOf: #","old":null,"rev":0}"#.utf8)
+        }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// A change made at another clinic, as pulled from the hub (not yet in this log).
@@ -145,13 +172,23 @@ public struct ChangeLogEntry: Sendable, Hashable {
 
 /// Appends entries to the change log inside one write transaction, keeping the hash chain
 /// and the hybrid logical clock.
+///
+/// An entry is built as bytes in one reusable buffer: the hash message (every part
+/// length-prefixed, see ``ChangeLogEntry/hash(prevHash:changeId:txId:table:rowId:op:fields:conflictId:hlc:author:origin:)``)
+/// holds each column's text verbatim, so the INSERT binds ranges of the very bytes it hashed.
 struct ChangeLogAppender {
     let txId = EntityID.make()
-    var prevHash: String
+    /// The hash of the last entry, as its 64 bytes of hex text.
+    private var prevHash: [UInt8]
     var hlc: HybridLogicalClock
     let author: String
     let origin: String
     let insert: Statement
+    private var row = BoundRow()
+    /// The entry's fields JSON and its clock text, written before their length prefixes are known.
+    private var fields = [UInt8]()
+    private var clock = [UInt8]()
+    private var stamp: (millis: UInt64, text: String) = (.max, "")
 
     init(db: Database, author: String, origin: String) throws {
         self.author = author
@@ -163,12 +200,14 @@ struct ChangeLogAppender {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         if let last = try Row.fetchOne(db, sql: "SELECT hash, hlc FROM change_log ORDER BY seq DESC LIMIT 1") {
-            prevHash = last[0]
+            prevHash = Array((last[0] as String).utf8)
             hlc = HybridLogicalClock(last[1] as String) ?? HybridLogicalClock(millis: 0)
         } else {
-            prevHash = ChangeLogEntry.genesisHash
+            prevHash = Array(ChangeLogEntry.genesisHash.utf8)
             hlc = HybridLogicalClock(millis: 0)
         }
+        fields.reserveCapacity(512)
+        clock.reserveCapacity(32)
     }
 
     /// Appends one local entry and returns its change id.
@@ -178,11 +217,23 @@ struct ChangeLogAppender {
         conflictId: String? = nil
     ) throws -> String {
         hlc = hlc.tick()
-        let changeId = EntityID.make()
+        fields.removeAll(keepingCapacity: true)
+        ChangeLogEntry.encode(changes, to: &fields)
+        let start = try write(
+            db: db, changeId: nil, table: table, rowId: rowId, op: op, conflictId: conflictId, author: author,
+            origin: origin)
+        return String(decoding: row.bytes[start..<start + 36], as: UTF8.self)
+    }
+
+    /// Appends the entry of a new local record: every non-null value of `values` (in the
+    /// entity's field order) as a field set from null, based on revision 0.
+    mutating func appendInsert(db: Database, entity: Entity, rowId: String, values: [FieldValue]) throws {
+        hlc = hlc.tick()
+        fields.removeAll(keepingCapacity: true)
+        ChangeLogEntry.encodeInsert(entity, values, to: &fields)
         try write(
-            db: db, changeId: changeId, table: table, rowId: rowId, op: op, changes: changes, conflictId: conflictId,
-            author: author, origin: origin)
-        return changeId
+            db: db, changeId: nil, table: entity.table, rowId: rowId, op: .insert, conflictId: nil, author: author,
+            origin: origin)
     }
 
     /// Appends a change made elsewhere (pulled from the hub), keeping its id, author and
@@ -192,26 +243,83 @@ struct ChangeLogAppender {
         changes: [ChangeLogEntry.FieldChange], conflictId: String?, remoteHLC: String, author: String, origin: String
     ) throws {
         hlc = HybridLogicalClock(remoteHLC).map { hlc.receive($0) } ?? hlc.tick()
+        fields.removeAll(keepingCapacity: true)
+        ChangeLogEntry.encode(changes, to: &fields)
         try write(
-            db: db, changeId: changeId, table: table, rowId: rowId, op: op, changes: changes, conflictId: conflictId,
-            author: author, origin: origin)
+            db: db, changeId: changeId, table: table, rowId: rowId, op: op, conflictId: conflictId, author: author,
+            origin: origin)
     }
 
+    /// Writes the entry whose fields JSON is in `fields`, at the current clock reading; a nil
+    /// `changeId` draws a new one. Returns where the change id's text starts in `row.bytes`.
+    @discardableResult
     private mutating func write(
-        db: Database, changeId: String, table: String, rowId: String, op: ChangeLogEntry.Operation,
-        changes: [ChangeLogEntry.FieldChange], conflictId: String?, author: String, origin: String
-    ) throws {
-        let fields = ChangeLogEntry.encode(changes)
-        let hlcText = hlc.description
-        let hash = ChangeLogEntry.hash(
-            prevHash: prevHash, changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields,
-            conflictId: conflictId, hlc: hlcText, author: author, origin: origin)
-        try FastInsert.run(db, insert, [
-            .text(changeId), .text(txId), .text(table), .text(rowId), .text(op.rawValue), .text(fields),
-            FieldValue(conflictId), .text(hlcText), .text(author), .text(origin), .text(prevHash), .text(hash),
-        ])
-        prevHash = hash
+        db: Database, changeId: String?, table: String, rowId: String, op: ChangeLogEntry.Operation,
+        conflictId: String?, author: String, origin: String
+    ) throws -> Int {
+        clock.removeAll(keepingCapacity: true)
+        hlc.append(to: &clock)
+        row.reset(count: 12)
+        // The hash message, in ChangeLogEntry.hash's order; the column each part is bound to.
+        appendPart(prevHash, column: 10)
+        let changeIdStart: Int
+        if let changeId {
+            changeIdStart = appendPart(changeId, column: 0)
+        } else {
+            row.bytes.append(contentsOf: "36:".utf8)
+            changeIdStart = row.bytes.count
+            EntityID.make(appendingTo: &row.bytes)
+            row.setText(0, start: changeIdStart, count: 36)
+        }
+        appendPart(txId, column: 1)
+        appendPart(table, column: 2)
+        appendPart(rowId, column: 3)
+        appendPart(op.rawValue, column: 4)
+        appendPart(fields, column: 5)
+        appendPart(conflictId ?? "", column: conflictId == nil ? nil : 6)
+        appendPart(clock, column: 7)
+        appendPart(author, column: 8)
+        appendPart(origin, column: 9)
+        var digest = SHA256()
+        row.bytes.withUnsafeBytes { digest.update($0) }
+        let hashStart = row.bytes.count
+        Hex.append(digest.finalize(), to: &row.bytes)
+        row.setText(11, start: hashStart, count: 64)
+        try row.run(db, insert)
+        prevHash.withUnsafeMutableBufferPointer { target in
+            row.bytes.withUnsafeBufferPointer { source in
+                target.baseAddress!.update(from: source.baseAddress! + hashStart, count: 64)
+            }
+        }
+        return changeIdStart
     }
 
-    var timestamp: String { Clock.timestamp(millis: hlc.millis) }
+    /// Appends one length-prefixed part of the hash message and binds `column` to its text.
+    @discardableResult
+    private mutating func appendPart(_ text: String, column: Int?) -> Int {
+        var t = text
+        return t.withUTF8 { appendPart(UnsafeRawBufferPointer($0), column: column) }
+    }
+
+    @discardableResult
+    private mutating func appendPart(_ bytes: [UInt8], column: Int?) -> Int {
+        bytes.withUnsafeBytes { appendPart($0, column: column) }
+    }
+
+    private mutating func appendPart(_ bytes: UnsafeRawBufferPointer, column: Int?) -> Int {
+        DecimalText.append(bytes.count, to: &row.bytes)
+        row.bytes.append(UInt8(ascii: ":"))
+        let start = row.bytes.count
+        row.bytes.append(contentsOf: bytes)
+        if let column { row.setText(column, start: start, count: bytes.count) }
+        return start
+    }
+
+    /// The stamp for records written now (created_at, updated_at, deleted_at).
+    var timestamp: String {
+        mutating get {
+            if stamp.millis != hlc.millis { stamp = (hlc.millis, Clock.timestamp(millis: hlc.millis)) }
+            return stamp.text
+        }
+    }
 }

@@ -2,41 +2,67 @@ import GRDB
 import GRDBSQLite
 import RegistryCore
 
-/// Binds and steps a cached INSERT or UPDATE straight through the SQLite C API. Bulk entry and
-/// import spend most of their time here; GRDB's general argument machinery (existential
-/// conversions, per-call checks) cost more than SQLite's own B-tree work.
-enum FastInsert {
-    static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+/// The values of one row for a cached INSERT, gathered into one reusable byte buffer and bound
+/// straight through the SQLite C API. Bulk entry and import spend most of their time here;
+/// GRDB's general argument machinery (existential conversions, per-call checks) cost more than
+/// SQLite's own B-tree work.
+///
+/// Texts live in `bytes` and are bound without a copy (SQLITE_STATIC): SQLite would otherwise
+/// allocate and copy every text value. Writers may also put a text's bytes in `bytes` themselves
+/// (the change log hashes the same bytes it binds) and point a parameter at them with
+/// ``setText(_:start:count:)``. One value kept across rows: no allocation once it has grown.
+struct BoundRow {
+    enum Slot {
+        case null
+        case int(Int64)
+        /// A range of `bytes`.
+        case text(start: Int, count: Int)
+    }
 
-    /// Executes `statement` with `values` bound in order (text, integer or null).
-    ///
-    /// Texts are gathered into one buffer that outlives the step and bound without a copy
-    /// (SQLITE_STATIC): SQLite would otherwise allocate and copy every text value.
-    static func run(_ db: Database, _ statement: Statement, _ values: [FieldValue]) throws {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(512)
-        var ranges = [(start: Int, count: Int)](repeating: (0, 0), count: values.count)
-        for (i, value) in values.enumerated() {
-            if case .text(let text) = value {
-                let start = bytes.count
-                bytes.append(contentsOf: text.utf8)
-                ranges[i] = (start, bytes.count - start)
-            }
+    var bytes = [UInt8]()
+    private(set) var slots = [Slot]()
+
+    init() { bytes.reserveCapacity(1024) }
+
+    /// Starts a row of `count` parameters, all null.
+    mutating func reset(count: Int) {
+        bytes.removeAll(keepingCapacity: true)
+        slots.removeAll(keepingCapacity: true)
+        slots.append(contentsOf: repeatElement(.null, count: count))
+    }
+
+    mutating func setText(_ i: Int, start: Int, count: Int) { slots[i] = .text(start: start, count: count) }
+
+    mutating func setText(_ i: Int, _ text: String) {
+        let start = bytes.count
+        var t = text
+        t.withUTF8 { bytes.append(contentsOf: $0) }
+        slots[i] = .text(start: start, count: bytes.count - start)
+    }
+
+    mutating func set(_ i: Int, _ value: FieldValue) {
+        switch value {
+        case .null: slots[i] = .null
+        case .int(let n): slots[i] = .int(n)
+        case .text(let t): setText(i, t)
         }
+    }
+
+    /// Binds the row to `statement`, steps it once and unbinds.
+    func run(_ db: Database, _ statement: Statement) throws {
         let s = statement.sqliteStatement
         let step: Int32 = bytes.withUnsafeBufferPointer { buffer in
             sqlite3_reset(s)
-            for (i, value) in values.enumerated() {
+            for (i, slot) in slots.enumerated() {
                 let index = Int32(i + 1)
                 let code: Int32
-                switch value {
+                switch slot {
                 case .null: code = sqlite3_bind_null(s, index)
                 case .int(let n): code = sqlite3_bind_int64(s, index, n)
-                case .text:
+                case .text(let start, let count):
                     // A non-null pointer even for "" (a null one would bind NULL).
-                    let base = buffer.baseAddress.map { UnsafeRawPointer($0 + ranges[i].start) } ?? UnsafeRawPointer(bitPattern: 1)!
-                    code = sqlite3_bind_text(
-                        s, index, base.assumingMemoryBound(to: CChar.self), Int32(ranges[i].count), nil)
+                    let base = buffer.baseAddress.map { UnsafeRawPointer($0 + start) } ?? UnsafeRawPointer(bitPattern: 1)!
+                    code = sqlite3_bind_text(s, index, base.assumingMemoryBound(to: CChar.self), Int32(count), nil)
                 }
                 guard code == SQLITE_OK else { return code }
             }
@@ -49,6 +75,19 @@ enum FastInsert {
         guard step == SQLITE_DONE else {
             throw DatabaseError(resultCode: ResultCode(rawValue: step), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
+    }
+}
+
+/// Executes a cached INSERT or UPDATE once, for callers without a ``BoundRow`` of their own.
+enum FastInsert {
+    static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+
+    /// Executes `statement` with `values` bound in order (text, integer or null).
+    static func run(_ db: Database, _ statement: Statement, _ values: [FieldValue]) throws {
+        var row = BoundRow()
+        row.reset(count: values.count)
+        for (i, value) in values.enumerated() { row.set(i, value) }
+        try row.run(db, statement)
     }
 }
 

@@ -13,8 +13,12 @@ public struct RegistryTransaction {
     /// Records written or read in this transaction, by id: children validated against a
     /// parent written moments ago need no query (an import writes patient, case, sites in turn).
     var known = [String: any RegistryRecord]()
-    /// Each entity's INSERT, prepared once per transaction (looking it up by SQL text hashes the text).
+    /// Each entity's INSERT and SELECT by id, prepared once per transaction (looking them up by
+    /// SQL text hashes the text).
     private var inserts = [Statement?](repeating: nil, count: Entity.allCases.count)
+    private var selects = [Statement?](repeating: nil, count: Entity.allCases.count)
+    /// The values of the record being inserted; kept to reuse its buffers.
+    private var row = BoundRow()
 
     init(db: Database, registry: Registry) throws {
         self.db = db
@@ -142,23 +146,28 @@ public struct RegistryTransaction {
         if let i = r as? PatientIdentity { try checkMRNUnused(i.mrn, patientId: i.patientId) }
         let stamp = log.timestamp
         let values = r.values
-        try FastInsert.run(
-            db, try insertStatement(R.entity), [.text(r.id)] + values + [.text(registry.clinic), .text(stamp), .text(stamp)])
+        let n = values.count
+        row.reset(count: n + 4)
+        row.setText(0, r.id)
+        for i in 0..<n { row.set(i + 1, values[i]) }
+        row.setText(n + 1, registry.clinic)
+        row.setText(n + 2, stamp)
+        row.setText(n + 3, stamp)
+        try row.run(db, try Self.statement(db, &inserts, R.entity) { EntitySQL.of($0).insert })
         remember(r)
-        var changes = [ChangeLogEntry.FieldChange]()
-        changes.reserveCapacity(values.count)
-        for (field, value) in zip(R.entity.fields, values) where !value.isNull {
-            changes.append(.init(field: field, old: .null, new: value, baseRevision: 0))
-        }
-        try log.append(db: db, table: R.entity.table, rowId: r.id, op: .insert, changes: changes)
+        try log.appendInsert(db: db, entity: R.entity, rowId: r.id, values: values)
         return r
     }
 
-    private mutating func insertStatement(_ entity: Entity) throws -> Statement {
+    /// The entity's statement from `cache`, prepared on first use (GRDB's statement cache
+    /// looks statements up by hashing their SQL text).
+    private static func statement(_ db: Database, _ cache: inout [Statement?], _ entity: Entity, _ sql: (Entity) -> String)
+        throws -> Statement
+    {
         let i = entity.ordinal
-        if let s = inserts[i] { return s }
-        let s = try db.cachedStatement(sql: EntitySQL.of(entity).insert)
-        inserts[i] = s
+        if let s = cache[i] { return s }
+        let s = try db.cachedStatement(sql: sql(entity))
+        cache[i] = s
         return s
     }
 
@@ -216,7 +225,8 @@ public struct RegistryTransaction {
     /// The live record with this id, from this transaction's own writes when it has them.
     mutating func parent<R: RegistryRecord>(_ type: R.Type, _ id: String, field: String? = nil) throws -> R {
         if let r = known[id] as? R { return r }
-        let r = try reader.require(R.self, id: id, field: field)
+        let values = try FastRead.row(db, try Self.statement(db, &selects, R.entity) { EntitySQL.of($0).selectById }, id)
+        let r = try Stored<R>.live(values.map { try Stored(R.self, values: $0) }, id: id, field: field)
         remember(r)
         return r
     }

@@ -76,23 +76,24 @@ extension Stored {
     }
 }
 
+extension Stored {
+    /// The record of a live stored one; a missing or deleted one is an error naming `field`.
+    static func live(_ stored: Stored?, id: String, field: String?) throws(StoreError) -> R {
+        guard let stored else { throw StoreError.notFound(R.entity, id: id, field: field) }
+        if stored.isDeleted {
+            if let field {
+                throw StoreError.invalid(
+                    FieldError(field, "\(R.entity.label) \(id) was deleted", accepted: "the id of a live \(R.entity.label)"))
+            }
+            throw StoreError.deleted(R.entity, id: id)
+        }
+        return stored.record
+    }
+}
+
 extension Row {
     /// Decodes a row selected with ``EntitySQL/select``.
     func stored<R: RegistryRecord>(_ type: R.Type) throws(StoreError) -> Stored<R> {
         try Stored(R.self, values: (0..<(R.entity.fields.count + 6)).map { (self[$0] as FieldValue?) ?? .null })
-    }
-}
-
-extension Entity {
-    /// The position in `allCases`, for arrays indexed by entity (hashing the raw value costs more).
-    var ordinal: Int {
-        switch self {
-        case .patient: 0
-        case .identity: 1
-        case .clinicalCase: 2
-        case .site: 3
-        case .biopsy: 4
-        case .followUp: 5
-        }
     }
 }

@@ -40,6 +40,31 @@ struct ChangeLogTests {
         #expect(changes == [.init(field: "sizeMm", old: .int(39), new: .int(45), baseRevision: 0)])
     }
 
+    /// A new record's entry is written straight from its values; it must read exactly as the
+    /// general encoder writes the same field changes (escapes, integers, nulls left out, sorted).
+    @Test func anInsertsFieldsEncodeAsTheGeneralEncoderWouldWriteThem() throws {
+        let day = CalendarDay("2020-03-04")!
+        let records: [any RegistryRecord] = [
+            Patient(sex: .female, birthYear: 1950, linkageKey: "k\"ey\\\n"),
+            PatientIdentity(patientId: "p", mrn: "MRN\u{1}é", name: nil, birthDate: day),
+            ClinicalCase(patientId: "p", diagnosis: .multipleMyeloma, diagnosedOn: day, icd10: "C90.0", morphology: nil),
+            ExtramedullarySite(
+                caseId: "c", detectedOn: day, timing: .atDiagnosis, category: .paraskeletal, region: .paravertebral, sizeMm: 12),
+            Biopsy(caseId: "c", performedOn: day, procedure: .coreNeedle, finding: "\t\u{7f} ok"),
+            FollowUp(caseId: "c", on: day, vitalStatus: .alive, diseaseStatus: nil),
+        ]
+        for record in records {
+            let entity = type(of: record).entity
+            let values = record.values
+            let changes = zip(entity.fields, values).filter { !$0.1.isNull }.map {
+                ChangeLogEntry.FieldChange(field: $0.0, old: .null, new: $0.1, baseRevision: 0)
+            }
+            var bytes = [UInt8]()
+            ChangeLogEntry.encodeInsert(entity, values, to: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == ChangeLogEntry.encode(changes), "\(entity)")
+        }
+    }
+
     @Test func theLogRefusesUpdatesAndDeletes() throws {
         let t = try TestRegistry()
         _ = try t.seed()
