@@ -6,6 +6,11 @@ public struct ICD10Code: Sendable, Hashable, CustomStringConvertible {
     public static let accepted = "an ICD-10 code such as C90.0 (a letter, two digits, optionally a dot and up to 4 more)"
 
     public init(_ raw: String, field: String = "icd10") throws(FieldError) {
+        // Most codes arrive in canonical spelling already: keep the string as it is.
+        if Self.isCanonical(raw) {
+            code = raw
+            return
+        }
         var u = Array(raw.trimmed.uppercased().utf8)
         if u.count > 3, u[3] != UInt8(ascii: ".") { u.insert(UInt8(ascii: "."), at: 3) }
         func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
@@ -15,6 +20,18 @@ public struct ICD10Code: Sendable, Hashable, CustomStringConvertible {
             && isDigit(u[2]) && (u.count == 3 || u[4...].allSatisfy(isAlnum))
         guard ok else { throw FieldError(field, "'\(raw)' is not an ICD-10 code", accepted: Self.accepted) }
         code = String(decoding: u, as: UTF8.self)
+    }
+
+    /// True for a code as `init` would spell it: upper case, the dot in place, no spaces.
+    static func isCanonical(_ raw: String) -> Bool {
+        var text = raw
+        return text.withUTF8 { u in
+            guard u.count == 3 || (5...8).contains(u.count), u[0] >= 65, u[0] <= 90, u[1] >= 48, u[1] <= 57,
+                u[2] >= 48, u[2] <= 57
+            else { return false }
+            if u.count == 3 { return true }
+            return u[3] == UInt8(ascii: ".") && u[4...].allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) }
+        }
     }
 
     /// ICD-10 categories that fit each diagnosis (WHO ICD-10 and ICD-10-CM spellings).
@@ -52,7 +69,20 @@ public struct ICD10Code: Sendable, Hashable, CustomStringConvertible {
 public struct Morphology: Sendable, Hashable, CustomStringConvertible {
     public let histology: Int
     public let behaviour: Int
-    public var description: String { "\(histology)/\(behaviour)" }
+    public var description: String {
+        // Always 4 digits and 1 (init checks): written without string interpolation.
+        guard (1000...9999).contains(histology), (0...9).contains(behaviour) else { return "\(histology)/\(behaviour)" }
+        return String(unsafeUninitializedCapacity: 6) { out in
+            var h = histology
+            for i in (0..<4).reversed() {
+                out[i] = UInt8(48 + h % 10)
+                h /= 10
+            }
+            out[4] = UInt8(ascii: "/")
+            out[5] = UInt8(48 + behaviour)
+            return 6
+        }
+    }
 
     public static let accepted = "an ICD-O-3 morphology such as 9734/3 (4 digits, '/', behaviour 0, 1, 2, 3, 6 or 9)"
     public static let solitaryPlasmacytomaOfBone = 9731
@@ -60,6 +90,18 @@ public struct Morphology: Sendable, Hashable, CustomStringConvertible {
     public static let extramedullaryPlasmacytoma = 9734
 
     public init(_ raw: String, field: String = "morphology") throws(FieldError) {
+        // The usual spelling, 4 digits, '/' and 1: read from the bytes without splitting.
+        var text = raw
+        let fast: (Int, Int)? = text.withUTF8 { u in
+            guard u.count == 6, u[4] == UInt8(ascii: "/"), u.indices.allSatisfy({ $0 == 4 || (u[$0] >= 48 && u[$0] <= 57) })
+            else { return nil }
+            return ((0..<4).reduce(0) { $0 * 10 + Int(u[$1] - 48) }, Int(u[5] - 48))
+        }
+        if let (h, b) = fast, h >= 8000, [0, 1, 2, 3, 6, 9].contains(b) {
+            histology = h
+            behaviour = b
+            return
+        }
         let parts = raw.trimmed.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count == 4, parts[1].count == 1,
             let h = Int(parts[0]), let b = Int(parts[1]), h >= 8000, [0, 1, 2, 3, 6, 9].contains(b)

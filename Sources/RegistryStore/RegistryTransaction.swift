@@ -136,6 +136,8 @@ public struct RegistryTransaction {
     static let knownLimit = 4096
 
     mutating func remember(_ record: any RegistryRecord) {
+        // Room for a 1,000-record transaction from the start: growing rehashes every key.
+        if known.capacity == 0 { known.reserveCapacity(1024) }
         if known.count >= Self.knownLimit { known.removeAll(keepingCapacity: true) }
         known[record.id] = record
     }
