@@ -298,15 +298,16 @@ struct ChangeLogAppender {
     @discardableResult
     private mutating func appendPart(_ text: String, column: Int?) -> Int {
         var t = text
-        return t.withUTF8 { appendPart(UnsafeRawBufferPointer($0), column: column) }
+        return t.withUTF8 { appendPart($0, column: column) }
     }
 
     @discardableResult
     private mutating func appendPart(_ bytes: [UInt8], column: Int?) -> Int {
-        bytes.withUnsafeBytes { appendPart($0, column: column) }
+        bytes.withUnsafeBufferPointer { appendPart($0, column: column) }
     }
 
-    private mutating func appendPart(_ bytes: UnsafeRawBufferPointer, column: Int?) -> Int {
+    /// (A typed buffer: appending a raw one goes byte by byte, a typed one is one copy.)
+    private mutating func appendPart(_ bytes: UnsafeBufferPointer<UInt8>, column: Int?) -> Int {
         DecimalText.append(bytes.count, to: &row.bytes)
         row.bytes.append(UInt8(ascii: ":"))
         let start = row.bytes.count
