@@ -1,6 +1,8 @@
+import Dispatch
 import GRDB
 import GRDBSQLite
 import RegistryCore
+import Synchronization
 
 /// Which cases a cohort report covers.
 public struct CohortSelection: Sendable, Hashable {
@@ -38,7 +40,7 @@ public struct CohortPatient: Sendable {
     }
 }
 
-extension RegistryReader {
+extension Registry {
     /// Calls `body` with one ``CohortPatient`` per patient with a selected live case, in
     /// patient id order.
     ///
@@ -47,7 +49,38 @@ extension RegistryReader {
     /// million patients is half a minute. What is kept in memory is a few integers per
     /// selected case and patient (ids as 128-bit numbers): at a million patients about 100 MB at
     /// the peak, while the cases are read.
+    ///
+    /// Two threads share the work. A reader thread walks the four tables in one read
+    /// transaction (one snapshot) and decodes each row into a fixed-size ``CohortScanRow``:
+    /// SQLite's B-tree walk, column access and the parsing of ids and dates, about half of the
+    /// work. The calling thread takes the rows in batches, indexes the cases and builds the
+    /// patients. A bounded pipe between them keeps memory flat.
     public func forEachCohortPatient(_ selection: CohortSelection, _ body: (CohortPatient) throws -> Void) throws {
+        let pipe = CohortScanPipe(depth: 8)
+        let producerDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global(qos: .userInitiated).async {
+            do {
+                try self.read { r in try CohortScan.produce(r.db, selection, into: pipe) }
+                pipe.finish(nil)
+            } catch {
+                pipe.finish(error)
+            }
+            producerDone.signal()
+        }
+        defer {
+            pipe.cancel()
+            producerDone.wait()
+        }
+        try CohortScan.consume(pipe, body)
+    }
+}
+
+/// The two halves of ``Registry/forEachCohortPatient(_:_:)``.
+enum CohortScan {
+    static let batchSize = 4096
+
+    /// On the reader thread: cases, biopsies, follow-ups, then sites, decoded into batches.
+    static func produce(_ db: Database, _ selection: CohortSelection, into pipe: CohortScanPipe) throws {
         var filter = "deleted_at IS NULL"
         var arguments = StatementArguments()
         if let d = selection.diagnosis {
@@ -62,18 +95,52 @@ extension RegistryReader {
             filter += " AND diagnosed_on <= ?"
             arguments += [to.description]
         }
+        func scan(_ table: CohortScanBatch.Table, _ sql: String, _ arguments: StatementArguments = StatementArguments(),
+                  _ decode: (RawRow) throws -> CohortScanRow) throws {
+            var rows = [CohortScanRow]()
+            rows.reserveCapacity(batchSize)
+            try RawRows(db, sql, arguments).forEach { row in
+                rows.append(try decode(row))
+                if rows.count == batchSize {
+                    try pipe.send(CohortScanBatch(table: table, rows: rows))
+                    rows.removeAll(keepingCapacity: true)
+                }
+            }
+            if !rows.isEmpty { try pipe.send(CohortScanBatch(table: table, rows: rows)) }
+        }
+        try scan(.cases, "SELECT id, patient_id, diagnosed_on FROM cases WHERE \(filter)", arguments) { row in
+            CohortScanRow(id: try row.id(0), ref: try row.id(1), day: Int32(try row.day(2)))
+        }
+        try scan(.biopsies, "SELECT site_id FROM biopsies WHERE deleted_at IS NULL AND site_id IS NOT NULL") { row in
+            CohortScanRow(id: try row.id(0))
+        }
+        try scan(.followUps, "SELECT case_id, on_date, vital_status FROM follow_ups WHERE deleted_at IS NULL") { row in
+            CohortScanRow(ref: try row.id(0), day: Int32(try row.day(1)), dead: row.equals(2, "dead"))
+        }
+        try scan(.sites, "SELECT id, case_id, detected_on, timing, category, region FROM sites WHERE deleted_at IS NULL") {
+            row in
+            guard let timing = SiteTiming(rawValue: row.text(3)), let category = SiteCategory(rawValue: row.text(4)),
+                let region = BodyRegion(rawValue: row.text(5))
+            else { throw StoreError.tampered("a stored site has an unknown code") }
+            return CohortScanRow(
+                id: try row.id(0), ref: try row.id(1), day: Int32(try row.day(2)), site: (timing, category, region))
+        }
+    }
+
+    /// On the calling thread: the batches in the order they were read, then `body` per patient.
+    static func consume(_ pipe: CohortScanPipe, _ body: (CohortPatient) throws -> Void) throws {
         // Cases first: each case's patient id and diagnosis date in one array, its id in a map
         // to its index there. Patients are then numbered in patient id order (the order they
         // are reported in) by sorting case indices, with no map of patient ids at all.
         var casePatients = [(patient: UInt128, diagnosed: Int32)]()
         var caseIndex = IdMap<Int32>(placeholder: 0)
-        try RawRows(db, "SELECT id, patient_id, diagnosed_on FROM cases WHERE \(filter)", arguments).forEach { row in
-            caseIndex[try row.id(0)] = Int32(casePatients.count)
-            casePatients.append((try row.id(1), Int32(try row.day(2))))
-        }
         var patients = [PatientDays]()
-        var patientOfCase = [Int32](repeating: 0, count: casePatients.count)
-        do {
+        var patientOfCase = [Int32]()
+        var diagnosedOfCase = [Int32]()
+        var numbered = false
+        func numberPatients() {
+            numbered = true
+            patientOfCase = [Int32](repeating: 0, count: casePatients.count)
             var previous: UInt128 = 0
             for c in casePatients.indices.sorted(by: { casePatients[$0].patient < casePatients[$1].patient }) {
                 let (patient, diagnosed) = casePatients[c]
@@ -86,36 +153,43 @@ extension RegistryReader {
                 patients[slot].cases += 1
                 patients[slot].diagnosedOn = min(patients[slot].diagnosedOn, diagnosed)
             }
-        }
-        let diagnosedOfCase = casePatients.map(\.diagnosed)
-        casePatients = []
-
-        try RawRows(db, "SELECT case_id, on_date, vital_status FROM follow_ups WHERE deleted_at IS NULL").forEach { row in
-            guard let c = caseIndex[try row.id(0)] else { return }
-            let on = Int32(try row.day(1))
-            let i = Int(patientOfCase[Int(c)])
-            if row.equals(2, "dead") { patients[i].diedOn = min(patients[i].diedOn, on) }
-            patients[i].lastSeenOn = max(patients[i].lastSeenOn, on)
+            diagnosedOfCase = casePatients.map(\.diagnosed)
+            casePatients = []
         }
         var biopsied = IdMap<Void>()
-        try RawRows(db, "SELECT site_id FROM biopsies WHERE deleted_at IS NULL AND site_id IS NOT NULL").forEach { row in
-            biopsied[try row.id(0)] = ()
-        }
         var sites = [(patient: Int32, site: CohortPatient.Site)]()
-        try RawRows(db, "SELECT id, case_id, detected_on, timing, category, region FROM sites WHERE deleted_at IS NULL")
-            .forEach { row in
-                guard let c = caseIndex[try row.id(1)] else { return }
-                guard let timing = SiteTiming(rawValue: row.text(3)), let category = SiteCategory(rawValue: row.text(4)),
-                    let region = BodyRegion(rawValue: row.text(5))
-                else { throw StoreError.tampered("a stored site has an unknown code") }
-                sites.append(
-                    (
-                        patientOfCase[Int(c)],
-                        .init(
-                            caseDiagnosedOn: Int(diagnosedOfCase[Int(c)]), detectedOn: try row.day(2), timing: timing,
-                            category: category, region: region, biopsied: biopsied[try row.id(0)] != nil)
-                    ))
+        while let batch = try pipe.receive() {
+            if batch.table != .cases, !numbered { numberPatients() }
+            switch batch.table {
+            case .cases:
+                for row in batch.rows {
+                    caseIndex[row.id] = Int32(casePatients.count)
+                    casePatients.append((row.ref, row.day))
+                }
+            case .biopsies:
+                for row in batch.rows { biopsied[row.id] = () }
+            case .followUps:
+                for row in batch.rows {
+                    guard let c = caseIndex[row.ref] else { continue }
+                    let i = Int(patientOfCase[Int(c)])
+                    if row.dead { patients[i].diedOn = min(patients[i].diedOn, row.day) }
+                    patients[i].lastSeenOn = max(patients[i].lastSeenOn, row.day)
+                }
+            case .sites:
+                for row in batch.rows {
+                    guard let c = caseIndex[row.ref], let codes = row.site else { continue }
+                    sites.append(
+                        (
+                            patientOfCase[Int(c)],
+                            .init(
+                                caseDiagnosedOn: Int(diagnosedOfCase[Int(c)]), detectedOn: Int(row.day),
+                                timing: codes.timing, category: codes.category, region: codes.region,
+                                biopsied: biopsied[row.id] != nil)
+                        ))
+                }
             }
+        }
+        if !numbered { numberPatients() }
         caseIndex = IdMap(capacity: 0, placeholder: 0)
         // Sites in patient order; a patient's own sites keep their storage (id) order.
         let siteOrder = sites.indices.sorted { (sites[$0].patient, $0) < (sites[$1].patient, $1) }
@@ -132,6 +206,77 @@ extension RegistryReader {
             }
             try body(patient)
         }
+    }
+}
+
+/// One decoded row of a cohort scan. Cases: `id`, `ref` the patient, `day` the diagnosis.
+/// Biopsies: `id` the site sampled. Follow-ups: `ref` the case, `day`, `dead`. Sites: `id`,
+/// `ref` the case, `day` the detection, `site` the codes.
+struct CohortScanRow: Sendable {
+    var id: UInt128 = 0
+    var ref: UInt128 = 0
+    var day: Int32 = 0
+    var dead = false
+    var site: (timing: SiteTiming, category: SiteCategory, region: BodyRegion)?
+}
+
+struct CohortScanBatch: Sendable {
+    enum Table: Sendable { case cases, biopsies, followUps, sites }
+    var table: Table
+    var rows: [CohortScanRow]
+}
+
+/// A bounded hand-over of batches from the reader thread to the calling thread.
+final class CohortScanPipe: Sendable {
+    private struct State {
+        var batches: [CohortScanBatch] = []
+        var failure: (any Error)?
+        var cancelled = false
+    }
+    private let state = Mutex(State())
+    /// Signalled once per batch sent and once at the end.
+    private let ready = DispatchSemaphore(value: 0)
+    /// Free places: the reader waits for one before each batch.
+    private let room: DispatchSemaphore
+
+    init(depth: Int) { room = DispatchSemaphore(value: depth) }
+
+    /// Throws `CancellationError` once the consumer has gone.
+    func send(_ batch: CohortScanBatch) throws {
+        room.wait()
+        let open = state.withLock { s in
+            guard !s.cancelled else { return false }
+            s.batches.append(batch)
+            return true
+        }
+        guard open else { throw CancellationError() }
+        ready.signal()
+    }
+
+    /// The end of the scan, with the reader's error if it failed.
+    func finish(_ failure: (any Error)?) {
+        state.withLock { $0.failure = failure }
+        ready.signal()
+    }
+
+    /// The next batch in order; nil after the last; the reader's error rethrown.
+    func receive() throws -> CohortScanBatch? {
+        ready.wait()
+        let (batch, failure) = state.withLock { s -> (CohortScanBatch?, (any Error)?) in
+            s.batches.isEmpty ? (nil, s.failure) : (s.batches.removeFirst(), nil)
+        }
+        if let batch {
+            room.signal()
+            return batch
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// The consumer is done (or failed): a waiting reader wakes and stops.
+    func cancel() {
+        state.withLock { $0.cancelled = true }
+        room.signal()
     }
 }
 
