@@ -51,10 +51,11 @@ extension Registry {
     /// the peak, while the cases are read.
     ///
     /// Two threads share the work. A reader thread walks the four tables in one read
-    /// transaction (one snapshot) and decodes each row into a fixed-size ``CohortScanRow``:
-    /// SQLite's B-tree walk, column access and the parsing of ids and dates, about half of the
-    /// work. The calling thread takes the rows in batches, indexes the cases and builds the
-    /// patients. A bounded pipe between them keeps memory flat.
+    /// transaction (one snapshot) and copies the few column bytes it needs into fixed-size
+    /// ``CohortScanRow``s: SQLite's B-tree walk and column access, about half of the work. The
+    /// calling thread parses ids and dates, indexes the cases and keeps what it learns per case;
+    /// patients are formed by one sort at the end, so it never holds the reader up. A bounded
+    /// pipe between them keeps memory flat.
     public func forEachCohortPatient(_ selection: CohortSelection, _ body: (CohortPatient) throws -> Void) throws {
         let pipe = CohortScanPipe(depth: 8)
         let producerDone = DispatchSemaphore(value: 0)
@@ -79,7 +80,7 @@ extension Registry {
 enum CohortScan {
     static let batchSize = 4096
 
-    /// On the reader thread: cases, biopsies, follow-ups, then sites, decoded into batches.
+    /// On the reader thread: cases, biopsies, follow-ups, then sites, copied into batches.
     static func produce(_ db: Database, _ selection: CohortSelection, into pipe: CohortScanPipe) throws {
         var filter = "deleted_at IS NULL"
         var arguments = StatementArguments()
@@ -95,12 +96,16 @@ enum CohortScan {
             filter += " AND diagnosed_on <= ?"
             arguments += [to.description]
         }
-        func scan(_ table: CohortScanBatch.Table, _ sql: String, _ arguments: StatementArguments = StatementArguments(),
-                  _ decode: (RawRow) throws -> CohortScanRow) throws {
+        func scan(
+            _ table: CohortScanBatch.Table, _ sql: String, _ arguments: StatementArguments = StatementArguments(),
+            _ copy: (RawRow, inout CohortScanRow) throws -> Void
+        ) throws {
             var rows = [CohortScanRow]()
             rows.reserveCapacity(batchSize)
             try RawRows(db, sql, arguments).forEach { row in
-                rows.append(try decode(row))
+                var r = CohortScanRow()
+                try copy(row, &r)
+                rows.append(r)
                 if rows.count == batchSize {
                     try pipe.send(CohortScanBatch(table: table, rows: rows))
                     rows.removeAll(keepingCapacity: true)
@@ -108,91 +113,109 @@ enum CohortScan {
             }
             if !rows.isEmpty { try pipe.send(CohortScanBatch(table: table, rows: rows)) }
         }
-        try scan(.cases, "SELECT id, patient_id, diagnosed_on FROM cases WHERE \(filter)", arguments) { row in
-            CohortScanRow(id: try row.id(0), ref: try row.id(1), day: Int32(try row.day(2)))
+        try scan(.cases, "SELECT id, patient_id, diagnosed_on FROM cases WHERE \(filter)", arguments) { row, r in
+            try r.id.copy(row.bytes(0))
+            try r.ref.copy(row.bytes(1))
+            try r.day.copy(row.bytes(2))
         }
-        try scan(.biopsies, "SELECT site_id FROM biopsies WHERE deleted_at IS NULL AND site_id IS NOT NULL") { row in
-            CohortScanRow(id: try row.id(0))
+        try scan(.biopsies, "SELECT site_id FROM biopsies WHERE deleted_at IS NULL AND site_id IS NOT NULL") { row, r in
+            try r.id.copy(row.bytes(0))
         }
-        try scan(.followUps, "SELECT case_id, on_date, vital_status FROM follow_ups WHERE deleted_at IS NULL") { row in
-            CohortScanRow(ref: try row.id(0), day: Int32(try row.day(1)), dead: row.equals(2, "dead"))
+        try scan(.followUps, "SELECT case_id, on_date, vital_status FROM follow_ups WHERE deleted_at IS NULL") { row, r in
+            try r.ref.copy(row.bytes(0))
+            try r.day.copy(row.bytes(1))
+            r.dead = row.equals(2, "dead")
         }
         try scan(.sites, "SELECT id, case_id, detected_on, timing, category, region FROM sites WHERE deleted_at IS NULL") {
-            row in
+            row, r in
             guard let timing = SiteTiming(rawValue: row.text(3)), let category = SiteCategory(rawValue: row.text(4)),
                 let region = BodyRegion(rawValue: row.text(5))
             else { throw StoreError.tampered("a stored site has an unknown code") }
-            return CohortScanRow(
-                id: try row.id(0), ref: try row.id(1), day: Int32(try row.day(2)), site: (timing, category, region))
+            try r.id.copy(row.bytes(0))
+            try r.ref.copy(row.bytes(1))
+            try r.day.copy(row.bytes(2))
+            r.site = (timing, category, region)
         }
     }
 
     /// On the calling thread: the batches in the order they were read, then `body` per patient.
     static func consume(_ pipe: CohortScanPipe, _ body: (CohortPatient) throws -> Void) throws {
-        // Cases first: each case's patient id and diagnosis date in one array, its id in a map
-        // to its index there. Patients are then numbered in patient id order (the order they
-        // are reported in) by sorting case indices, with no map of patient ids at all.
-        var casePatients = [(patient: UInt128, diagnosed: Int32)]()
+        // Per case, by its index in the order read: the patient, the diagnosis date and, from
+        // the follow-ups, the first death and the last follow-up. A case's id maps to its index.
+        var casePatient = [UInt128]()
+        var caseDiagnosed = [Int32]()
+        var caseDied = [Int32]()
+        var caseLastSeen = [Int32]()
         var caseIndex = IdMap<Int32>(placeholder: 0)
-        var patients = [PatientDays]()
-        var patientOfCase = [Int32]()
-        var diagnosedOfCase = [Int32]()
-        var numbered = false
-        func numberPatients() {
-            numbered = true
-            patientOfCase = [Int32](repeating: 0, count: casePatients.count)
-            var previous: UInt128 = 0
-            for c in casePatients.indices.sorted(by: { casePatients[$0].patient < casePatients[$1].patient }) {
-                let (patient, diagnosed) = casePatients[c]
-                if patient != previous {
-                    patients.append(PatientDays())
-                    previous = patient
-                }
-                let slot = patients.count - 1
-                patientOfCase[c] = Int32(slot)
-                patients[slot].cases += 1
-                patients[slot].diagnosedOn = min(patients[slot].diagnosedOn, diagnosed)
-            }
-            diagnosedOfCase = casePatients.map(\.diagnosed)
-            casePatients = []
-        }
         var biopsied = IdMap<Void>()
-        var sites = [(patient: Int32, site: CohortPatient.Site)]()
+        var sites = [(case: Int32, site: CohortPatient.Site)]()
         while let batch = try pipe.receive() {
-            if batch.table != .cases, !numbered { numberPatients() }
             switch batch.table {
             case .cases:
                 for row in batch.rows {
-                    caseIndex[row.id] = Int32(casePatients.count)
-                    casePatients.append((row.ref, row.day))
+                    caseIndex[try row.id.value()] = Int32(casePatient.count)
+                    casePatient.append(try row.ref.value())
+                    caseDiagnosed.append(try row.day.value())
                 }
             case .biopsies:
-                for row in batch.rows { biopsied[row.id] = () }
+                for row in batch.rows { biopsied[try row.id.value()] = () }
             case .followUps:
+                if caseDied.count != casePatient.count {
+                    caseDied = [Int32](repeating: .max, count: casePatient.count)
+                    caseLastSeen = [Int32](repeating: .min, count: casePatient.count)
+                }
                 for row in batch.rows {
-                    guard let c = caseIndex[row.ref] else { continue }
-                    let i = Int(patientOfCase[Int(c)])
-                    if row.dead { patients[i].diedOn = min(patients[i].diedOn, row.day) }
-                    patients[i].lastSeenOn = max(patients[i].lastSeenOn, row.day)
+                    guard let c = caseIndex[try row.ref.value()] else { continue }
+                    let on = try row.day.value()
+                    if row.dead { caseDied[Int(c)] = min(caseDied[Int(c)], on) }
+                    caseLastSeen[Int(c)] = max(caseLastSeen[Int(c)], on)
                 }
             case .sites:
                 for row in batch.rows {
-                    guard let c = caseIndex[row.ref], let codes = row.site else { continue }
+                    guard let c = caseIndex[try row.ref.value()], let codes = row.site else { continue }
                     sites.append(
                         (
-                            patientOfCase[Int(c)],
+                            c,
                             .init(
-                                caseDiagnosedOn: Int(diagnosedOfCase[Int(c)]), detectedOn: Int(row.day),
+                                caseDiagnosedOn: Int(caseDiagnosed[Int(c)]), detectedOn: Int(try row.day.value()),
                                 timing: codes.timing, category: codes.category, region: codes.region,
-                                biopsied: biopsied[row.id] != nil)
+                                biopsied: biopsied[try row.id.value()] != nil)
                         ))
                 }
             }
         }
-        if !numbered { numberPatients() }
         caseIndex = IdMap(capacity: 0, placeholder: 0)
+        biopsied = IdMap()
+        // Patients in patient id order (the order they are reported in): (patient, case) pairs
+        // sorted side by side, then folded; no map of patient ids at all.
+        var byPatient = [(patient: UInt128, case: Int32)]()
+        byPatient.reserveCapacity(casePatient.count)
+        for (c, patient) in casePatient.enumerated() { byPatient.append((patient, Int32(c))) }
+        casePatient = []
+        byPatient.sort { $0 < $1 }
+        var patients = [PatientDays]()
+        var patientOfCase = [Int32](repeating: 0, count: byPatient.count)
+        var previous: UInt128 = 0
+        for (patient, c) in byPatient {
+            if patient != previous || patients.isEmpty {
+                patients.append(PatientDays())
+                previous = patient
+            }
+            let slot = patients.count - 1
+            let i = Int(c)
+            patientOfCase[i] = Int32(slot)
+            patients[slot].cases += 1
+            patients[slot].diagnosedOn = min(patients[slot].diagnosedOn, caseDiagnosed[i])
+            if !caseDied.isEmpty {
+                patients[slot].diedOn = min(patients[slot].diedOn, caseDied[i])
+                patients[slot].lastSeenOn = max(patients[slot].lastSeenOn, caseLastSeen[i])
+            }
+        }
+        byPatient = []
         // Sites in patient order; a patient's own sites keep their storage (id) order.
-        let siteOrder = sites.indices.sorted { (sites[$0].patient, $0) < (sites[$1].patient, $1) }
+        let siteOrder = sites.indices.sorted {
+            (patientOfCase[Int(sites[$0].case)], $0) < (patientOfCase[Int(sites[$1].case)], $1)
+        }
         var next = 0
         for (slot, p) in patients.enumerated() {
             var patient = CohortPatient()
@@ -200,7 +223,7 @@ enum CohortScan {
             patient.diagnosedOn = Int(p.diagnosedOn)
             patient.diedOn = p.diedOn == .max ? nil : Int(p.diedOn)
             patient.lastSeenOn = p.lastSeenOn == .min ? nil : Int(p.lastSeenOn)
-            while next < siteOrder.count, sites[siteOrder[next]].patient == slot {
+            while next < siteOrder.count, patientOfCase[Int(sites[siteOrder[next]].case)] == slot {
                 patient.sites.append(sites[siteOrder[next]].site)
                 next += 1
             }
@@ -209,15 +232,45 @@ enum CohortScan {
     }
 }
 
-/// One decoded row of a cohort scan. Cases: `id`, `ref` the patient, `day` the diagnosis.
-/// Biopsies: `id` the site sampled. Follow-ups: `ref` the case, `day`, `dead`. Sites: `id`,
-/// `ref` the case, `day` the detection, `site` the codes.
+/// One row of a cohort scan as the reader thread copied it. Cases: `id`, `ref` the patient,
+/// `day` the diagnosis. Biopsies: `id` the site sampled. Follow-ups: `ref` the case, `day`,
+/// `dead`. Sites: `id`, `ref` the case, `day` the detection, `site` the codes.
 struct CohortScanRow: Sendable {
-    var id: UInt128 = 0
-    var ref: UInt128 = 0
-    var day: Int32 = 0
+    var id = UUIDText()
+    var ref = UUIDText()
+    var day = DayText()
     var dead = false
     var site: (timing: SiteTiming, category: SiteCategory, region: BodyRegion)?
+}
+
+/// The 36 bytes of a stored UUID, copied out of a row to be parsed on another thread.
+struct UUIDText: Sendable {
+    private var bytes: (UInt64, UInt64, UInt64, UInt64, UInt32) = (0, 0, 0, 0, 0)
+
+    mutating func copy(_ b: UnsafeBufferPointer<UInt8>) throws {
+        guard b.count == 36 else { throw StoreError.tampered("a stored id is not a UUID") }
+        withUnsafeMutableBytes(of: &bytes) { $0.copyMemory(from: UnsafeRawBufferPointer(b)) }
+    }
+
+    /// The UUID as a 128-bit number; its order is the text's order.
+    func value() throws -> UInt128 {
+        try withUnsafeBytes(of: bytes) { try RawRow.uuid($0.assumingMemoryBound(to: UInt8.self)) }
+    }
+}
+
+/// The 10 bytes of a stored date (YYYY-MM-DD), copied out of a row to be parsed on another thread.
+struct DayText: Sendable {
+    private var bytes: (UInt64, UInt16) = (0, 0)
+
+    mutating func copy(_ b: UnsafeBufferPointer<UInt8>) throws {
+        guard b.count == 10 else { throw StoreError.tampered("a stored date is not a date") }
+        withUnsafeMutableBytes(of: &bytes) { $0.copyMemory(from: UnsafeRawBufferPointer(b)) }
+    }
+
+    /// Days since 1970-01-01.
+    func value() throws -> Int32 {
+        try withUnsafeBytes(of: bytes) { Int32(try RawRow.day($0.assumingMemoryBound(to: UInt8.self))) }
+    }
 }
 
 struct CohortScanBatch: Sendable {
@@ -332,8 +385,9 @@ struct RawRow {
     }
 
     /// A stored UUID (lowercase 8-4-4-4-12 hex) as a 128-bit number; its order is the text's order.
-    func id(_ column: Int32) throws -> UInt128 {
-        let b = bytes(column)
+    func id(_ column: Int32) throws -> UInt128 { try Self.uuid(bytes(column)) }
+
+    static func uuid(_ b: UnsafeBufferPointer<UInt8>) throws -> UInt128 {
         guard b.count == 36, b[8] == 45, b[13] == 45, b[18] == 45, b[23] == 45 else {
             throw StoreError.tampered("a stored id is not a UUID")
         }
@@ -366,8 +420,10 @@ struct RawRow {
     }
 
     /// A stored date as days since 1970-01-01.
-    func day(_ column: Int32) throws -> Int {
-        guard let d = CalendarDay(utf8: bytes(column)) else { throw StoreError.tampered("a stored date is not a date") }
+    func day(_ column: Int32) throws -> Int { try Self.day(bytes(column)) }
+
+    static func day(_ b: UnsafeBufferPointer<UInt8>) throws -> Int {
+        guard let d = CalendarDay(utf8: b) else { throw StoreError.tampered("a stored date is not a date") }
         return d.daysSinceEpoch
     }
 }
