@@ -15,10 +15,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        // Already a dependency of postgres-nio; RegistryCore takes SHA-256 from it (BoringSSL,
+        // compiled in) instead of linking the system's libcrypto into every command.
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     ],
     targets: [
-        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        .target(name: "RegistryCore", dependencies: ["CCrypto"], swiftSettings: strict),
+        .target(
+            name: "RegistryCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(
             name: "RegistryStore",
             dependencies: [
@@ -61,7 +64,7 @@ let package = Package(
             // applies the binary's ~133,000 relative relocations from a 26 KB bitmap instead of a
             // 3.2 MB table — part of every command's start-up. lld also links in a fraction of
             // gold's time.
-            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]),
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"])]),
         .executableTarget(
             name: "emreg-bench", dependencies: ["RegistryCore", "RegistryStore", "RegistryReports"], path: "Sources/emreg-bench",
             swiftSettings: strict),

@@ -1,15 +1,17 @@
-import CCrypto
+import Crypto
 
 /// SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104), for the audit chain and linkage keys.
 ///
-/// The block function is OpenSSL libcrypto's (SHA extensions or AVX2 where the CPU has them):
-/// hashing the audit chain was a sixth of the cost of logging a case with a Swift loop.
-/// Tests check the NIST and RFC 4231 vectors.
-public struct SHA256: @unchecked Sendable {
-    /// A plain C struct: copying it copies the hash state (HMACKey relies on that).
-    private var context = SHA256_CTX()
+/// The block function is BoringSSL's, through swift-crypto (SHA extensions or AVX2 where the CPU
+/// has them): hashing the audit chain was a sixth of the cost of logging a case with a Swift loop.
+/// BoringSSL is compiled into the binary (the hub's PostgreSQL client needs swift-crypto anyway),
+/// so no command loads the system's libcrypto: mapping and relocating it was about a millisecond
+/// of every `emreg` process's start-up. Tests check the NIST and RFC 4231 vectors.
+public struct SHA256: Sendable {
+    /// A value: copying it copies the hash state (HMACKey relies on that).
+    private var state = Crypto.SHA256()
 
-    public init() { SHA256_Init(&context) }
+    public init() {}
 
     public mutating func update<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
         if let done: Void = bytes.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) {
@@ -19,8 +21,8 @@ public struct SHA256: @unchecked Sendable {
     }
 
     public mutating func update(_ raw: UnsafeRawBufferPointer) {
-        guard let base = raw.baseAddress, raw.count > 0 else { return }
-        SHA256_Update(&context, base, raw.count)
+        guard raw.count > 0 else { return }
+        state.update(bufferPointer: raw)
     }
 
     public mutating func update(_ text: String) {
@@ -29,10 +31,7 @@ public struct SHA256: @unchecked Sendable {
     }
 
     public mutating func finalize() -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: 32) { buffer, count in
-            SHA256_Final(buffer.baseAddress, &context)
-            count = 32
-        }
+        state.finalize().withUnsafeBytes { [UInt8]($0) }
     }
 
     /// The digest of a contiguous byte array (the fast path: no per-part overhead).

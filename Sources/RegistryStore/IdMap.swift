@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A hash map from stored ids (UUIDs as 128-bit numbers) to small values, for whole-table scans
 /// that join a million rows.
 ///
@@ -23,7 +27,11 @@ struct IdMap<Value> {
     init(capacity: Int = 1024, placeholder: Value) {
         var slots = 16
         while slots * 3 < capacity * 4 { slots *= 2 }
-        entries = Array(repeating: Entry(high: 0, low: 0, value: placeholder), count: slots)
+        entries = Array(unsafeUninitializedCapacity: slots) { buffer, initialized in
+            adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
+            buffer.initialize(repeating: Entry(high: 0, low: 0, value: placeholder))
+            initialized = slots
+        }
         self.placeholder = placeholder
         shift = UInt64(64 - slots.trailingZeroBitCount)
     }
@@ -63,6 +71,19 @@ struct IdMap<Value> {
         for e in entries where e.low != 0 || e.high != 0 { bigger[UInt128(e.high) << 64 | UInt128(e.low)] = e.value }
         self = bigger
     }
+}
+
+/// Asks the kernel to back a large table with 2 MB pages (Linux transparent huge pages, where
+/// they are enabled for `madvise`): lookups at random slots of a 48 MB table then miss the TLB
+/// far less often. Only advice, so failure is ignored; it must come before the memory is touched.
+private func adviseHugePages(_ memory: UnsafeMutableRawBufferPointer) {
+    #if os(Linux)
+        guard memory.count >= 4 << 20, let base = memory.baseAddress else { return }
+        let page = 4096
+        let start = (Int(bitPattern: base) + page - 1) & ~(page - 1)
+        let end = (Int(bitPattern: base) + memory.count) & ~(page - 1)
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE)
+    #endif
 }
 
 extension IdMap where Value == Void {

@@ -1,6 +1,8 @@
+import Dispatch
 import GRDB
 import GRDBSQLite
 import RegistryCore
+import Synchronization
 
 /// Which cases a cohort report covers.
 public struct CohortSelection: Sendable, Hashable {
@@ -38,7 +40,7 @@ public struct CohortPatient: Sendable {
     }
 }
 
-extension RegistryReader {
+extension Registry {
     /// Calls `body` with one ``CohortPatient`` per patient with a selected live case, in
     /// patient id order.
     ///
@@ -47,7 +49,39 @@ extension RegistryReader {
     /// million patients is half a minute. What is kept in memory is a few integers per
     /// selected case and patient (ids as 128-bit numbers): at a million patients about 100 MB at
     /// the peak, while the cases are read.
+    ///
+    /// Two threads share the work. A reader thread walks the four tables in one read
+    /// transaction (one snapshot) and copies the few column bytes it needs into fixed-size
+    /// ``CohortScanRow``s: SQLite's B-tree walk and column access, about half of the work. The
+    /// calling thread parses ids and dates, indexes the cases and keeps what it learns per case;
+    /// patients are formed by one sort at the end, so it never holds the reader up. A bounded
+    /// pipe between them keeps memory flat.
     public func forEachCohortPatient(_ selection: CohortSelection, _ body: (CohortPatient) throws -> Void) throws {
+        let pipe = CohortScanPipe(depth: 8)
+        let producerDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global(qos: .userInitiated).async {
+            do {
+                try self.read { r in try CohortScan.produce(r.db, selection, into: pipe) }
+                pipe.finish(nil)
+            } catch {
+                pipe.finish(error)
+            }
+            producerDone.signal()
+        }
+        defer {
+            pipe.cancel()
+            producerDone.wait()
+        }
+        try CohortScan.consume(pipe, body)
+    }
+}
+
+/// The two halves of ``Registry/forEachCohortPatient(_:_:)``.
+enum CohortScan {
+    static let batchSize = 4096
+
+    /// On the reader thread: cases, biopsies, follow-ups, then sites, copied into batches.
+    static func produce(_ db: Database, _ selection: CohortSelection, into pipe: CohortScanPipe) throws {
         var filter = "deleted_at IS NULL"
         var arguments = StatementArguments()
         if let d = selection.diagnosis {
@@ -62,63 +96,126 @@ extension RegistryReader {
             filter += " AND diagnosed_on <= ?"
             arguments += [to.description]
         }
-        // Cases first: each case's patient id and diagnosis date in one array, its id in a map
-        // to its index there. Patients are then numbered in patient id order (the order they
-        // are reported in) by sorting case indices, with no map of patient ids at all.
-        var casePatients = [(patient: UInt128, diagnosed: Int32)]()
-        var caseIndex = IdMap<Int32>(placeholder: 0)
-        try RawRows(db, "SELECT id, patient_id, diagnosed_on FROM cases WHERE \(filter)", arguments).forEach { row in
-            caseIndex[try row.id(0)] = Int32(casePatients.count)
-            casePatients.append((try row.id(1), Int32(try row.day(2))))
-        }
-        var patients = [PatientDays]()
-        var patientOfCase = [Int32](repeating: 0, count: casePatients.count)
-        do {
-            var previous: UInt128 = 0
-            for c in casePatients.indices.sorted(by: { casePatients[$0].patient < casePatients[$1].patient }) {
-                let (patient, diagnosed) = casePatients[c]
-                if patient != previous {
-                    patients.append(PatientDays())
-                    previous = patient
+        func scan(
+            _ table: CohortScanBatch.Table, _ sql: String, _ arguments: StatementArguments = StatementArguments(),
+            _ copy: (RawRow, inout CohortScanRow) throws -> Void
+        ) throws {
+            var rows = [CohortScanRow]()
+            rows.reserveCapacity(batchSize)
+            try RawRows(db, sql, arguments).forEach { row in
+                var r = CohortScanRow()
+                try copy(row, &r)
+                rows.append(r)
+                if rows.count == batchSize {
+                    try pipe.send(CohortScanBatch(table: table, rows: rows))
+                    rows.removeAll(keepingCapacity: true)
                 }
-                let slot = patients.count - 1
-                patientOfCase[c] = Int32(slot)
-                patients[slot].cases += 1
-                patients[slot].diagnosedOn = min(patients[slot].diagnosedOn, diagnosed)
             }
+            if !rows.isEmpty { try pipe.send(CohortScanBatch(table: table, rows: rows)) }
         }
-        let diagnosedOfCase = casePatients.map(\.diagnosed)
-        casePatients = []
+        try scan(.cases, "SELECT id, patient_id, diagnosed_on FROM cases WHERE \(filter)", arguments) { row, r in
+            try r.id.copy(row.bytes(0))
+            try r.ref.copy(row.bytes(1))
+            try r.day.copy(row.bytes(2))
+        }
+        try scan(.biopsies, "SELECT site_id FROM biopsies WHERE deleted_at IS NULL AND site_id IS NOT NULL") { row, r in
+            try r.id.copy(row.bytes(0))
+        }
+        try scan(.followUps, "SELECT case_id, on_date, vital_status FROM follow_ups WHERE deleted_at IS NULL") { row, r in
+            try r.ref.copy(row.bytes(0))
+            try r.day.copy(row.bytes(1))
+            r.dead = row.equals(2, "dead")
+        }
+        try scan(.sites, "SELECT id, case_id, detected_on, timing, category, region FROM sites WHERE deleted_at IS NULL") {
+            row, r in
+            guard let timing = SiteTiming(rawValue: row.text(3)), let category = SiteCategory(rawValue: row.text(4)),
+                let region = BodyRegion(rawValue: row.text(5))
+            else { throw StoreError.tampered("a stored site has an unknown code") }
+            try r.id.copy(row.bytes(0))
+            try r.ref.copy(row.bytes(1))
+            try r.day.copy(row.bytes(2))
+            r.site = (timing, category, region)
+        }
+    }
 
-        try RawRows(db, "SELECT case_id, on_date, vital_status FROM follow_ups WHERE deleted_at IS NULL").forEach { row in
-            guard let c = caseIndex[try row.id(0)] else { return }
-            let on = Int32(try row.day(1))
-            let i = Int(patientOfCase[Int(c)])
-            if row.equals(2, "dead") { patients[i].diedOn = min(patients[i].diedOn, on) }
-            patients[i].lastSeenOn = max(patients[i].lastSeenOn, on)
-        }
+    /// On the calling thread: the batches in the order they were read, then `body` per patient.
+    static func consume(_ pipe: CohortScanPipe, _ body: (CohortPatient) throws -> Void) throws {
+        // Per case, by its index in the order read: the patient, the diagnosis date and, from
+        // the follow-ups, the first death and the last follow-up. A case's id maps to its index.
+        var casePatient = [UInt128]()
+        var caseDiagnosed = [Int32]()
+        var caseDied = [Int32]()
+        var caseLastSeen = [Int32]()
+        var caseIndex = IdMap<Int32>(placeholder: 0)
         var biopsied = IdMap<Void>()
-        try RawRows(db, "SELECT site_id FROM biopsies WHERE deleted_at IS NULL AND site_id IS NOT NULL").forEach { row in
-            biopsied[try row.id(0)] = ()
-        }
-        var sites = [(patient: Int32, site: CohortPatient.Site)]()
-        try RawRows(db, "SELECT id, case_id, detected_on, timing, category, region FROM sites WHERE deleted_at IS NULL")
-            .forEach { row in
-                guard let c = caseIndex[try row.id(1)] else { return }
-                guard let timing = SiteTiming(rawValue: row.text(3)), let category = SiteCategory(rawValue: row.text(4)),
-                    let region = BodyRegion(rawValue: row.text(5))
-                else { throw StoreError.tampered("a stored site has an unknown code") }
-                sites.append(
-                    (
-                        patientOfCase[Int(c)],
-                        .init(
-                            caseDiagnosedOn: Int(diagnosedOfCase[Int(c)]), detectedOn: try row.day(2), timing: timing,
-                            category: category, region: region, biopsied: biopsied[try row.id(0)] != nil)
-                    ))
+        var sites = [(case: Int32, site: CohortPatient.Site)]()
+        while let batch = try pipe.receive() {
+            switch batch.table {
+            case .cases:
+                for row in batch.rows {
+                    caseIndex[try row.id.value()] = Int32(casePatient.count)
+                    casePatient.append(try row.ref.value())
+                    caseDiagnosed.append(try row.day.value())
+                }
+            case .biopsies:
+                for row in batch.rows { biopsied[try row.id.value()] = () }
+            case .followUps:
+                if caseDied.count != casePatient.count {
+                    caseDied = [Int32](repeating: .max, count: casePatient.count)
+                    caseLastSeen = [Int32](repeating: .min, count: casePatient.count)
+                }
+                for row in batch.rows {
+                    guard let c = caseIndex[try row.ref.value()] else { continue }
+                    let on = try row.day.value()
+                    if row.dead { caseDied[Int(c)] = min(caseDied[Int(c)], on) }
+                    caseLastSeen[Int(c)] = max(caseLastSeen[Int(c)], on)
+                }
+            case .sites:
+                for row in batch.rows {
+                    guard let c = caseIndex[try row.ref.value()], let codes = row.site else { continue }
+                    sites.append(
+                        (
+                            c,
+                            .init(
+                                caseDiagnosedOn: Int(caseDiagnosed[Int(c)]), detectedOn: Int(try row.day.value()),
+                                timing: codes.timing, category: codes.category, region: codes.region,
+                                biopsied: biopsied[try row.id.value()] != nil)
+                        ))
+                }
             }
+        }
         caseIndex = IdMap(capacity: 0, placeholder: 0)
+        biopsied = IdMap()
+        // Patients in patient id order (the order they are reported in): (patient, case) pairs
+        // sorted side by side, then folded; no map of patient ids at all.
+        var byPatient = [(patient: UInt128, case: Int32)]()
+        byPatient.reserveCapacity(casePatient.count)
+        for (c, patient) in casePatient.enumerated() { byPatient.append((patient, Int32(c))) }
+        casePatient = []
+        byPatient.sort { $0 < $1 }
+        var patients = [PatientDays]()
+        var patientOfCase = [Int32](repeating: 0, count: byPatient.count)
+        var previous: UInt128 = 0
+        for (patient, c) in byPatient {
+            if patient != previous || patients.isEmpty {
+                patients.append(PatientDays())
+                previous = patient
+            }
+            let slot = patients.count - 1
+            let i = Int(c)
+            patientOfCase[i] = Int32(slot)
+            patients[slot].cases += 1
+            patients[slot].diagnosedOn = min(patients[slot].diagnosedOn, caseDiagnosed[i])
+            if !caseDied.isEmpty {
+                patients[slot].diedOn = min(patients[slot].diedOn, caseDied[i])
+                patients[slot].lastSeenOn = max(patients[slot].lastSeenOn, caseLastSeen[i])
+            }
+        }
+        byPatient = []
         // Sites in patient order; a patient's own sites keep their storage (id) order.
-        let siteOrder = sites.indices.sorted { (sites[$0].patient, $0) < (sites[$1].patient, $1) }
+        let siteOrder = sites.indices.sorted {
+            (patientOfCase[Int(sites[$0].case)], $0) < (patientOfCase[Int(sites[$1].case)], $1)
+        }
         var next = 0
         for (slot, p) in patients.enumerated() {
             var patient = CohortPatient()
@@ -126,12 +223,113 @@ extension RegistryReader {
             patient.diagnosedOn = Int(p.diagnosedOn)
             patient.diedOn = p.diedOn == .max ? nil : Int(p.diedOn)
             patient.lastSeenOn = p.lastSeenOn == .min ? nil : Int(p.lastSeenOn)
-            while next < siteOrder.count, sites[siteOrder[next]].patient == slot {
+            while next < siteOrder.count, patientOfCase[Int(sites[siteOrder[next]].case)] == slot {
                 patient.sites.append(sites[siteOrder[next]].site)
                 next += 1
             }
             try body(patient)
         }
+    }
+}
+
+/// One row of a cohort scan as the reader thread copied it. Cases: `id`, `ref` the patient,
+/// `day` the diagnosis. Biopsies: `id` the site sampled. Follow-ups: `ref` the case, `day`,
+/// `dead`. Sites: `id`, `ref` the case, `day` the detection, `site` the codes.
+struct CohortScanRow: Sendable {
+    var id = UUIDText()
+    var ref = UUIDText()
+    var day = DayText()
+    var dead = false
+    var site: (timing: SiteTiming, category: SiteCategory, region: BodyRegion)?
+}
+
+/// The 36 bytes of a stored UUID, copied out of a row to be parsed on another thread.
+struct UUIDText: Sendable {
+    private var bytes: (UInt64, UInt64, UInt64, UInt64, UInt32) = (0, 0, 0, 0, 0)
+
+    mutating func copy(_ b: UnsafeBufferPointer<UInt8>) throws {
+        guard b.count == 36 else { throw StoreError.tampered("a stored id is not a UUID") }
+        withUnsafeMutableBytes(of: &bytes) { $0.copyMemory(from: UnsafeRawBufferPointer(b)) }
+    }
+
+    /// The UUID as a 128-bit number; its order is the text's order.
+    func value() throws -> UInt128 {
+        try withUnsafeBytes(of: bytes) { try RawRow.uuid($0.assumingMemoryBound(to: UInt8.self)) }
+    }
+}
+
+/// The 10 bytes of a stored date (YYYY-MM-DD), copied out of a row to be parsed on another thread.
+struct DayText: Sendable {
+    private var bytes: (UInt64, UInt16) = (0, 0)
+
+    mutating func copy(_ b: UnsafeBufferPointer<UInt8>) throws {
+        guard b.count == 10 else { throw StoreError.tampered("a stored date is not a date") }
+        withUnsafeMutableBytes(of: &bytes) { $0.copyMemory(from: UnsafeRawBufferPointer(b)) }
+    }
+
+    /// Days since 1970-01-01.
+    func value() throws -> Int32 {
+        try withUnsafeBytes(of: bytes) { Int32(try RawRow.day($0.assumingMemoryBound(to: UInt8.self))) }
+    }
+}
+
+struct CohortScanBatch: Sendable {
+    enum Table: Sendable { case cases, biopsies, followUps, sites }
+    var table: Table
+    var rows: [CohortScanRow]
+}
+
+/// A bounded hand-over of batches from the reader thread to the calling thread.
+final class CohortScanPipe: Sendable {
+    private struct State {
+        var batches: [CohortScanBatch] = []
+        var failure: (any Error)?
+        var cancelled = false
+    }
+    private let state = Mutex(State())
+    /// Signalled once per batch sent and once at the end.
+    private let ready = DispatchSemaphore(value: 0)
+    /// Free places: the reader waits for one before each batch.
+    private let room: DispatchSemaphore
+
+    init(depth: Int) { room = DispatchSemaphore(value: depth) }
+
+    /// Throws `CancellationError` once the consumer has gone.
+    func send(_ batch: CohortScanBatch) throws {
+        room.wait()
+        let open = state.withLock { s in
+            guard !s.cancelled else { return false }
+            s.batches.append(batch)
+            return true
+        }
+        guard open else { throw CancellationError() }
+        ready.signal()
+    }
+
+    /// The end of the scan, with the reader's error if it failed.
+    func finish(_ failure: (any Error)?) {
+        state.withLock { $0.failure = failure }
+        ready.signal()
+    }
+
+    /// The next batch in order; nil after the last; the reader's error rethrown.
+    func receive() throws -> CohortScanBatch? {
+        ready.wait()
+        let (batch, failure) = state.withLock { s -> (CohortScanBatch?, (any Error)?) in
+            s.batches.isEmpty ? (nil, s.failure) : (s.batches.removeFirst(), nil)
+        }
+        if let batch {
+            room.signal()
+            return batch
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// The consumer is done (or failed): a waiting reader wakes and stops.
+    func cancel() {
+        state.withLock { $0.cancelled = true }
+        room.signal()
     }
 }
 
@@ -187,8 +385,9 @@ struct RawRow {
     }
 
     /// A stored UUID (lowercase 8-4-4-4-12 hex) as a 128-bit number; its order is the text's order.
-    func id(_ column: Int32) throws -> UInt128 {
-        let b = bytes(column)
+    func id(_ column: Int32) throws -> UInt128 { try Self.uuid(bytes(column)) }
+
+    static func uuid(_ b: UnsafeBufferPointer<UInt8>) throws -> UInt128 {
         guard b.count == 36, b[8] == 45, b[13] == 45, b[18] == 45, b[23] == 45 else {
             throw StoreError.tampered("a stored id is not a UUID")
         }
@@ -221,8 +420,10 @@ struct RawRow {
     }
 
     /// A stored date as days since 1970-01-01.
-    func day(_ column: Int32) throws -> Int {
-        guard let d = CalendarDay(utf8: bytes(column)) else { throw StoreError.tampered("a stored date is not a date") }
+    func day(_ column: Int32) throws -> Int { try Self.day(bytes(column)) }
+
+    static func day(_ b: UnsafeBufferPointer<UInt8>) throws -> Int {
+        guard let d = CalendarDay(utf8: b) else { throw StoreError.tampered("a stored date is not a date") }
         return d.daysSinceEpoch
     }
 }

@@ -32,10 +32,11 @@ public struct CohortStatistics: Sendable {
 
     public init() {}
 
-    /// Reads the cohort from the registry in one streaming pass.
+    /// Reads the cohort from the registry in one streaming pass (two threads: see
+    /// ``Registry/forEachCohortPatient(_:_:)``).
     public static func compute(_ registry: Registry, selection: CohortSelection) throws -> CohortStatistics {
         var s = CohortStatistics()
-        try registry.read { r in try r.forEachCohortPatient(selection) { s.add($0) } }
+        try registry.forEachCohortPatient(selection) { s.add($0) }
         return s
     }
 
