@@ -13,15 +13,7 @@ public struct RegistryReader {
 
     /// The live record with that id; a missing or deleted one is an error naming `field`.
     public func require<R: RegistryRecord>(_ type: R.Type, id: String, field: String? = nil) throws -> R {
-        guard let stored = try fetch(R.self, id: id) else { throw StoreError.notFound(R.entity, id: id, field: field) }
-        if stored.isDeleted {
-            if let field {
-                throw StoreError.invalid(
-                    FieldError(field, "\(R.entity.label) \(id) was deleted", accepted: "the id of a live \(R.entity.label)"))
-            }
-            throw StoreError.deleted(R.entity, id: id)
-        }
-        return stored.record
+        try Stored.live(try fetch(R.self, id: id), id: id, field: field)
     }
 
     /// Live records whose `field` equals `value`, oldest first.
