@@ -65,6 +65,8 @@ public struct BatchEffects: Sendable {
     public var resolvedConflicts: [ConflictRow] = []
     /// The receipt as canonical JSON.
     public var receiptJSON: [UInt8] = []
+    /// The receipt as stores keep it and clinics that accept gzip get it (``StoredReceipt``).
+    public var receiptGzip: [UInt8] = []
 }
 
 /// The protocol's rules for applying a pushed batch, independent of storage: a store loads a
@@ -123,6 +125,7 @@ public struct BatchApplication {
         }
         receipt.append(contentsOf: "]}".utf8)
         effects.receiptJSON = receipt
+        effects.receiptGzip = StoredReceipt.compress(receipt)
         effects.records = records.compactMap { $0.value.changed ? ($0.key, $0.value.record) : nil }
         return effects
     }

@@ -21,7 +21,8 @@ extension SQLiteHubStore {
                     arguments: [id])
                 {
                     guard stored[0] as String == clinic && stored[1] as String == bodySHA256 else { return .idTaken }
-                    return .receipt(try StoredReceipt.inflate(Array(stored[2] as Data), batchId: id))
+                    let gzip = Array(stored[2] as Data)
+                    return .receipt(json: try StoredReceipt.inflate(gzip, batchId: id), gzip: gzip)
                 }
                 var application = BatchApplication(
                     batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch))
@@ -33,10 +34,10 @@ extension SQLiteHubStore {
                         """
                 ).execute(arguments: [
                     id, clinic, bodySHA256, Clock.timestamp(), batch.changes.count,
-                    Data(StoredReceipt.compress(effects.receiptJSON)),
+                    Data(effects.receiptGzip),
                 ])
                 try Self.write(effects, batchRow: db.lastInsertedRowID, db)
-                return .receipt(effects.receiptJSON)
+                return .receipt(json: effects.receiptJSON, gzip: effects.receiptGzip)
             }
         }
     }
