@@ -65,6 +65,8 @@ public struct BatchEffects: Sendable {
     public var resolvedConflicts: [ConflictRow] = []
     /// The receipt as canonical JSON.
     public var receiptJSON: [UInt8] = []
+    /// The receipt as stores keep it and clinics that accept gzip get it (``StoredReceipt``).
+    public var receiptGzip: [UInt8] = []
 }
 
 /// The protocol's rules for applying a pushed batch, independent of storage: a store loads a
@@ -123,6 +125,7 @@ public struct BatchApplication {
         }
         receipt.append(contentsOf: "]}".utf8)
         effects.receiptJSON = receipt
+        effects.receiptGzip = StoredReceipt.compress(receipt)
         effects.records = records.compactMap { $0.value.changed ? ($0.key, $0.value.record) : nil }
         return effects
     }
@@ -135,8 +138,8 @@ public struct BatchApplication {
                 changeId: change.changeId, status: .rejected, reason: "change id was already pushed by another clinic")
             return refused.canonicalText
         }
-        let result = decide(change)
-        let answer = ProcessedChange(clinic: clinic, status: result.status, resultJSON: result.canonicalText)
+        let (status, resultJSON) = decide(change)
+        let answer = ProcessedChange(clinic: clinic, status: status, resultJSON: resultJSON)
         snapshot.processed[change.changeId] = answer
         effects.results.append((change.changeId, position, answer))
         return answer.resultJSON
@@ -146,26 +149,44 @@ public struct BatchApplication {
         SyncReceipt.Result(changeId: change.changeId, status: .rejected, reason: reason)
     }
 
-    mutating func decide(_ change: WireChange) -> SyncReceipt.Result {
-        if let problem = ChangeCheck.problem(with: change, now: now) { return rejected(change, problem) }
+    /// The result of one change: its status and canonical JSON.
+    mutating func decide(_ change: WireChange) -> (SyncReceipt.Result.Status, String) {
+        if let problem = ChangeCheck.problem(with: change, now: now) { return text(rejected(change, problem)) }
         let key = RecordKey(table: change.table, rowId: change.rowId)
         switch change.op {
         case .insert: return insert(change, key)
-        case .update: return update(change, key)
-        case .delete: return delete(change, key)
-        case .resolve: return resolve(change, key)
+        case .update: return text(update(change, key))
+        case .delete: return text(delete(change, key))
+        case .resolve: return text(resolve(change, key))
         }
+    }
+
+    func text(_ result: SyncReceipt.Result) -> (SyncReceipt.Result.Status, String) {
+        (result.status, result.canonicalText)
     }
 
     // MARK: Operations
 
-    mutating func insert(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
-        if records[key] != nil { return rejected(change, "record already exists") }
+    /// Most pushed changes are inserts: their feed entry and result are written straight from the
+    /// change's fields, sorted once, with no dictionary built for either.
+    mutating func insert(_ change: WireChange, _ key: RecordKey) -> (SyncReceipt.Result.Status, String) {
+        if records[key] != nil { return text(rejected(change, "record already exists")) }
         // mapValues keeps the hash table of `fields`: no field name is hashed again.
         store(HubRecord(origin: clinic, fields: change.fields.mapValues { .init(value: $0.new, revision: 1) }), key)
-        let seq = appendChange(change, fields: change.fields.mapValues { WireField(old: .null, new: $0.new, rev: 1) })
-        return SyncReceipt.Result(
-            changeId: change.changeId, status: .accepted, seq: seq, revisions: change.fields.mapValues { _ in 1 })
+        let sorted = change.fields.sorted(by: { $0.key < $1.key })
+        let seq = nextSeq()
+        let entry = FeedEntry.canonicalText(seq: seq, kind: .change, conflict: nil) { [clinic] out in
+            change.writeCanonical(
+                fields: sorted.lazy.map { (key: $0.key, value: WireField(old: .null, new: $0.value.new, rev: 1)) },
+                origin: clinic, to: &out)
+        }
+        effects.feed.append(.init(seq: seq, kind: .change, json: entry))
+        return (
+            .accepted,
+            SyncReceipt.Result.canonicalText(
+                changeId: change.changeId, status: .accepted, seq: seq,
+                revisions: sorted.lazy.map { (key: $0.key, value: Int64(1)) })
+        )
     }
 
     mutating func update(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
@@ -279,9 +300,14 @@ public struct BatchApplication {
     }
 
     mutating func appendEntry(_ kind: FeedEntry.Kind, change: WireChange?, conflict: WireConflict?) -> Int64 {
-        snapshot.lastSeq += 1
-        let entry = FeedEntry(seq: snapshot.lastSeq, kind: kind, change: change, conflict: conflict)
+        let entry = FeedEntry(seq: nextSeq(), kind: kind, change: change, conflict: conflict)
         effects.feed.append(.init(seq: entry.seq, kind: kind, json: entry.canonicalText))
         return entry.seq
+    }
+
+    /// The seq of the next feed entry: one past the last, no gaps.
+    mutating func nextSeq() -> Int64 {
+        snapshot.lastSeq += 1
+        return snapshot.lastSeq
     }
 }

@@ -47,8 +47,8 @@ public struct HubRecord: Sendable, Hashable {
         var out = [UInt8]()
         out.reserveCapacity(32 * fields.count + 2)
         out.append(UInt8(ascii: "{"))
-        for (i, name) in fields.keys.sorted().enumerated() {
-            let f = fields[name]!
+        // Sorted as (name, field) pairs: no hash lookup per field.
+        for (i, (name, f)) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             CanonicalJSON.writeString(name, to: &out)
             out.append(contentsOf: ":[".utf8)

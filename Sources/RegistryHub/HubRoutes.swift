@@ -43,7 +43,7 @@ struct HubRoutes: Sendable {
         switch try await store.applyBatch(
             upload.batch, id: batchId.lowercased(), clinic: clinic, bodySHA256: upload.sha256)
         {
-        case .receipt(let bytes): return JSONResponse.make(bytes: bytes, for: request)
+        case .receipt(let json, let gzip): return JSONResponse.make(bytes: json, for: request, gzip: gzip)
         case .idTaken:
             throw HubError.batchIdTaken(
                 "batch \(batchId) was already pushed with another body or by another clinic; send new changes under a new batch id"

@@ -54,8 +54,10 @@ public struct HubClinic: Sendable, Hashable {
 
 /// What became of a pushed batch.
 public enum BatchOutcome: Sendable, Hashable {
-    /// The receipt as canonical JSON: freshly applied, or stored and replayed for a retry.
-    case receipt([UInt8])
+    /// The receipt as canonical JSON and as stored (gzip): freshly applied, or stored and
+    /// replayed for a retry. The gzip bytes are the answer to a client that accepts gzip, so
+    /// the receipt is compressed once.
+    case receipt(json: [UInt8], gzip: [UInt8])
     /// The batch id belongs to another body or another clinic.
     case idTaken
 }

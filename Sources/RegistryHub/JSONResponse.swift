@@ -22,18 +22,22 @@ enum JSONResponse {
 
     /// A JSON answer, gzip-compressed (level 1: cheap on the hub's CPU, JSON still shrinks
     /// about tenfold) when the client accepts gzip and the body is worth it. The same bytes
-    /// compress to the same bytes, so a replayed receipt stays identical either way.
-    static func make(bytes: [UInt8], for request: Request) -> Response {
+    /// compress to the same bytes, so a replayed receipt stays identical either way. `gzip`,
+    /// when given, is `bytes` compressed so already (a stored receipt).
+    static func make(bytes: [UInt8], for request: Request, gzip: [UInt8]? = nil) -> Response {
         guard bytes.count >= compressionThreshold, acceptsGzip(request.headers[.acceptEncoding]) else {
             var response = make(bytes: bytes)
             response.headers[.vary] = "Accept-Encoding"
             return response
         }
-        var response = make(bytes: Gzip.compress(bytes, level: 1))
+        var response = make(bytes: gzip ?? compress(bytes))
         response.headers[.contentEncoding] = "gzip"
         response.headers[.vary] = "Accept-Encoding"
         return response
     }
+
+    /// A JSON answer's gzip: level 1, the level stored receipts are compressed with.
+    static func compress(_ bytes: [UInt8]) -> [UInt8] { Gzip.compress(bytes, level: 1) }
 
     /// True when an Accept-Encoding header lists gzip without refusing it (`q=0`).
     static func acceptsGzip(_ header: String?) -> Bool {

@@ -54,7 +54,8 @@ extension PostgresHubStore {
                 try await c.finish(commit: false, logger: logger)
                 let (storedClinic, storedSHA256, gzip) = try row.decode((String, String, ByteBuffer).self)
                 guard storedClinic == clinic && storedSHA256 == bodySHA256 else { return .idTaken }
-                return .receipt(try StoredReceipt.inflate(Array(gzip.readableBytesView), batchId: id))
+                let stored = Array(gzip.readableBytesView)
+                return .receipt(json: try StoredReceipt.inflate(stored, batchId: id), gzip: stored)
             }
             var snapshot = try await snapshot(c, touched: try await touched.get().rows)
             if let conflicts {
@@ -96,7 +97,7 @@ extension PostgresHubStore {
             _ = try await resolutions?.get()
             let tag = try await committed.get().metadata.command
             guard tag == "COMMIT" else { throw HubError.database("PostgreSQL answered \(tag) to COMMIT") }
-            return .receipt(effects.receiptJSON)
+            return .receipt(json: effects.receiptJSON, gzip: effects.receiptGzip)
         } catch {
             if !c.isClosed { try? await c.finish(commit: false, logger: logger) }
             throw error

@@ -106,7 +106,7 @@ struct WriteBatch {
         b.append(bodySHA256)
         b.append(Clock.timestamp())
         b.append(Int32(changeCount))
-        b.append(ByteBuffer(bytes: StoredReceipt.compress(effects.receiptJSON)))
+        b.append(ByteBuffer(bytes: effects.receiptGzip))
         b.append(effects.feed.map(\.seq))
         b.append(effects.feed.map(\.kind.rawValue))
         b.append(effects.feed.map(\.json))

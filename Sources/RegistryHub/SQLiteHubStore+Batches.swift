@@ -21,7 +21,8 @@ extension SQLiteHubStore {
                     arguments: [id])
                 {
                     guard stored[0] as String == clinic && stored[1] as String == bodySHA256 else { return .idTaken }
-                    return .receipt(try StoredReceipt.inflate(Array(stored[2] as Data), batchId: id))
+                    let gzip = Array(stored[2] as Data)
+                    return .receipt(json: try StoredReceipt.inflate(gzip, batchId: id), gzip: gzip)
                 }
                 var application = BatchApplication(
                     batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch))
@@ -33,10 +34,10 @@ extension SQLiteHubStore {
                         """
                 ).execute(arguments: [
                     id, clinic, bodySHA256, Clock.timestamp(), batch.changes.count,
-                    Data(StoredReceipt.compress(effects.receiptJSON)),
+                    Data(effects.receiptGzip),
                 ])
                 try Self.write(effects, batchRow: db.lastInsertedRowID, db)
-                return .receipt(effects.receiptJSON)
+                return .receipt(json: effects.receiptJSON, gzip: effects.receiptGzip)
             }
         }
     }
@@ -49,30 +50,33 @@ extension SQLiteHubStore {
 
         for (table, rowIds) in needs.records {
             try forChunks(of: rowIds) { ids in
-                let rows = try Row.fetchCursor(
-                    db.cachedStatement(
-                        sql:
-                            "SELECT row_id, origin, fields FROM hub_records WHERE table_name = ? AND row_id IN (\(placeholders(ids.count)))"
-                    ),
-                    arguments: StatementArguments([table] + ids))
-                while let row = try rows.next() {
-                    snapshot.records[RecordKey(table: table, rowId: row[0])] = try HubRecord(
-                        origin: row[1], fieldsJSON: row[2])
+                let lookup = try SyncStatement(
+                    db,
+                    "SELECT row_id, origin, fields FROM hub_records WHERE table_name = ? AND row_id IN (\(placeholders(ids.count)))"
+                )
+                lookup.bind(1, table)
+                for (k, id) in ids.enumerated() { lookup.bind(Int32(k + 2), id) }
+                try lookup.rows { row in
+                    snapshot.records[RecordKey(table: table, rowId: text(row, 0))] = try HubRecord(
+                        origin: text(row, 1), fieldsJSON: text(row, 2))
+                    return true
                 }
             }
         }
         // Answers given before live in the receipts of their batches: read each receipt once.
         var earlier = [StoredAnswer]()
         try forChunks(of: needs.changeIds) { ids in
-            let rows = try Row.fetchCursor(
-                db.cachedStatement(
-                    sql:
-                        "SELECT change_id, clinic, status, batch, position FROM hub_changes WHERE change_id IN (\(placeholders(ids.count)))"
-                ),
-                arguments: StatementArguments(ids))
-            while let row = try rows.next() {
+            let lookup = try SyncStatement(
+                db,
+                "SELECT change_id, clinic, status, batch, position FROM hub_changes WHERE change_id IN (\(placeholders(ids.count)))"
+            )
+            for (k, id) in ids.enumerated() { lookup.bind(Int32(k + 1), id) }
+            try lookup.rows { row in
                 earlier.append(
-                    StoredAnswer(changeId: row[0], clinic: row[1], status: row[2], batchRow: row[3], position: row[4]))
+                    StoredAnswer(
+                        changeId: text(row, 0), clinic: text(row, 1), status: text(row, 2),
+                        batchRow: sqlite3_column_int64(row, 3), position: Int(sqlite3_column_int64(row, 4))))
+                return true
             }
         }
         try snapshot.addProcessed(earlier) { batchRow in
@@ -142,6 +146,13 @@ extension SQLiteHubStore {
         for r in effects.resolvedConflicts {
             try resolve.execute(arguments: [r.seq, r.json, r.conflict.id])
         }
+    }
+
+    /// A text column of the current row (NOT NULL columns only).
+    static func text(_ row: SQLiteStatement, _ column: Int32) -> String {
+        // The text first, then its length (SQLite's advice: the length is of that conversion).
+        guard let base = sqlite3_column_text(row, column) else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: base, count: Int(sqlite3_column_bytes(row, column))), as: UTF8.self)
     }
 
     static func forChunks(of keys: [String], _ body: ([String]) throws -> Void) rethrows {

@@ -4,7 +4,9 @@ import RegistrySync
 /// Receipts as every store keeps them: the canonical JSON answered, gzip-compressed. A retried
 /// batch gets these bytes back, and earlier answers to a change are read out of them.
 enum StoredReceipt {
-    static func compress(_ receiptJSON: [UInt8]) -> [UInt8] { Gzip.compress(receiptJSON, level: 1) }
+    /// The same bytes a JSON answer is compressed to (``JSONResponse/compress(_:)``): the stored
+    /// receipt is sent as it is to a client that accepts gzip.
+    static func compress(_ receiptJSON: [UInt8]) -> [UInt8] { JSONResponse.compress(receiptJSON) }
 
     /// The receipt JSON of an applied batch, to answer its retry.
     static func inflate(_ gzip: [UInt8], batchId: String) throws(HubError) -> [UInt8] {

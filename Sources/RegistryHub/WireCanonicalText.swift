@@ -7,12 +7,20 @@ import RegistrySync
 
 extension FeedEntry {
     var canonicalText: String {
+        Self.canonicalText(seq: seq, kind: kind, conflict: conflict, change: change.map { c in { c.writeCanonical(to: &$0) } })
+    }
+
+    /// The canonical text of an entry whose change (if any) `change` writes: the hub writes a
+    /// pushed change's entry without building the ``WireChange`` it would decode to.
+    static func canonicalText(
+        seq: Int64, kind: Kind, conflict: WireConflict?, change: ((inout [UInt8]) -> Void)?
+    ) -> String {
         var out = [UInt8]()
         out.reserveCapacity(512)
         out.append(contentsOf: "{".utf8)
         if let change {
             out.append(contentsOf: #""change":"#.utf8)
-            change.writeCanonical(to: &out)
+            change(&out)
             out.append(UInt8(ascii: ","))
         }
         if let conflict {
@@ -31,6 +39,15 @@ extension FeedEntry {
 
 extension WireChange {
     func writeCanonical(to out: inout [UInt8]) {
+        // Sorted as (name, field) pairs: no second hash lookup per field.
+        writeCanonical(fields: fields.sorted(by: { $0.key < $1.key }), origin: origin, to: &out)
+    }
+
+    /// The change with `sortedFields` (by name) in place of its fields and `origin` in place of its
+    /// own: the feed's form of a pushed change.
+    func writeCanonical(
+        fields sortedFields: some Sequence<(key: String, value: WireField)>, origin: String?, to out: inout [UInt8]
+    ) {
         func key(_ k: StaticString, _ first: Bool = false) {
             if !first { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "\""))
@@ -48,8 +65,7 @@ extension WireChange {
         }
         key("fields")
         out.append(UInt8(ascii: "{"))
-        // Sorted as (name, field) pairs: no second hash lookup per field.
-        for (i, (name, f)) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
+        for (i, (name, f)) in sortedFields.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             CanonicalJSON.writeString(name, to: &out)
             out.append(contentsOf: #":{"new":"#.utf8)
@@ -81,6 +97,16 @@ extension WireChange {
 
 extension SyncReceipt.Result {
     var canonicalText: String {
+        Self.canonicalText(
+            changeId: changeId, status: status, seq: seq, revisions: revisions.sorted(by: { $0.key < $1.key }),
+            conflictIds: conflictIds, reason: reason)
+    }
+
+    /// The canonical text of a result with `sortedRevisions` (by field name).
+    static func canonicalText(
+        changeId: String, status: Status, seq: Int64?, revisions sortedRevisions: some Collection<(key: String, value: Int64)>,
+        conflictIds: [String] = [], reason: String? = nil
+    ) -> String {
         var out = [UInt8]()
         out.reserveCapacity(160)
         out.append(contentsOf: #"{"changeId":"#.utf8)
@@ -97,9 +123,9 @@ extension SyncReceipt.Result {
             out.append(contentsOf: #","reason":"#.utf8)
             CanonicalJSON.writeString(reason, to: &out)
         }
-        if !revisions.isEmpty {
+        if !sortedRevisions.isEmpty {
             out.append(contentsOf: #","revisions":{"#.utf8)
-            for (i, (name, revision)) in revisions.sorted(by: { $0.key < $1.key }).enumerated() {
+            for (i, (name, revision)) in sortedRevisions.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 CanonicalJSON.writeString(name, to: &out)
                 out.append(UInt8(ascii: ":"))

@@ -122,7 +122,7 @@ import Testing
                                 try await store.applyBatch(batch, id: id, clinic: code, bodySHA256: "sha-\(id)")
                             }
                             switch outcome {
-                            case .success(.receipt(let bytes)):
+                            case .success(.receipt(let bytes, _)):
                                 let receipt = try SyncReceipt(json: try JSON.parse(bytes: bytes))
                                 #expect(receipt.results.allSatisfy { $0.status == .accepted }, "\(receipt)")
                             case .success(.idTaken):

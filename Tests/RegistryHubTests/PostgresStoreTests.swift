@@ -213,7 +213,7 @@ import Testing
         let batch = SyncBatch(changes: [badId, badRow, good])
         for attempt in 0..<2 {
             guard
-                case .receipt(let json) = try await store.applyBatch(
+                case .receipt(let json, _) = try await store.applyBatch(
                     batch, id: EntityID.make(), clinic: "A", bodySHA256: "x\(attempt)")
             else { throw HubError.database("no receipt") }
             let receipt = try SyncReceipt(json: try JSON.parse(bytes: json))

@@ -59,6 +59,36 @@ import Testing
     }
 }
 
+/// A pushed insert's feed entry and result, written straight from the change, are the bytes the
+/// protocol's encoder gives for the entry and result the hub means.
+@Suite struct InsertTextTests {
+    @Test func insertsAreWrittenAsTheProtocolEncodesThem() throws {
+        let patient = WireChanges.patient()
+        var odd = WireChanges.site(caseId: EntityID.make())
+        odd.fields["region"]?.new = .text("quote \" backslash \\ é")
+        odd.fields["sizeMm"]?.new = .null
+        odd.conflictId = EntityID.make()
+        let changes = [patient, WireChanges.clinicalCase(patientId: patient.rowId), odd]
+        var application = BatchApplication(
+            batchId: EntityID.make(), clinic: "A", snapshot: HubSnapshot(lastSeq: 41))
+        let effects = application.apply(SyncBatch(changes: changes))
+        let receipt = try SyncReceipt(json: try JSON.parse(bytes: effects.receiptJSON))
+        #expect(effects.feed.count == changes.count)
+        for (i, change) in changes.enumerated() {
+            var fed = change
+            fed.fields = change.fields.mapValues { WireField(old: .null, new: $0.new, rev: 1) }
+            fed.origin = "A"
+            let seq = Int64(42 + i)
+            #expect(effects.feed[i].json == FeedEntry(seq: seq, kind: .change, change: fed).json.text)
+            let result = SyncReceipt.Result(
+                changeId: change.changeId, status: .accepted, seq: seq, revisions: change.fields.mapValues { _ in 1 })
+            #expect(receipt.results[i] == result)
+            #expect(effects.results[i].answer.resultJSON == result.json.text)
+        }
+        #expect(effects.receiptGzip == JSONResponse.compress(effects.receiptJSON))
+    }
+}
+
 /// The hub's allocation-free checks agree with RegistryCore's.
 @Suite struct ChangeCheckTests {
     @Test func uuidAndClockChecksAgreeWithRegistryCore() {
