@@ -21,11 +21,11 @@ struct BiopsyFields: ParsableArguments {
     var finding: String?
 
     func apply(to b: inout Biopsy) throws {
-        try Field.set(&b.siteId, site) { Field.optionalText($0) }
+        Field.set(&b.siteId, site) { Field.optionalText($0) }
         try Field.set(&b.performedOn, date) { try Field.day($0, "performedOn") }
         try Field.set(&b.procedure, procedure) { try Field.vocabulary(BiopsyProcedure.self, $0, "procedure") }
-        try Field.set(&b.morphology, morphology) { Field.optionalText($0) }
-        try Field.set(&b.finding, finding) { Field.optionalText($0) }
+        Field.set(&b.morphology, morphology) { Field.optionalText($0) }
+        Field.set(&b.finding, finding) { Field.optionalText($0) }
     }
 }
 

@@ -21,8 +21,8 @@ struct CaseFields: ParsableArguments {
     func apply(to c: inout ClinicalCase) throws {
         try Field.set(&c.diagnosis, diagnosis) { try Field.vocabulary(Diagnosis.self, $0, "diagnosis") }
         try Field.set(&c.diagnosedOn, diagnosed) { try Field.day($0, "diagnosedOn") }
-        try Field.set(&c.icd10, icd10) { Field.optionalText($0) }
-        try Field.set(&c.morphology, morphology) { Field.optionalText($0) }
+        Field.set(&c.icd10, icd10) { Field.optionalText($0) }
+        Field.set(&c.morphology, morphology) { Field.optionalText($0) }
     }
 }
 

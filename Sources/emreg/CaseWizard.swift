@@ -14,7 +14,7 @@ struct CaseWizard: ParsableCommand {
 
     func run() throws {
         let registry = try global.openRegistry()
-        var p = Prompter()
+        let p = Prompter()
         let today = Clock.today()
 
         p.say("New case. Blank answers skip optional questions; Ctrl-D cancels without saving.\n")

@@ -24,8 +24,8 @@ struct PatientFields: ParsableArguments {
     func apply(to p: inout Patient, _ i: inout PatientIdentity) throws {
         try Field.set(&p.sex, sex) { try Field.vocabulary(Sex.self, $0, "sex") }
         try Field.set(&p.birthYear, birthYear) { try Field.year($0, "birthYear") }
-        try Field.set(&i.mrn, mrn) { $0 }
-        try Field.set(&i.name, name) { Field.optionalText($0) }
+        Field.set(&i.mrn, mrn) { $0 }
+        Field.set(&i.name, name) { Field.optionalText($0) }
         try Field.set(&i.birthDate, birthDate) { $0.isEmpty ? nil : try Parse.day($0, field: "birthDate", identifying: true) }
     }
 }

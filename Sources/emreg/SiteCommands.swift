@@ -31,7 +31,7 @@ struct SiteFields: ParsableArguments {
         try Field.set(&s.timing, timing) { try Field.vocabulary(SiteTiming.self, $0, "timing") }
         try Field.set(&s.category, category) { try Field.vocabulary(SiteCategory.self, $0, "category") }
         try Field.set(&s.region, region) { try Field.vocabulary(BodyRegion.self, $0, "region") }
-        try Field.set(&s.topography, topography) { Field.optionalText($0) }
+        Field.set(&s.topography, topography) { Field.optionalText($0) }
         try Field.set(&s.laterality, laterality) { try Field.optionalVocabulary(Laterality.self, $0, "laterality") }
         try Field.set(&s.sizeMm, sizeMm) { try Field.sizeMm($0) }
         try Field.set(&s.imaging, imaging) { try Field.optionalVocabulary(Imaging.self, $0, "imaging") }

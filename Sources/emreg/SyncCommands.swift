@@ -84,10 +84,11 @@ struct SyncCommand: ParsableCommand {
             let report = try engine.run { _, n in if !quiet { bar.advance(by: n) } }
             bar.finish()
             return report
-        } catch let e as SyncError {
+        } catch {
+            // engine.run throws SyncError alone (typed throws).
             bar.finish()
-            if case .unreachable = e { throw CLIError(message: e.description, status: Self.unreachable) }
-            throw CLIError(message: e.description, status: Failure.ioError)
+            if case .unreachable = error { throw CLIError(message: error.description, status: Self.unreachable) }
+            throw CLIError(message: error.description, status: Failure.ioError)
         }
     }
 
