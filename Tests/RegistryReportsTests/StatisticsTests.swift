@@ -1,4 +1,5 @@
 import Foundation
+import RegistryCore
 import Testing
 
 @testable import RegistryReports
@@ -143,5 +144,19 @@ import Testing
             #expect(abs(chiSquareOneDFUpperTail(x) - expected) <= 1e-12 * expected, "x = \(x)")
             x *= 1.07
         }
+    }
+
+    /// The radix sort behind Kaplan–Meier against the standard library's sort: full-width keys,
+    /// keys sharing most bytes (as packed survival times do), many duplicates, tiny arrays.
+    @Test func radixSortMatchesTheStandardSort() {
+        var random = SplitMix64(seed: 7)
+        let months = (0..<20_000).map { _ in Double(random.next() % 4_000) / 30.4375 }
+        let shapes: [[UInt64]] = [
+            [], [42], [3, 1, 2], [UInt64.max, 0, UInt64.max, 1],
+            (0..<50_000).map { _ in random.next() },
+            (0..<50_000).map { _ in random.next() % 7 },
+            months.map { $0.bitPattern << 1 | (random.next() & 1) },
+        ]
+        for keys in shapes { #expect(radixSorted(keys) == keys.sorted(), "\(keys.count) keys") }
     }
 }

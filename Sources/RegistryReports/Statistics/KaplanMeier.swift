@@ -64,9 +64,9 @@ public struct KaplanMeier: Sendable {
                      "survival times must be finite and non-negative")
         // Each observation as one integer, ordered as (time, event): a non-negative double's bit
         // pattern orders as the number does (+ 0.0 turns -0 into +0), with the event in the
-        // lowest bit. Sorting plain integers is several times faster than sorting structs through
-        // a closure, and a cohort report sorts a million observations per curve.
-        let sorted = observations.map { ($0.time + 0.0).bitPattern << 1 | ($0.event ? 1 : 0) }.sorted()
+        // lowest bit. Plain integers sort by radix (see radixSorted), many times faster than
+        // structs through a closure, and a cohort report sorts a million observations per curve.
+        let sorted = radixSorted(observations.map { ($0.time + 0.0).bitPattern << 1 | ($0.event ? 1 : 0) })
         var steps: [Step] = []
         var atRisk = sorted.count
         var survival = 1.0
