@@ -92,22 +92,21 @@ public struct Morphology: Sendable, Hashable, CustomStringConvertible {
     public init(_ raw: String, field: String = "morphology") throws(FieldError) {
         // The usual spelling, 4 digits, '/' and 1: read from the bytes without splitting.
         var text = raw
-        let fast: (Int, Int)? = text.withUTF8 { u in
+        var parsed: (histology: Int, behaviour: Int)? = text.withUTF8 { u in
             guard u.count == 6, u[4] == UInt8(ascii: "/"), u.indices.allSatisfy({ $0 == 4 || (u[$0] >= 48 && u[$0] <= 57) })
             else { return nil }
             return ((0..<4).reduce(0) { $0 * 10 + Int(u[$1] - 48) }, Int(u[5] - 48))
         }
-        if let (h, b) = fast, h >= 8000, [0, 1, 2, 3, 6, 9].contains(b) {
-            histology = h
-            behaviour = b
-            return
+        if parsed == nil {
+            let parts = raw.trimmed.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.count == 2, parts[0].count == 4, parts[1].count == 1, let h = Int(parts[0]), let b = Int(parts[1]) {
+                parsed = (h, b)
+            }
         }
-        let parts = raw.trimmed.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].count == 4, parts[1].count == 1,
-            let h = Int(parts[0]), let b = Int(parts[1]), h >= 8000, [0, 1, 2, 3, 6, 9].contains(b)
+        guard let p = parsed, p.histology >= 8000, [0, 1, 2, 3, 6, 9].contains(p.behaviour)
         else { throw FieldError(field, "'\(raw)' is not an ICD-O-3 morphology code", accepted: Self.accepted) }
-        histology = h
-        behaviour = b
+        histology = p.histology
+        behaviour = p.behaviour
     }
 
     /// Morphologies that fit each diagnosis; empty means any.

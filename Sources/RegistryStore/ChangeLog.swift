@@ -52,11 +52,17 @@ public struct ChangeLogEntry: Sendable, Hashable {
         var message = [UInt8]()
         message.reserveCapacity(fields.utf8.count + 400)
         for part in [prevHash, changeId, txId, table, rowId, op.rawValue, fields, conflictId ?? "", hlc, author, origin] {
-            DecimalText.append(part.utf8.count, to: &message)
-            message.append(UInt8(ascii: ":"))
+            appendHashPartLength(part.utf8.count, to: &message)
             message.append(contentsOf: part.utf8)
         }
         return Hex.encode(SHA256.hash(message))
+    }
+
+    /// The head of one part of the hash message: its length in bytes and a colon (the part's
+    /// bytes follow). ``ChangeLogAppender`` frames its parts the same way.
+    static func appendHashPartLength(_ count: Int, to message: inout [UInt8]) {
+        DecimalText.append(count, to: &message)
+        message.append(UInt8(ascii: ":"))
     }
 
     public var computedHash: String {
@@ -95,14 +101,7 @@ public struct ChangeLogEntry: Sendable, Hashable {
         let sorted = zip(changes, changes.dropFirst()).allSatisfy { $0.field < $1.field }
         for (i, c) in (sorted ? changes : changes.sorted(by: { $0.field < $1.field })).enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSON.writeString(c.field, to: &out)
-            out.append(contentsOf: #":{"new":"#.utf8)
-            JSON(c.new).write(to: &out)
-            out.append(contentsOf: #","old":"#.utf8)
-            JSON(c.old).write(to: &out)
-            out.append(contentsOf: #","rev":"#.utf8)
-            DecimalText.append(c.baseRevision, to: &out)
-            out.append(UInt8(ascii: "}"))
+            writeFieldChange(c.field, new: c.new, old: c.old, baseRevision: c.baseRevision, to: &out)
         }
         out.append(UInt8(ascii: "}"))
     }
@@ -118,15 +117,22 @@ public struct ChangeLogEntry: Sendable, Hashable {
             if value.isNull { continue }
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            JSON.writeString(fields[i], to: &out)
-            out.append(contentsOf: #":{"new":"#.utf8)
-            switch value {
-            case .null: break
-            case .int(let n): DecimalText.append(n, to: &out)
-            case .text(let t): JSON.writeString(t, to: &out)
-            }
-            out.append(contentsOf: #","old":null,"rev":0}"#.utf8)
+            writeFieldChange(fields[i], new: value, old: .null, baseRevision: 0, to: &out)
         }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// One field's entry: `"field":{"new":…,"old":…,"rev":…}`.
+    private static func writeFieldChange(
+        _ field: String, new: FieldValue, old: FieldValue, baseRevision: Int64, to out: inout [UInt8]
+    ) {
+        JSON.writeString(field, to: &out)
+        out.append(contentsOf: #":{"new":"#.utf8)
+        JSON(new).write(to: &out)
+        out.append(contentsOf: #","old":"#.utf8)
+        JSON(old).write(to: &out)
+        out.append(contentsOf: #","rev":"#.utf8)
+        DecimalText.append(baseRevision, to: &out)
         out.append(UInt8(ascii: "}"))
     }
 
@@ -266,7 +272,7 @@ struct ChangeLogAppender {
         if let changeId {
             changeIdStart = appendPart(changeId, column: 0)
         } else {
-            row.bytes.append(contentsOf: "36:".utf8)
+            ChangeLogEntry.appendHashPartLength(36, to: &row.bytes)
             changeIdStart = row.bytes.count
             EntityID.make(appendingTo: &row.bytes)
             row.setText(0, start: changeIdStart, count: 36)
@@ -308,8 +314,7 @@ struct ChangeLogAppender {
 
     /// (A typed buffer: appending a raw one goes byte by byte, a typed one is one copy.)
     private mutating func appendPart(_ bytes: UnsafeBufferPointer<UInt8>, column: Int?) -> Int {
-        DecimalText.append(bytes.count, to: &row.bytes)
-        row.bytes.append(UInt8(ascii: ":"))
+        ChangeLogEntry.appendHashPartLength(bytes.count, to: &row.bytes)
         let start = row.bytes.count
         row.bytes.append(contentsOf: bytes)
         if let column { row.setText(column, start: start, count: bytes.count) }

@@ -47,8 +47,8 @@ extension Registry {
     /// Every table is read once, in storage order, through the SQLite C API: per-case index
     /// searches into follow-ups and sites cost a dozen B-tree descents per case, which at a
     /// million patients is half a minute. What is kept in memory is a few integers per
-    /// selected case and patient (ids as 128-bit numbers): at a million patients about 100 MB at
-    /// the peak, while the cases are read.
+    /// selected case and patient (ids as 128-bit numbers): at a million patients about 90 MB at
+    /// the peak, while the follow-ups are read (130 MB for the whole `emreg report` process).
     ///
     /// Two threads share the work. A reader thread walks the four tables in one read
     /// transaction (one snapshot) and copies the few column bytes it needs into fixed-size
@@ -385,8 +385,6 @@ struct RawRow {
     }
 
     /// A stored UUID (lowercase 8-4-4-4-12 hex) as a 128-bit number; its order is the text's order.
-    func id(_ column: Int32) throws -> UInt128 { try Self.uuid(bytes(column)) }
-
     static func uuid(_ b: UnsafeBufferPointer<UInt8>) throws -> UInt128 {
         guard b.count == 36, b[8] == 45, b[13] == 45, b[18] == 45, b[23] == 45 else {
             throw StoreError.tampered("a stored id is not a UUID")
@@ -420,8 +418,6 @@ struct RawRow {
     }
 
     /// A stored date as days since 1970-01-01.
-    func day(_ column: Int32) throws -> Int { try Self.day(bytes(column)) }
-
     static func day(_ b: UnsafeBufferPointer<UInt8>) throws -> Int {
         guard let d = CalendarDay(utf8: b) else { throw StoreError.tampered("a stored date is not a date") }
         return d.daysSinceEpoch

@@ -106,9 +106,7 @@ import Testing
     @Test(arguments: HubStoreKind.allCases)
     func readersPullingDuringConcurrentPushesNeverMissAnEntry(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in
-            var added = [TestClinic]()
-            for i in 0..<16 { added.append(try await hub.addClinic("C\(i)")) }
-            let clinics = added
+            let clinics = try await hub.addClinics("C", count: 16)
             let shared = WireChanges.patient()
             _ = try await hub.receipt([shared], as: clinics[0])
             let batches = 5
@@ -175,9 +173,7 @@ import Testing
     @Test(arguments: HubStoreKind.allCases)
     func racingInsertsOfOneNewRecordLandOnce(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in
-            var added = [TestClinic]()
-            for i in 0..<8 { added.append(try await hub.addClinic("R\(i)")) }
-            let clinics = added
+            let clinics = try await hub.addClinics("R", count: 8)
             for round in 0..<3 {
                 let sharedId = EntityID.make()
                 let receipts = try await withThrowingTaskGroup(of: SyncReceipt.self) { group in

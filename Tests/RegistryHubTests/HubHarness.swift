@@ -120,6 +120,13 @@ struct RunningHub: Sendable {
         return TestClinic(code: code, token: token)
     }
 
+    /// Registers `count` clinics named `prefix` followed by 0, 1, ...
+    func addClinics(_ prefix: String, count: Int) async throws -> [TestClinic] {
+        var added = [TestClinic]()
+        for i in 0..<count { added.append(try await addClinic("\(prefix)\(i)")) }
+        return added
+    }
+
     func request(
         _ method: String, _ path: String, token: String? = nil, headers: [(String, String)] = [], body: [UInt8] = []
     ) async throws -> HTTPReply {
