@@ -25,6 +25,8 @@ public final class PostgresHubStore: HubStore {
     let runner: Task<Void, Never>
     let batchGate = BatchGate(limit: 6)
     let connectionWatch = PostgresConnectionWatch()
+    /// The pool's size: after a restart every idle connection in it can be stale at once.
+    let maximumConnections: Int
     /// postgres-nio logs statements at debug level: the store keeps its logger silent so that no
     /// statement, and so no value, reaches a log.
     let logger = Logger(label: "emreg.hub.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -49,6 +51,7 @@ public final class PostgresHubStore: HubStore {
 
     init(location: PostgresLocation, configuration: PostgresClient.Configuration) {
         self.location = location
+        maximumConnections = configuration.options.maximumConnections
         let client = PostgresClient(configuration: configuration)
         self.client = client
         runner = Task { await client.run() }
@@ -112,23 +115,37 @@ public final class PostgresHubStore: HubStore {
     static let migrationLock: Int64 = 0x656d_7265_6768_7562
 
     /// Runs `work` on a pooled connection, ending it with a database error if the connection
-    /// closes under it (``PostgresConnectionWatch``). Work that lost its connection is run once
-    /// more on another: after a restart the pool can hand out a connection whose server is gone
-    /// before it learns so. Every use is safe to repeat (reads; a batch is one transaction that
-    /// either committed, and is then answered from its stored receipt, or did not).
+    /// closes under it (``PostgresConnectionWatch``). Work that lost its connection is run again
+    /// on another, up to once per connection the pool can hold: after a restart every idle
+    /// connection in the pool can be one whose server is gone before the pool learns so, and
+    /// each failed try retires one of them. A connection that fails as it is made (the server
+    /// still down) is tried once more, then its error is the answer. Every use is safe to repeat (reads; a batch
+    /// is one transaction that either committed, and is then answered from its stored receipt,
+    /// or did not).
     func withConnection<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
-        do {
-            return try await client.withConnection { connection in
-                try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
-            }
-        } catch where Self.lostConnection(error) {
-            return try await client.withConnection { connection in
-                try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
+        var tries = 0
+        while true {
+            tries += 1
+            do {
+                return try await client.withConnection { connection in
+                    do {
+                        return try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
+                    } catch where Self.lostConnection(error) {
+                        throw LostHandedOut(error: error)
+                    }
+                }
+            } catch let lost as LostHandedOut {
+                if tries > maximumConnections { throw lost.error }
+            } catch where tries == 1 && Self.lostConnection(error) {
+                continue
             }
         }
     }
+
+    /// Work lost a connection the pool had handed out (not one that failed to open).
+    private struct LostHandedOut: Error { var error: any Error }
 
     static func lostConnection(_ error: any Error) -> Bool {
         if error is ConnectionClosed { return true }
