@@ -66,7 +66,7 @@ let package = Package(
             // gold's time.
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"])]),
         .executableTarget(
-            name: "emreg-bench", dependencies: ["RegistryCore", "RegistryStore", "RegistryReports"], path: "Sources/emreg-bench",
+            name: "emreg-bench", dependencies: ["RegistryCore", "RegistryStore", "RegistryReports", "RegistrySync"], path: "Sources/emreg-bench",
             swiftSettings: strict),
         .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore"], swiftSettings: strict),
         .testTarget(

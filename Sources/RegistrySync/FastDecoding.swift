@@ -9,27 +9,28 @@ import RegistryStore
 // field names out of order) it gives up and the generic path decides, so error messages come
 // from one place. A test holds the two together.
 
-/// A decoded feed page, ready to apply.
-struct PulledPage {
-    var entries: [PulledEntry]
-    var next: Int64
-    var more: Bool
+/// A decoded feed page, ready to apply. (`package`: the hub load generator, emreg-bench, checks
+/// pages with it too.)
+package struct PulledPage {
+    package var entries: [PulledEntry]
+    package var next: Int64
+    package var more: Bool
 }
 
 /// A decoded receipt: one outcome per result, in order.
-struct DecodedReceipt {
-    var batchId: String
-    var outcomes: [PushOutcome]
+package struct DecodedReceipt {
+    package var batchId: String
+    package var outcomes: [PushOutcome]
 }
 
 extension PulledPage {
     /// The page in `bytes`, or nil when the generic decoder must decide.
-    static func decodeFast(_ bytes: [UInt8]) -> PulledPage? { JSONCursor.decode(bytes) { $0.feedPage() } }
+    package static func decodeFast(_ bytes: [UInt8]) -> PulledPage? { JSONCursor.decode(bytes) { $0.feedPage() } }
 }
 
 extension DecodedReceipt {
     /// The receipt in `bytes`, or nil when the generic decoder must decide.
-    static func decodeFast(_ bytes: [UInt8]) -> DecodedReceipt? { JSONCursor.decode(bytes) { $0.receipt() } }
+    package static func decodeFast(_ bytes: [UInt8]) -> DecodedReceipt? { JSONCursor.decode(bytes) { $0.receipt() } }
 }
 
 extension JSONCursor {

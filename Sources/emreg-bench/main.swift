@@ -102,9 +102,11 @@ case (4, "entry") where Int(args[2]) != nil:
     try entry(cases: Int(args[2])!, directory: args[3])
 case (4, "import-report"):
     try importAndReport(file: args[2], directory: args[3])
+case (_, "load-hub"):
+    try loadHub(args.dropFirst(2))
 case (3, "report"):
     try report(try Registry.open(at: args[2], author: "bench"))
 default:
-    FileHandle.standardError.write(Data("usage: emreg-bench entry CASES DIRECTORY | import-report FILE.jsonl DIRECTORY | report REGISTRY\n".utf8))
+    FileHandle.standardError.write(Data("usage: emreg-bench entry CASES DIRECTORY | import-report FILE.jsonl DIRECTORY | report REGISTRY | load-hub --hub URL --tokens FILE [--duration S] [--pause S] [--patients N] [--limit N]\n".utf8))
     exit(64)
 }
