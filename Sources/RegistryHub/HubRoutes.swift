@@ -6,6 +6,7 @@ import RegistrySync
 struct HubRoutes: Sendable {
     let store: any HubStore
     let configuration: HubConfiguration
+    let feedGzip = FeedGzipCache()
 
     static let defaultFeedLimit = 1000
     static let maxFeedLimit = 10_000
@@ -67,6 +68,9 @@ struct HubRoutes: Sendable {
             limit = min(l, Self.maxFeedLimit)
         }
         let slice = try await store.feed(since: since, limit: limit)
-        return JSONResponse.make(bytes: slice.pageJSON(since: since), for: request)
+        guard JSONResponse.acceptsGzip(request.headers[.acceptEncoding]),
+            slice.entries.reduce(0, { $0 + $1.json.utf8.count }) >= JSONResponse.compressionThreshold
+        else { return JSONResponse.make(bytes: slice.pageJSON(since: since), for: request) }
+        return JSONResponse.make(gzip: feedGzip.gzipPage(slice, since: since))
     }
 }

@@ -30,7 +30,12 @@ enum JSONResponse {
             response.headers[.vary] = "Accept-Encoding"
             return response
         }
-        var response = make(bytes: gzip ?? compress(bytes))
+        return make(gzip: gzip ?? compress(bytes))
+    }
+
+    /// A JSON answer already gzip-compressed, for a client that accepts gzip.
+    static func make(gzip: [UInt8]) -> Response {
+        var response = make(bytes: gzip)
         response.headers[.contentEncoding] = "gzip"
         response.headers[.vary] = "Accept-Encoding"
         return response

@@ -15,37 +15,85 @@ public enum Gzip {
     /// Compresses `bytes` into one gzip member. `level` is zlib's 0 (store) ... 9 (smallest).
     public static func compress(_ bytes: [UInt8], level: Int32 = defaultLevel) -> [UInt8] {
         var stream = z_stream()
-        let level = min(max(level, 0), 9)
         // Only Z_MEM_ERROR (out of memory) or Z_STREAM_ERROR (bad level, clamped above) can fail.
-        guard emreg_deflate_init_gzip(&stream, level) == Z_OK else { fatalError("zlib deflateInit2 failed") }
+        guard emreg_deflate_init_gzip(&stream, min(max(level, 0), 9)) == Z_OK else { fatalError("zlib deflateInit2 failed") }
         defer { deflateEnd(&stream) }
+        return bytes.withUnsafeBufferPointer { deflateAll(&stream, $0, final: true) }
+    }
 
-        // deflateBound (which counts the gzip header and trailer) is enough for a single
-        // Z_FINISH pass; the slack is belt and braces.
-        let bound = Int(deflateBound(&stream, uLong(bytes.count))) + 64
+    /// Feeds all of `input` to `stream` and returns what it produced: up to the end of the
+    /// stream when `final`, else up to a sync flush (byte-aligned: another piece may follow).
+    private static func deflateAll(_ stream: inout z_stream, _ input: UnsafeBufferPointer<UInt8>, final: Bool) -> [UInt8] {
+        // deflateBound (which counts a gzip header and trailer) is enough for a single pass;
+        // the slack covers a sync flush's empty block.
+        let bound = Int(deflateBound(&stream, uLong(input.count))) + 64
         // Not zero-filled first: zlib writes every byte that is kept.
         return [UInt8](unsafeUninitializedCapacity: bound) { out, initialized in
             var produced = 0
-            bytes.withUnsafeBufferPointer { input in
-                var consumed = 0
-                while true {
-                    // avail_in/avail_out are 32-bit: feed huge inputs in slices.
-                    let inChunk = min(input.count - consumed, Int(UInt32.max))
-                    stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress.map { $0 + consumed })
-                    stream.avail_in = uInt(inChunk)
-                    let outChunk = min(out.count - produced, Int(UInt32.max))
-                    stream.next_out = out.baseAddress! + produced
-                    stream.avail_out = uInt(outChunk)
-                    let last = consumed + inChunk == input.count
-                    let status = deflate(&stream, last ? Z_FINISH : Z_NO_FLUSH)
-                    consumed += inChunk - Int(stream.avail_in)
-                    produced += outChunk - Int(stream.avail_out)
-                    if status == Z_STREAM_END { break }
-                    precondition(status == Z_OK || status == Z_BUF_ERROR, "zlib deflate failed: \(status)")
-                    precondition(produced < out.count || stream.avail_out > 0, "deflateBound was too small")
-                }
+            var consumed = 0
+            while true {
+                // avail_in/avail_out are 32-bit: feed huge inputs in slices.
+                let inChunk = min(input.count - consumed, Int(UInt32.max))
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress.map { $0 + consumed })
+                stream.avail_in = uInt(inChunk)
+                let outChunk = min(out.count - produced, Int(UInt32.max))
+                stream.next_out = out.baseAddress! + produced
+                stream.avail_out = uInt(outChunk)
+                let last = consumed + inChunk == input.count
+                let status = deflate(&stream, last ? (final ? Z_FINISH : Z_SYNC_FLUSH) : Z_NO_FLUSH)
+                consumed += inChunk - Int(stream.avail_in)
+                produced += outChunk - Int(stream.avail_out)
+                if status == Z_STREAM_END { break }
+                // A sync flush is complete when it left room in the output.
+                if !final && last && status == Z_OK && stream.avail_out > 0 { break }
+                precondition(status == Z_OK || status == Z_BUF_ERROR, "zlib deflate failed: \(status)")
+                precondition(produced < out.count || stream.avail_out > 0, "deflateBound was too small")
             }
             initialized = produced
+        }
+    }
+
+    /// One gzip member assembled from pieces compressed apart, so that a piece compressed once
+    /// can go into many bodies (the hub's feed pages: every clinic pulls the same entries). Each
+    /// piece is raw deflate ending in a sync flush; the last one ends the stream. The trailer's
+    /// CRC-32 is combined from the pieces' own.
+    public struct Pieces: Sendable {
+        /// A compressed piece and what the trailer needs of its uncompressed text.
+        public struct Piece: Sendable {
+            public var deflated: [UInt8]
+            public var crc: UInt32
+            public var length: Int
+        }
+
+        public private(set) var bytes: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]  // no name, no time; Unix
+        private var crc: UInt32 = 0
+        private var length = 0
+
+        public init() {}
+
+        /// `text` compressed as a piece that others follow (`final` false) or the last one.
+        public static func piece(_ text: UnsafeBufferPointer<UInt8>, level: Int32 = defaultLevel, final: Bool) -> Piece {
+            var stream = z_stream()
+            guard emreg_deflate_init_raw(&stream, min(max(level, 0), 9)) == Z_OK else {
+                fatalError("zlib deflateInit2 failed")
+            }
+            defer { deflateEnd(&stream) }
+            let deflated = deflateAll(&stream, text, final: final)
+            return Piece(deflated: deflated, crc: UInt32(crc32(0, text.baseAddress, uInt(text.count))), length: text.count)
+        }
+
+        public mutating func append(_ piece: Piece) {
+            bytes.append(contentsOf: piece.deflated)
+            crc = UInt32(crc32_combine(uLong(crc), uLong(piece.crc), off_t(piece.length)))
+            length += piece.length
+        }
+
+        /// The member, after its last piece (one made with `final`).
+        public mutating func finish() -> [UInt8] {
+            for value in [crc, UInt32(truncatingIfNeeded: length)] {
+                withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+            }
+            return bytes
         }
     }
 

@@ -64,7 +64,8 @@ import Testing
 
         let result = try await Self.within(20, "a statement on a closed connection") {
             try await store.withConnection { c in
-                #expect(try await Self.terminateBackends(of: store.location.database) == 1)
+                // At least ours (a just-closed migration connection may still be listed).
+                #expect(try await Self.terminateBackends(of: store.location.database) >= 1)
                 let deadline = ContinuousClock.now + .seconds(10)
                 while !c.isClosed && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(c.isClosed, "the server did not close the connection")
