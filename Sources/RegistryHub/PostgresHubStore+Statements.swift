@@ -20,6 +20,20 @@ struct LockCounter: HubStatement {
     func makeBindings() throws -> PostgresBindings { PostgresBindings() }
 }
 
+/// The clinic whose active token has this SHA-256: every request's authentication, prepared once
+/// per connection.
+struct ClinicByToken: HubStatement {
+    static let name = "emreg_hub_clinic_by_token_v1"
+    static let sql = "SELECT code FROM hub_clinics WHERE token_sha256 = $1 AND revoked_at IS NULL"
+    var tokenSHA256: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 1)
+        b.append(tokenSHA256)
+        return b
+    }
+}
+
 /// The records a batch touches, locked in key order (so two batches never wait for each other
 /// both ways), and its changes answered before: kind 'r' rows are records (table, row id, origin,
 /// fields), kind 'c' rows answers (change id, clinic, status, batch row, position). Not prepared:

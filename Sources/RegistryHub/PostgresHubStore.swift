@@ -163,11 +163,10 @@ public final class PostgresHubStore: HubStore {
     public func clinic(tokenSHA256: String) async throws(HubError) -> String? {
         try await postgresErrors(nil) {
             try await withConnection { [self] c in
-                let rows = try await c.query(
-                    "SELECT code FROM hub_clinics WHERE token_sha256 = \(tokenSHA256) AND revoked_at IS NULL",
-                    logger: logger)
                 var code: String?
-                for try await c in rows.decode(String.self) { code = c }
+                for try await row in try await c.execute(ClinicByToken(tokenSHA256: tokenSHA256), logger: logger) {
+                    code = try row.decode(String.self)
+                }
                 return code
             }
         }
