@@ -27,10 +27,11 @@ extension PostgresHubStore {
 
     /// One batch in one transaction. Nothing waits for the one counter lock while it reads: the
     /// records the batch touches are locked row by row (FOR UPDATE, in key order), so batches
-    /// touching the same records apply one after the other and others side by side. The counter
-    /// lock, which numbers feed entries gap-free in commit order, is taken last and held only
-    /// while the batch is applied in memory, written and committed; the write and the COMMIT go
-    /// out together (no round trip between them while the lock is held).
+    /// touching the same records apply one after the other and others side by side. The batch is
+    /// then applied with its feed entries numbered from 0, and the database numbers them as it
+    /// writes them (``WriteBatch``): the counter lock, which keeps the feed gap-free in commit
+    /// order, is taken by that one statement and held only until the COMMIT sent with it. No
+    /// round trip to the hub, and none of its work, happens while a batch holds the lock.
     func apply(
         _ batch: SyncBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String,
         _ c: PostgresConnection
@@ -38,7 +39,10 @@ extension PostgresHubStore {
         // BEGIN, the stored answer of a retried batch id, and the touched records, locked.
         let begun = c.collect("BEGIN", logger: logger)
         let storedBatch = c.collect(
-            "SELECT clinic, body_sha256, receipt_gzip FROM hub_batches WHERE batch_id = \(id)", logger: logger)
+            "SELECT clinic, body_sha256, receipt_gzip, seq_base FROM hub_batches WHERE batch_id = \(id)", logger: logger)
+        let storedPositions = c.collect(
+            "SELECT position FROM hub_changes WHERE batch = (SELECT id FROM hub_batches WHERE batch_id = \(id))",
+            logger: logger)
         let touched = c.collect(LoadTouched.query(lookups), logger: logger)
         let conflicts =
             lookups.conflictIds.isEmpty
@@ -49,14 +53,18 @@ extension PostgresHubStore {
         do {
             _ = try await begun.get()
             if let row = try await storedBatch.get().rows.first {
+                let positions = try await storedPositions.get().rows.map { Int(try $0.decode(Int32.self)) }
                 _ = try? await touched.get()
                 _ = try? await conflicts?.get()
                 try await c.finish(commit: false, logger: logger)
-                let (storedClinic, storedSHA256, gzip) = try row.decode((String, String, ByteBuffer).self)
+                let (storedClinic, storedSHA256, gzip, base) = try row.decode((String, String, ByteBuffer, Int64).self)
                 guard storedClinic == clinic && storedSHA256 == bodySHA256 else { return .idTaken }
                 let stored = Array(gzip.readableBytesView)
-                return .receipt(json: try StoredReceipt.inflate(stored, batchId: id), gzip: stored)
+                let json = try StoredReceipt.inflate(stored, batchId: id)
+                let receipt = try StoredReceipt.shifted(json, by: base, positions: Set(positions))
+                return .receipt(json: receipt, gzip: receipt == json ? stored : JSONResponse.compress(receipt))
             }
+            _ = try await storedPositions.get()
             var snapshot = try await snapshot(c, touched: try await touched.get().rows)
             if let conflicts {
                 for row in try await conflicts.get().rows {
@@ -65,39 +73,36 @@ extension PostgresHubStore {
                 }
             }
             let existed = Set(snapshot.records.keys)
-
-            // The counter lock: from here to COMMIT, every other batch waits.
-            var lastSeq: Int64?
-            for try await row in try await c.execute(LockCounter(), logger: logger) {
-                lastSeq = try row.decode(Int64.self)
-            }
-            guard let lastSeq else { throw HubError.database("hub_counter has no row") }
-            snapshot.lastSeq = lastSeq
+            snapshot.lastSeq = 0
             var application = BatchApplication(batchId: id, clinic: clinic, snapshot: snapshot)
             let effects = application.apply(batch)
             let write = WriteBatch(
                 effects: effects, existed: existed, batchId: id, clinic: clinic, bodySHA256: bodySHA256,
-                changeCount: batch.changes.count, lastSeq: lastSeq)
-            let written = c.collect(write.query, logger: logger)
+                changeCount: batch.changes.count)
+            let written = c.collect(try write.query, logger: logger)
             let resolved = effects.resolvedConflicts
-            // After the insert above: a conflict raised and resolved in one batch is updated too.
+            // After the write above, which moved the counter on by the batch's entries: a conflict
+            // raised and resolved in one batch is updated too.
             let resolutions =
                 resolved.isEmpty
                 ? nil
                 : c.collect(
                     """
-                    UPDATE hub_conflicts SET status = 'resolved', resolved_seq = r.seq, conflict = r.conflict
+                    UPDATE hub_conflicts SET status = 'resolved', resolved_seq = c.last_seq - \(Int64(effects.feed.count)) + r.seq,
+                        conflict = r.conflict
                     FROM unnest(\(resolved.map(\.conflict.id))::text[], \(resolved.map(\.seq))::bigint[],
-                        \(resolved.map(\.json))::text[]) AS r(id, seq, conflict)
-                    WHERE hub_conflicts.id = r.id
+                        \(resolved.map(\.json))::text[]) AS r(id, seq, conflict), hub_counter c
+                    WHERE hub_conflicts.id = r.id AND c.id = 1
                     """, logger: logger)
             let committed = c.collect("COMMIT", logger: logger)
             // An error in the write or the resolutions turns that COMMIT into a rollback.
-            try write.check(try await written.get())
+            let base = try write.base(try await written.get())
             _ = try await resolutions?.get()
             let tag = try await committed.get().metadata.command
             guard tag == "COMMIT" else { throw HubError.database("PostgreSQL answered \(tag) to COMMIT") }
-            return .receipt(json: effects.receiptJSON, gzip: effects.receiptGzip)
+            let receipt = try StoredReceipt.shifted(
+                effects.receiptJSON, by: base, positions: Set(effects.results.map(\.position)))
+            return .receipt(json: receipt, gzip: receipt == effects.receiptJSON ? effects.receiptGzip : JSONResponse.compress(receipt))
         } catch {
             if !c.isClosed { try? await c.finish(commit: false, logger: logger) }
             throw error
@@ -149,19 +154,19 @@ extension PostgresHubStore {
         }
         if !earlier.isEmpty {
             // Each earlier batch's receipt, read once.
-            var receipts = [Int64: [UInt8]]()
+            var receipts = [Int64: (gzip: [UInt8], base: Int64)]()
             let rows = try await c.allRows(
-                "SELECT id, receipt_gzip FROM hub_batches WHERE id = ANY(\(Array(Set(earlier.map(\.batchRow))))::bigint[])",
+                "SELECT id, receipt_gzip, seq_base FROM hub_batches WHERE id = ANY(\(Array(Set(earlier.map(\.batchRow))))::bigint[])",
                 logger: logger)
             for row in rows {
-                let (batchRow, gzip) = try row.decode((Int64, ByteBuffer).self)
-                receipts[batchRow] = Array(gzip.readableBytesView)
+                let (batchRow, gzip, base) = try row.decode((Int64, ByteBuffer, Int64).self)
+                receipts[batchRow] = (Array(gzip.readableBytesView), base)
             }
             try snapshot.addProcessed(earlier) { batchRow in
-                guard let gzip = receipts[batchRow] else {
+                guard let stored = receipts[batchRow] else {
                     throw HubError.database("the receipt of batch row \(batchRow) is missing")
                 }
-                return gzip
+                return stored
             }
         }
         return snapshot

@@ -11,15 +11,6 @@ extension HubStatement {
     func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }
 
-/// Takes the lock that numbers feed entries and reads the newest seq: the last thing a batch
-/// does before it writes and commits.
-struct LockCounter: HubStatement {
-    static let name = "emreg_hub_lock_counter_v2"
-    static let sql = "SELECT last_seq FROM hub_counter WHERE id = 1 FOR UPDATE"
-
-    func makeBindings() throws -> PostgresBindings { PostgresBindings() }
-}
-
 /// The clinic whose active token has this SHA-256: every request's authentication, prepared once
 /// per connection.
 struct ClinicByToken: HubStatement {
@@ -63,43 +54,57 @@ enum LoadTouched {
     }
 }
 
-/// Everything a batch produced but conflict resolutions, in one statement: the batch row with its
-/// receipt, feed entries, new and changed records, answers, raised conflicts and the counter,
-/// each table's rows bound as arrays. Returns the batch row's id. Sent unprepared, so that the
-/// COMMIT can follow it at once: any check must fail the statement itself, in the database.
+/// Everything a batch produced but conflict resolutions, in one statement: the counter, the batch
+/// row with its receipt, feed entries, new and changed records, answers and raised conflicts, each
+/// table's rows bound as arrays. Returns the batch row's id and the base its seqs count from.
 ///
-/// A record the batch found missing is inserted without ON CONFLICT: if another batch created it
-/// since (it could not be locked: it did not exist), the insert fails on the primary key, the
-/// transaction rolls back and the batch is tried again, now seeing the record.
+/// The batch was applied with its feed entries numbered from 1; the statement numbers them from
+/// the counter, which it moves on first: that takes the counter's row lock, held to the COMMIT
+/// sent with the statement, so batches commit in seq order and the feed stays gap-free (a reader
+/// never sees a seq before every lower one is committed). Every part that writes new rows reads
+/// the counter, so none of them runs before the lock is held. An entry's JSON ends with its seq
+/// (`…"seq":N}`, keys sorted): the statement appends the numbered seq to the rest. The receipt
+/// is stored with the batch's own answers counted from 0 and the base beside it
+/// (``StoredReceipt/shifted(_:by:positions:)``).
+///
+/// Sent unprepared, so that the COMMIT can follow it at once: any check must fail the statement
+/// itself, in the database. A record the batch found missing is inserted without ON CONFLICT:
+/// if another batch created it since (it could not be locked: it did not exist), the insert fails
+/// on the primary key, the transaction rolls back and the batch is tried again, now seeing the
+/// record.
 struct WriteBatch {
     static let sql = """
-        WITH batch AS (
-            INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
-            VALUES ($1, $2, $3, $4, $5, $6)
+        WITH counter AS (
+            UPDATE hub_counter SET last_seq = last_seq + $7 WHERE id = 1
+            RETURNING last_seq - $7 AS base
+        ), batch AS (
+            INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip, seq_base)
+            SELECT $1, $2, $3, $4, $5, $6, counter.base FROM counter
             RETURNING id
         ), feed AS (
             INSERT INTO hub_feed (seq, kind, entry)
-            SELECT * FROM unnest($7::bigint[], $8::text[], $9::text[])
+            SELECT counter.base + f.seq, f.kind, f.head || (counter.base + f.seq)::text || '}'
+            FROM unnest($8::bigint[], $9::text[], $10::text[]) AS f(seq, kind, head), counter
         ), inserted AS (
             INSERT INTO hub_records (table_name, row_id, origin, deleted, fields)
-            SELECT * FROM unnest($10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[])
+            SELECT n.table_name, n.row_id, n.origin, n.deleted, n.fields
+            FROM unnest($11::text[], $12::text[], $13::text[], $14::boolean[], $15::text[])
+                AS n(table_name, row_id, origin, deleted, fields), counter
         ), updated AS (
             UPDATE hub_records r SET deleted = u.deleted, fields = u.fields
-            FROM unnest($15::text[], $16::text[], $17::boolean[], $18::text[]) AS u(table_name, row_id, deleted, fields)
+            FROM unnest($16::text[], $17::text[], $18::boolean[], $19::text[]) AS u(table_name, row_id, deleted, fields)
             WHERE r.table_name = u.table_name AND r.row_id = u.row_id
         ), answers AS (
             INSERT INTO hub_changes (change_id, clinic, status, batch, position)
             SELECT a.change_id, a.clinic, a.status, (SELECT id FROM batch), a.position
-            FROM unnest($19::text[], $20::text[], $21::text[], $22::integer[]) AS a(change_id, clinic, status, position)
+            FROM unnest($20::text[], $21::text[], $22::text[], $23::integer[]) AS a(change_id, clinic, status, position)
         ), raised AS (
             INSERT INTO hub_conflicts (id, table_name, row_id, field, status, raised_seq, conflict)
-            SELECT r.id, r.table_name, r.row_id, r.field, 'open', r.seq, r.conflict
-            FROM unnest($23::text[], $24::text[], $25::text[], $26::text[], $27::bigint[], $28::text[])
-                AS r(id, table_name, row_id, field, seq, conflict)
-        ), counter AS (
-            UPDATE hub_counter SET last_seq = $29 WHERE id = 1
+            SELECT r.id, r.table_name, r.row_id, r.field, 'open', counter.base + r.seq, r.conflict
+            FROM unnest($24::text[], $25::text[], $26::text[], $27::text[], $28::bigint[], $29::text[])
+                AS r(id, table_name, row_id, field, seq, conflict), counter
         )
-        SELECT id FROM batch
+        SELECT id, (SELECT base FROM counter) FROM batch
         """
     var effects: BatchEffects
     /// The records that existed (and were locked) when the batch read them.
@@ -108,52 +113,62 @@ struct WriteBatch {
     var clinic: String
     var bodySHA256: String
     var changeCount: Int
-    var lastSeq: Int64
 
     var newRecords: [(key: RecordKey, record: HubRecord)] { effects.records.filter { !existed.contains($0.key) } }
     var changedRecords: [(key: RecordKey, record: HubRecord)] { effects.records.filter { existed.contains($0.key) } }
 
     var query: PostgresQuery {
-        var b = PostgresBindings(capacity: 29)
-        b.append(batchId)
-        b.append(clinic)
-        b.append(bodySHA256)
-        b.append(Clock.timestamp())
-        b.append(Int32(changeCount))
-        b.append(ByteBuffer(bytes: effects.receiptGzip))
-        b.append(effects.feed.map(\.seq))
-        b.append(effects.feed.map(\.kind.rawValue))
-        b.append(effects.feed.map(\.json))
-        let new = newRecords
-        b.append(new.map(\.key.table))
-        b.append(new.map(\.key.rowId))
-        b.append(new.map(\.record.origin))
-        b.append(new.map(\.record.isDeleted))
-        b.append(new.map(\.record.fieldsJSON))
-        let changed = changedRecords
-        b.append(changed.map(\.key.table))
-        b.append(changed.map(\.key.rowId))
-        b.append(changed.map(\.record.isDeleted))
-        b.append(changed.map(\.record.fieldsJSON))
-        // A change id with NUL cannot be stored (it was rejected: ids are UUIDs); pushed again, it
-        // is rejected again for the same reason, so its answer needs no row.
-        let results = effects.results.filter(\.changeId.isStorable)
-        b.append(results.map(\.changeId))
-        b.append(results.map(\.answer.clinic))
-        b.append(results.map(\.answer.status.rawValue))
-        b.append(results.map { Int32($0.position) })
-        let raised = effects.raisedConflicts
-        b.append(raised.map(\.conflict.id))
-        b.append(raised.map(\.conflict.table))
-        b.append(raised.map(\.conflict.rowId))
-        b.append(raised.map(\.conflict.field))
-        b.append(raised.map(\.seq))
-        b.append(raised.map(\.json))
-        b.append(effects.feed.last?.seq ?? lastSeq)
-        return PostgresQuery(unsafeSQL: Self.sql, binds: b)
+        get throws {
+            var b = PostgresBindings(capacity: 29)
+            b.append(batchId)
+            b.append(clinic)
+            b.append(bodySHA256)
+            b.append(Clock.timestamp())
+            b.append(Int32(changeCount))
+            b.append(ByteBuffer(bytes: effects.receiptGzip))
+            b.append(Int64(effects.feed.count))
+            b.append(effects.feed.map(\.seq))
+            b.append(effects.feed.map(\.kind.rawValue))
+            b.append(try effects.feed.map(Self.head))
+            let new = newRecords
+            b.append(new.map(\.key.table))
+            b.append(new.map(\.key.rowId))
+            b.append(new.map(\.record.origin))
+            b.append(new.map(\.record.isDeleted))
+            b.append(new.map(\.record.fieldsJSON))
+            let changed = changedRecords
+            b.append(changed.map(\.key.table))
+            b.append(changed.map(\.key.rowId))
+            b.append(changed.map(\.record.isDeleted))
+            b.append(changed.map(\.record.fieldsJSON))
+            // A change id with NUL cannot be stored (it was rejected: ids are UUIDs); pushed again, it
+            // is rejected again for the same reason, so its answer needs no row.
+            let results = effects.results.filter(\.changeId.isStorable)
+            b.append(results.map(\.changeId))
+            b.append(results.map(\.answer.clinic))
+            b.append(results.map(\.answer.status.rawValue))
+            b.append(results.map { Int32($0.position) })
+            let raised = effects.raisedConflicts
+            b.append(raised.map(\.conflict.id))
+            b.append(raised.map(\.conflict.table))
+            b.append(raised.map(\.conflict.rowId))
+            b.append(raised.map(\.conflict.field))
+            b.append(raised.map(\.seq))
+            b.append(raised.map(\.json))
+            return PostgresQuery(unsafeSQL: Self.sql, binds: b)
+        }
     }
 
-    func check(_ result: PostgresQueryResult) throws {
+    /// An entry's JSON without its seq and closing brace, for the statement to number.
+    static func head(_ row: BatchEffects.FeedRow) throws -> String {
+        let tail = #""seq":\#(row.seq)}"#
+        guard row.json.hasSuffix(tail) else { throw HubError.database("a feed entry does not end with its seq") }
+        return String(row.json.utf8.dropLast(tail.utf8.count - 6))!
+    }
+
+    /// The batch row's id and the base its seqs count from.
+    func base(_ result: PostgresQueryResult) throws -> Int64 {
         guard result.rows.count == 1 else { throw HubError.database("the batch row was not written") }
+        return try result.rows[0].decode((Int64, Int64).self).1
     }
 }

@@ -84,7 +84,7 @@ extension SQLiteHubStore {
                 let gzip = try Data.fetchOne(
                     db, sql: "SELECT receipt_gzip FROM hub_batches WHERE id = ?", arguments: [batchRow])
             else { throw HubError.database("the receipt of batch row \(batchRow) is missing") }
-            return Array(gzip)
+            return (Array(gzip), 0)
         }
         try forChunks(of: needs.conflictIds) { ids in
             let texts = try String.fetchAll(

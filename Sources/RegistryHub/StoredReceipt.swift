@@ -22,6 +22,31 @@ enum StoredReceipt {
         else { throw .database("the receipt of batch row \(batchRow) is unreadable") }
         return receipt.results
     }
+
+    /// The receipt `json` with the seqs of the results at `positions` moved up by `base`.
+    ///
+    /// The PostgreSQL store numbers a batch's feed entries in the database as it writes them
+    /// (``WriteBatch``), so the batch is applied with seqs counted from 0 and its receipt is
+    /// stored so; `base` (kept with the batch) makes them the feed's. Only the batch's own new
+    /// answers are counted from 0 (with any repeat of one of them in the same batch): a change
+    /// answered in an earlier batch keeps the seq of its first answer.
+    static func shifted(_ json: [UInt8], by base: Int64, positions: Set<Int>) throws(HubError) -> [UInt8] {
+        guard base != 0, !positions.isEmpty else { return json }
+        guard let parsed = try? JSON.parse(bytes: json), let receipt = try? SyncReceipt(json: parsed) else {
+            throw .database("a receipt is unreadable")
+        }
+        let new = Set(positions.compactMap { receipt.results.indices.contains($0) ? receipt.results[$0].changeId : nil })
+        var out = Array(#"{"batchId":"#.utf8)
+        JSON.writeString(receipt.batchId, to: &out)
+        out.append(contentsOf: #","results":["#.utf8)
+        for (i, var result) in receipt.results.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            if new.contains(result.changeId), let seq = result.seq { result.seq = seq + base }
+            out.append(contentsOf: result.canonicalText.utf8)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
 }
 
 /// A change the hub answered before, as `hub_changes` keeps it: the answer is the result at
@@ -35,12 +60,19 @@ struct StoredAnswer {
 }
 
 extension HubSnapshot {
-    /// Adds earlier answers to ``processed``, reading each batch's receipt (gzip) once.
-    mutating func addProcessed(_ answers: [StoredAnswer], receipt: (Int64) throws -> [UInt8]) throws {
+    /// Adds earlier answers to ``processed``, reading each batch's receipt (gzip) once. `receipt`
+    /// gives a batch row's stored receipt and the base its new answers' seqs count from
+    /// (``StoredReceipt/shifted(_:by:positions:)``; 0 where seqs are stored as they are).
+    mutating func addProcessed(_ answers: [StoredAnswer], receipt: (Int64) throws -> (gzip: [UInt8], base: Int64)) throws {
         var byBatch = [Int64: [StoredAnswer]]()
         for a in answers { byBatch[a.batchRow, default: []].append(a) }
         for (batchRow, answers) in byBatch {
-            let results = try StoredReceipt.results(try receipt(batchRow), batchRow: batchRow)
+            let (gzip, base) = try receipt(batchRow)
+            var results = try StoredReceipt.results(gzip, batchRow: batchRow)
+            // Every answer hub_changes points at is a new answer of that batch.
+            for a in answers where a.position >= 0 && a.position < results.count {
+                if let seq = results[a.position].seq { results[a.position].seq = seq + base }
+            }
             for a in answers {
                 guard let status = SyncReceipt.Result.Status(rawValue: a.status) else {
                     throw HubError.database("hub_changes holds an unknown status")

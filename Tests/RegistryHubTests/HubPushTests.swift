@@ -58,6 +58,54 @@ import Testing
         }
     }
 
+    /// Receipts on a feed that already holds entries (the PostgreSQL store numbers a batch's
+    /// entries as it writes them, from the counter): every seq in a receipt is its entry's seq in
+    /// the feed, for a new answer, a repeat of it in the same batch, an answer given in an earlier
+    /// batch and a raised conflict, in the first answer, a retry and a later batch alike.
+    @Test(arguments: HubStoreKind.allCases)
+    func receiptSeqsAreTheFeedsOnAFeedAlreadyUnderWay(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            let b = try await hub.addClinic("B")
+            _ = try await hub.receipt((0..<5).map { _ in WireChanges.patient() }, as: b)
+            let earlier = WireChanges.patient()
+            let first = try await hub.receipt([earlier], as: a)
+            let patient = WireChanges.patient()
+            let changes = [
+                WireChanges.patient(), earlier, patient,
+                WireChanges.update("patients", patient.rowId, ["sex": (.text("female"), .text("male"), 1)]),
+                WireChanges.update("patients", patient.rowId, ["sex": (.text("female"), .text("other"), 1)]),  // a conflict
+                patient,  // again in the same batch
+            ]
+            let batchId = EntityID.make()
+            let reply = try await hub.push(changes, as: a, batchId: batchId)
+            let retry = try await hub.push(changes, as: a, batchId: batchId)
+            #expect(reply.status == 200 && retry.status == 200)
+            #expect(reply.body == retry.body)
+            let receipt = try SyncReceipt(json: reply.json())
+            #expect(receipt.results.map(\.status) == [.accepted, .accepted, .accepted, .accepted, .conflict, .accepted])
+            #expect(receipt.results[1] == first.results[0])
+            #expect(receipt.results[5] == receipt.results[2])
+
+            let feed = try await hub.feed(as: a, pageSize: 4)
+            #expect(feed.map(\.seq) == Array(1...Int64(feed.count)))
+            let bySeq = Dictionary(uniqueKeysWithValues: feed.map { ($0.seq, $0) })
+            for (change, result) in zip(changes, receipt.results) {
+                let seq = try #require(result.seq)
+                let entry = try #require(bySeq[seq])
+                if result.status == .accepted {
+                    #expect(entry.change?.changeId == change.changeId)
+                } else {
+                    #expect(entry.kind == .conflict && entry.conflict?.changeId == change.changeId)
+                }
+            }
+            // The same changes again in a new batch: the first answers, seqs and all.
+            let again = try await hub.receipt(changes, as: a)
+            #expect(again.results == receipt.results)
+            #expect(try await hub.feed(as: a).count == feed.count)
+        }
+    }
+
     @Test(arguments: HubStoreKind.allCases)
     func batchIdReusedWithAnotherBodyOrClinicIsRefused(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in
