@@ -39,9 +39,7 @@ extension PostgresHubStore {
         // BEGIN, the stored answer of a retried batch id, and the touched records, locked.
         let begun = c.collect("BEGIN", logger: logger)
         let storedBatch = c.collect(
-            "SELECT clinic, body_sha256, receipt_gzip, seq_base FROM hub_batches WHERE batch_id = \(id)", logger: logger)
-        let storedPositions = c.collect(
-            "SELECT position FROM hub_changes WHERE batch = (SELECT id FROM hub_batches WHERE batch_id = \(id))",
+            "SELECT id, clinic, body_sha256, receipt_gzip, seq_base FROM hub_batches WHERE batch_id = \(id)",
             logger: logger)
         let touched = c.collect(LoadTouched.query(lookups), logger: logger)
         let conflicts =
@@ -53,18 +51,27 @@ extension PostgresHubStore {
         do {
             _ = try await begun.get()
             if let row = try await storedBatch.get().rows.first {
-                let positions = try await storedPositions.get().rows.map { Int(try $0.decode(Int32.self)) }
                 _ = try? await touched.get()
                 _ = try? await conflicts?.get()
+                let (batchRow, storedClinic, storedSHA256, gzip, base) = try row.decode(
+                    (Int64, String, String, ByteBuffer, Int64).self)
+                // A retry (rare): the batch's own answers are the ones hub_changes points at.
+                let positions =
+                    base == 0
+                    ? []
+                    : try await c.allRows(
+                        """
+                        SELECT position FROM hub_changes
+                        WHERE change_id = ANY(\(lookups.changeIds)::text[]) AND batch = \(batchRow)
+                        """, logger: logger
+                    ).map { Int(try $0.decode(Int32.self)) }
                 try await c.finish(commit: false, logger: logger)
-                let (storedClinic, storedSHA256, gzip, base) = try row.decode((String, String, ByteBuffer, Int64).self)
                 guard storedClinic == clinic && storedSHA256 == bodySHA256 else { return .idTaken }
                 let stored = Array(gzip.readableBytesView)
                 let json = try StoredReceipt.inflate(stored, batchId: id)
                 let receipt = try StoredReceipt.shifted(json, by: base, positions: Set(positions))
                 return .receipt(json: receipt, gzip: receipt == json ? stored : JSONResponse.compress(receipt))
             }
-            _ = try await storedPositions.get()
             var snapshot = try await snapshot(c, touched: try await touched.get().rows)
             if let conflicts {
                 for row in try await conflicts.get().rows {
