@@ -119,9 +119,9 @@ public final class PostgresHubStore: HubStore {
     /// on another, up to once per connection the pool can hold: after a restart every idle
     /// connection in the pool can be one whose server is gone before the pool learns so, and
     /// each failed try retires one of them. A connection that fails as it is made (the server
-    /// still down) is tried once more, then its error is the answer. Every use is safe to repeat (reads; a batch
-    /// is one transaction that either committed, and is then answered from its stored receipt,
-    /// or did not).
+    /// still down) is tried once more, then its error is the answer. Every use is safe to repeat
+    /// (reads; a batch is one transaction that either committed, and is then answered from its
+    /// stored receipt, or did not).
     func withConnection<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
@@ -131,7 +131,7 @@ public final class PostgresHubStore: HubStore {
             do {
                 return try await client.withConnection { connection in
                     do {
-                        return try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
+                        return try await withConnectionOnce(connection, work)
                     } catch where Self.lostConnection(error) {
                         throw LostHandedOut(error: error)
                     }
@@ -142,6 +142,13 @@ public final class PostgresHubStore: HubStore {
                 continue
             }
         }
+    }
+
+    /// `work` on `connection`, ended with a database error if the connection closes under it.
+    func withConnectionOnce<T: Sendable>(
+        _ connection: PostgresConnection, _ work: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
     }
 
     /// Work lost a connection the pool had handed out (not one that failed to open).

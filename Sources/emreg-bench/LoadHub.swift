@@ -162,12 +162,21 @@ final class SimulatedClinic: @unchecked Sendable {
         return (SyncBatch(changes: changes), i)
     }
 
-    /// One request, timed; a network error is an error of the run (and nil).
-    func timed(_ what: String, _ request: () throws -> HTTPTransport.Response) -> (HTTPTransport.Response, Double)? {
+    /// One request, timed into `seconds`; a network error or an answer other than 200 is an error
+    /// of the run (and nil).
+    func request(
+        _ what: String, into seconds: WritableKeyPath<ClinicOutcome, [Double]>,
+        _ send: () throws -> HTTPTransport.Response
+    ) -> HTTPTransport.Response? {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let response = try request()
-            return (response, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            let response = try send()
+            outcome[keyPath: seconds].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            guard response.status == 200 else {
+                outcome.errors.append("\(what) \(response.status): \(response.text.prefix(200))")
+                return nil
+            }
+            return response
         } catch {
             outcome.errors.append("\(what): \(error)")
             return nil
@@ -179,13 +188,10 @@ final class SimulatedClinic: @unchecked Sendable {
         let batchId = EntityID.make()
         var body = [UInt8]()
         batch.json.write(to: &body)
-        guard let (response, seconds) = timed("push", { try transport.post(path: "/v1/batches/\(batchId)", json: body) })
+        guard
+            let response = request(
+                "push", into: \.pushSeconds, { try transport.post(path: "/v1/batches/\(batchId)", json: body) })
         else { return }
-        outcome.pushSeconds.append(seconds)
-        guard response.status == 200 else {
-            outcome.errors.append("push \(response.status): \(response.text.prefix(200))")
-            return
-        }
         let receipt = try Answer.receipt(response.body)
         guard receipt.batchId == batchId, receipt.results.map(\.changeId) == batch.changes.map(\.changeId) else {
             outcome.errors.append("push: the receipt does not answer the batch's changes in order")
@@ -209,14 +215,9 @@ final class SimulatedClinic: @unchecked Sendable {
     func pull() throws {
         while true {
             guard
-                let (response, seconds) = timed(
-                    "pull", { try transport.get(path: "/v1/changes?since=\(cursor)&limit=\(options.limit)") })
+                let response = request(
+                    "pull", into: \.pullSeconds, { try transport.get(path: "/v1/changes?since=\(cursor)&limit=\(options.limit)") })
             else { return }
-            outcome.pullSeconds.append(seconds)
-            guard response.status == 200 else {
-                outcome.errors.append("pull \(response.status): \(response.text.prefix(200))")
-                return
-            }
             let page = try Answer.page(response.body)
             let seqs = page.seqs
             guard seqs == Array((cursor + 1)..<(cursor + 1 + Int64(seqs.count))) else {

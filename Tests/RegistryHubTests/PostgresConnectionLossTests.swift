@@ -62,14 +62,18 @@ import Testing
             }
         }
 
+        // One try on one pooled connection (``PostgresHubStore/withConnection(_:)`` would run the
+        // work again on another, and this work ends its own connection every time).
         let result = try await Self.within(20, "a statement on a closed connection") {
-            try await store.withConnection { c in
-                // At least ours (a just-closed migration connection may still be listed).
-                #expect(try await Self.terminateBackends(of: store.location.database) >= 1)
-                let deadline = ContinuousClock.now + .seconds(10)
-                while !c.isClosed && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-                #expect(c.isClosed, "the server did not close the connection")
-                try await c.run("SELECT 1", logger: store.logger)
+            try await store.client.withConnection { pooled in
+                try await store.withConnectionOnce(pooled) { c in
+                    // At least ours (a just-closed migration connection may still be listed).
+                    #expect(try await Self.terminateBackends(of: store.location.database) >= 1)
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while !c.isClosed && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                    #expect(c.isClosed, "the server did not close the connection")
+                    try await c.run("SELECT 1", logger: store.logger)
+                }
             }
         }
         guard case .failure(let error) = result else {
