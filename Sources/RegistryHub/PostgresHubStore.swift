@@ -25,6 +25,8 @@ public final class PostgresHubStore: HubStore {
     let runner: Task<Void, Never>
     let batchGate = BatchGate(limit: 6)
     let connectionWatch = PostgresConnectionWatch()
+    /// Feed entries read before, served again without the database (``FeedEntryCache``).
+    let feedEntries: FeedEntryCache
     /// The pool's size: after a restart every idle connection in it can be stale at once.
     let maximumConnections: Int
     /// postgres-nio logs statements at debug level: the store keeps its logger silent so that no
@@ -38,19 +40,23 @@ public final class PostgresHubStore: HubStore {
     ///     (``BatchGate``), so a few connections serve many clinics.
     ///   - statementTimeout: set on every connection; a statement that runs or waits longer is
     ///     cancelled and the request fails with a database error.
+    ///   - feedCacheBytes: how much feed entry text to keep for the next readers (0: none).
     public static func open(
-        url: String, maximumConnections: Int = 16, statementTimeout: Duration = .seconds(30)
+        url: String, maximumConnections: Int = 16, statementTimeout: Duration = .seconds(30),
+        feedCacheBytes: Int = 64 << 20
     ) async throws(HubError) -> PostgresHubStore {
         let location = try PostgresLocation(url: url)
         try await migrate(location, statementTimeout: statementTimeout)
         return PostgresHubStore(
             location: location,
             configuration: location.clientConfiguration(
-                statementTimeout: statementTimeout, maximumConnections: maximumConnections))
+                statementTimeout: statementTimeout, maximumConnections: maximumConnections),
+            feedCacheBytes: feedCacheBytes)
     }
 
-    init(location: PostgresLocation, configuration: PostgresClient.Configuration) {
+    init(location: PostgresLocation, configuration: PostgresClient.Configuration, feedCacheBytes: Int = 64 << 20) {
         self.location = location
+        feedEntries = FeedEntryCache(budget: feedCacheBytes)
         maximumConnections = configuration.options.maximumConnections
         let client = PostgresClient(configuration: configuration)
         self.client = client

@@ -202,7 +202,8 @@ import Testing
     /// process died (this test process would die with it).
     @Test func largeFeedReadsSurviveTheServerDroppingConnectionsMidRead() async throws {
         let url = try await TestPostgres.createDatabase()
-        let store = try await PostgresHubStore.open(url: url, maximumConnections: 4)
+        // No kept entries: every read goes to the database.
+        let store = try await PostgresHubStore.open(url: url, maximumConnections: 4, feedCacheBytes: 0)
         defer {
             Task {
                 await store.close(); await TestPostgres.dropDatabase(store.location.database)

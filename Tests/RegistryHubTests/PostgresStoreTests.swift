@@ -117,6 +117,36 @@ import Testing
         #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
     }
 
+    /// Two hubs on one database: each keeps the entries it has read (``FeedEntryCache``), and
+    /// still reads what the other wrote since, in order, with `more` right at a page's end.
+    @Test func hubsSharingADatabaseSeeEachOthersEntriesPastWhatTheyKept() async throws {
+        let url = try await TestPostgres.createDatabase()
+        let one = try await PostgresHubStore.open(url: url)
+        let two = try await PostgresHubStore.open(url: url)
+        defer {
+            Task {
+                await one.close(); await two.close(); await TestPostgres.dropDatabase(one.location.database)
+            }
+        }
+        try await one.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
+        func push(_ store: PostgresHubStore, _ count: Int) async throws -> [String] {
+            let changes = (0..<count).map { _ in WireChanges.patient() }
+            _ = try await store.applyBatch(.init(changes: changes), id: EntityID.make(), clinic: "A", bodySHA256: "x")
+            return changes.map(\.changeId)
+        }
+        var pushed = try await push(one, 5)
+        #expect(try await one.feed(since: 0, limit: 10).entries.count == 5)  // now kept by `one`
+        pushed += try await push(two, 4)
+        let page = try await one.feed(since: 2, limit: 7)
+        #expect(page.entries.map(\.seq) == Array(3...9))
+        #expect(page.more == false)
+        let first = try await one.feed(since: 0, limit: 5)
+        #expect(first.entries.map(\.seq) == Array(1...5) && first.more)
+        let all = try await one.feed(since: 0, limit: 100).entries
+        let ids = try all.map { try #require(try SyncFeedPage(json: try JSON.parse("{\"entries\":[\($0.json)],\"more\":false,\"next\":\($0.seq)}")).entries.first?.change?.changeId) }
+        #expect(ids == pushed)
+    }
+
     /// A batch stuck behind the counter lock (held here by another session) is cancelled by the
     /// statement timeout: a clean database error, and the hub works once the lock is gone.
     @Test func theStatementTimeoutEndsABatchStuckBehindTheLock() async throws {
