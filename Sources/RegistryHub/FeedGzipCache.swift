@@ -1,5 +1,4 @@
 import RegistrySync
-import Synchronization
 
 /// gzip feed pages built mostly from pieces compressed once.
 ///
@@ -11,24 +10,18 @@ import Synchronization
 /// wholly holds, in one gzip member (`Gzip.Pieces`). The body inflates to exactly
 /// `HubFeedSlice.pageJSON(since:)`.
 ///
-/// The kept pieces are bounded by `budget` bytes: over it, the older half (lower seqs: the
-/// feed's tail is what clinics pull) is dropped.
+/// The kept pieces are bounded by `budget` compressed bytes (``FeedTailCache``).
 final class FeedGzipCache: Sendable {
     let piece: Int64
-    let budget: Int
-    private struct State {
-        var pieces: [Int64: Gzip.Pieces.Piece] = [:]
-        var bytes = 0
-    }
-    private let state = Mutex(State())
+    private let kept: FeedTailCache<Gzip.Pieces.Piece>
 
     init(piece: Int64 = 64, budget: Int = 32 << 20) {
         precondition(piece >= 2)
         self.piece = piece
-        self.budget = budget
+        kept = FeedTailCache(budget: budget) { $0.deflated.count }
     }
 
-    var keptPieces: Int { state.withLock { $0.pieces.count } }
+    var keptPieces: Int { kept.count }
 
     /// The gzip body of `slice`'s page.
     func gzipPage(_ slice: HubFeedSlice, since: Int64) -> [UInt8] {
@@ -66,21 +59,14 @@ final class FeedGzipCache: Sendable {
     /// The kept piece of the run of entries from `start` (seqs consecutive: the feed has no gaps).
     private func run(startingAt start: Int, of entries: [HubFeedSlice.Entry]) -> Gzip.Pieces.Piece {
         let key = (entries[start].seq - 1) / piece
-        if let kept = state.withLock({ $0.pieces[key] }) { return kept }
+        if let piece = kept[key] { return piece }
         var text = [UInt8]()
         for entry in entries[start..<(start + Int(piece))] {
             text.append(UInt8(ascii: ","))
             text.append(contentsOf: entry.json.utf8)
         }
         let made = text.withUnsafeBufferPointer { Gzip.Pieces.piece($0, final: false) }
-        state.withLock { s in
-            guard s.pieces.updateValue(made, forKey: key) == nil else { return }
-            s.bytes += made.deflated.count
-            guard s.bytes > budget else { return }
-            for old in s.pieces.keys.sorted().prefix(s.pieces.count / 2 + 1) {
-                s.bytes -= s.pieces.removeValue(forKey: old)?.deflated.count ?? 0
-            }
-        }
+        kept.keep(CollectionOfOne((key: key, value: made)))
         return made
     }
 }

@@ -68,9 +68,9 @@ struct HubRoutes: Sendable {
             limit = min(l, Self.maxFeedLimit)
         }
         let slice = try await store.feed(since: since, limit: limit)
-        guard JSONResponse.acceptsGzip(request.headers[.acceptEncoding]),
-            slice.entries.reduce(0, { $0 + $1.json.utf8.count }) >= JSONResponse.compressionThreshold
-        else { return JSONResponse.make(bytes: slice.pageJSON(since: since), for: request) }
+        guard JSONResponse.compresses(slice.entries.reduce(0, { $0 + $1.json.utf8.count }), for: request) else {
+            return JSONResponse.make(bytes: slice.pageJSON(since: since), for: request)
+        }
         return JSONResponse.make(gzip: feedGzip.gzipPage(slice, since: since))
     }
 }

@@ -25,12 +25,17 @@ enum JSONResponse {
     /// compress to the same bytes, so a replayed receipt stays identical either way. `gzip`,
     /// when given, is `bytes` compressed so already (a stored receipt).
     static func make(bytes: [UInt8], for request: Request, gzip: [UInt8]? = nil) -> Response {
-        guard bytes.count >= compressionThreshold, acceptsGzip(request.headers[.acceptEncoding]) else {
+        guard compresses(bytes.count, for: request) else {
             var response = make(bytes: bytes)
             response.headers[.vary] = "Accept-Encoding"
             return response
         }
         return make(gzip: gzip ?? compress(bytes))
+    }
+
+    /// True when an answer of `size` bytes goes gzip-compressed to the client of `request`.
+    static func compresses(_ size: Int, for request: Request) -> Bool {
+        size >= compressionThreshold && acceptsGzip(request.headers[.acceptEncoding])
     }
 
     /// A JSON answer already gzip-compressed, for a client that accepts gzip.

@@ -58,11 +58,12 @@ enum LoadTouched {
 /// row with its receipt, feed entries, new and changed records, answers and raised conflicts, each
 /// table's rows bound as arrays. Returns the batch row's id and the base its seqs count from.
 ///
-/// The batch was applied with its feed entries numbered from 1; the statement numbers them from
-/// the counter, which it moves on first: that takes the counter's row lock, held to the COMMIT
-/// sent with the statement, so batches commit in seq order and the feed stays gap-free (a reader
-/// never sees a seq before every lower one is committed). Every part that writes new rows reads
-/// the counter, so none of them runs before the lock is held. An entry's JSON ends with its seq
+/// The batch was applied on a base of 0 (its feed entries numbered 1, 2, ...); the statement
+/// numbers them from the counter, which it moves on first: that takes the counter's row lock,
+/// held to the COMMIT sent with the statement, so batches commit in seq order and the feed stays
+/// gap-free (a reader never sees a seq before every lower one is committed). Every part that
+/// inserts rows reads the counter, so none of them runs before the lock is held; the update
+/// touches only records this batch has locked already. An entry's JSON ends with its seq
 /// (`…"seq":N}`, keys sorted): the statement appends the numbered seq to the rest. The receipt
 /// is stored with the batch's own answers counted from 0 and the base beside it
 /// (``StoredReceipt/shifted(_:by:positions:)``).
@@ -161,9 +162,9 @@ struct WriteBatch {
 
     /// An entry's JSON without its seq and closing brace, for the statement to number.
     static func head(_ row: BatchEffects.FeedRow) throws -> String {
-        let tail = #""seq":\#(row.seq)}"#
-        guard row.json.hasSuffix(tail) else { throw HubError.database("a feed entry does not end with its seq") }
-        return String(row.json.utf8.dropLast(tail.utf8.count - 6))!
+        let seq = "\(row.seq)}"
+        guard row.json.hasSuffix(#""seq":"# + seq) else { throw HubError.database("a feed entry does not end with its seq") }
+        return String(row.json.utf8.dropLast(seq.utf8.count))!
     }
 
     /// The batch row's id and the base its seqs count from.

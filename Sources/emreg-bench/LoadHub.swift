@@ -74,7 +74,7 @@ final class SimulatedClinic: @unchecked Sendable {
     var outcome = ClinicOutcome()
     var cursor: Int64 = 0
     var rng: SplitMix64
-    var clock: (millis: UInt64, counter: UInt32) = (0, 0)
+    var clock = HybridLogicalClock(millis: 0)
     /// Sites this clinic pushed: id, sizeMm, and the revision the hub gave sizeMm (nil until known).
     var sites: [(id: String, size: Int64, revision: Int64?)] = []
 
@@ -90,11 +90,8 @@ final class SimulatedClinic: @unchecked Sendable {
     }
 
     func tick() -> String {
-        let now = Clock.nowMillis()
-        if now > clock.millis { clock = (now, 0) } else { clock.counter += 1 }
-        let millis = String(clock.millis), counter = String(clock.counter)
-        return String(repeating: "0", count: max(0, 15 - millis.count)) + millis + "-"
-            + String(repeating: "0", count: max(0, 5 - counter.count)) + counter
+        clock = clock.tick()
+        return clock.description
     }
 
     func change(_ table: String, _ row: String, tx: String, op: WireChange.Operation = .insert, _ fields: [String: WireField])
