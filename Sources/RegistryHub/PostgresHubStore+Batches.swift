@@ -36,12 +36,13 @@ extension PostgresHubStore {
         _ batch: SyncBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String,
         _ c: PostgresConnection
     ) async throws -> BatchOutcome {
+        try await statements.prepare([Self.storedBatchSQL, LoadTouched.sql, WriteBatch.sql], on: c)
         // BEGIN, the stored answer of a retried batch id, and the touched records, locked.
         let begun = c.collect("BEGIN", logger: logger)
-        let storedBatch = c.collect(
-            "SELECT id, clinic, body_sha256, receipt_gzip, seq_base FROM hub_batches WHERE batch_id = \(id)",
-            logger: logger)
-        let touched = c.collect(LoadTouched.query(lookups), logger: logger)
+        var idBind = PreparedBinds(capacity: 1)
+        try idBind.append(id)
+        let storedBatch = statements.execute(Self.storedBatchSQL, idBind, on: c)
+        let touched = statements.execute(LoadTouched.sql, try LoadTouched.binds(lookups), on: c)
         let conflicts =
             lookups.conflictIds.isEmpty
             ? nil
@@ -50,11 +51,13 @@ extension PostgresHubStore {
                 logger: logger)
         do {
             _ = try await begun.get()
-            if let row = try await storedBatch.get().rows.first {
+            if let row = try await storedBatch.get().first {
                 _ = try? await touched.get()
                 _ = try? await conflicts?.get()
-                let (batchRow, storedClinic, storedSHA256, gzip, base) = try row.decode(
-                    (Int64, String, String, ByteBuffer, Int64).self)
+                let (batchRow, storedClinic, storedSHA256, gzip, base) = (
+                    try row.decode(0, as: Int64.self), try row.decode(1, as: String.self), try row.decode(2, as: String.self),
+                    try row.decode(3, as: ByteBuffer.self), try row.decode(4, as: Int64.self)
+                )
                 // A retry (rare): the batch's own answers are the ones hub_changes points at.
                 let positions =
                     base == 0
@@ -72,7 +75,7 @@ extension PostgresHubStore {
                 let receipt = try StoredReceipt.shifted(json, by: base, positions: Set(positions))
                 return .receipt(json: receipt, gzip: receipt == json ? stored : JSONResponse.compress(receipt))
             }
-            var snapshot = try await snapshot(c, touched: try await touched.get().rows)
+            var snapshot = try await snapshot(c, touched: try await touched.get())
             if let conflicts {
                 for row in try await conflicts.get().rows {
                     let conflict = try WireConflict.stored(try row.decode(String.self))
@@ -86,7 +89,7 @@ extension PostgresHubStore {
             let write = WriteBatch(
                 effects: effects, existed: existed, batchId: id, clinic: clinic, bodySHA256: bodySHA256,
                 changeCount: batch.changes.count)
-            let written = c.collect(try write.query, logger: logger)
+            let written = statements.execute(WriteBatch.sql, try write.binds, on: c)
             let resolved = effects.resolvedConflicts
             // After the write above, which moved the counter on by the batch's entries: a conflict
             // raised and resolved in one batch is updated too.
@@ -116,10 +119,13 @@ extension PostgresHubStore {
         }
     }
 
+    static let storedBatchSQL =
+        "SELECT id, clinic, body_sha256, receipt_gzip, seq_base FROM hub_batches WHERE batch_id = $1::text"
+
     /// A unique key taken by another batch's commit (a retried batch id, a change id sent again,
     /// a new record created meanwhile), a deadlock, a serialization failure: tried again.
     static func isWorthRetrying(_ error: any Error) -> Bool {
-        guard let e = error as? PSQLError, e.code == .server, let state = e.serverInfo?[.sqlState] else { return false }
+        guard let state = PostgresFailure.server(error)?.state else { return false }
         return ["23505", "40P01", "40001"].contains(state)
     }
 
@@ -146,12 +152,15 @@ extension PostgresHubStore {
 
     /// The records a batch touches (locked) and its changes answered before, with the receipts
     /// those answers are in.
-    func snapshot(_ c: PostgresConnection, touched: [PostgresRow]) async throws -> HubSnapshot {
+    func snapshot(_ c: PostgresConnection, touched: [PreparedRow]) async throws -> HubSnapshot {
         var snapshot = HubSnapshot()
         var earlier = [StoredAnswer]()
         for row in touched {
-            let (kind, a, b, c, fields, batchRow, position) = try row.decode(
-                (String, String, String, String, String, Int64, Int32).self)
+            let (kind, a, b, c, fields) = (
+                try row.decode(0, as: String.self), try row.decode(1, as: String.self), try row.decode(2, as: String.self),
+                try row.decode(3, as: String.self), try row.decode(4, as: String.self)
+            )
+            let (batchRow, position) = (try row.decode(5, as: Int64.self), try row.decode(6, as: Int32.self))
             if kind == "r" {
                 snapshot.records[RecordKey(table: a, rowId: b)] = try HubRecord(origin: c, fieldsJSON: fields)
             } else {

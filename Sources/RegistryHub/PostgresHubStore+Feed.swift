@@ -4,6 +4,8 @@ extension PostgresHubStore {
     /// Entries commit in seq order (see ``WriteBatch``), so whatever one statement sees past a
     /// seq is a gap-free run. Entries kept from earlier reads (``FeedEntryCache``) come first; the
     /// database sends only what follows them.
+    static let feedSQL = "SELECT seq, entry FROM hub_feed WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"
+
     public func feed(since: Int64, limit: Int) async throws(HubError) -> HubFeedSlice {
         var entries = feedEntries.run(from: since + 1, limit: limit + 1)
         if entries.count <= limit {
@@ -11,10 +13,13 @@ extension PostgresHubStore {
             let wanted = Int64(limit + 1 - entries.count)
             let read = try await postgresErrors(nil) {
                 try await withConnection { [self] c in
-                    let rows = try await c.allRows(
-                        "SELECT seq, entry FROM hub_feed WHERE seq > \(after) ORDER BY seq LIMIT \(wanted)", logger: logger)
+                    try await statements.prepare([Self.feedSQL], on: c)
+                    var binds = PreparedBinds(capacity: 2)
+                    try binds.append(after)
+                    try binds.append(wanted)
+                    let rows = try await statements.execute(Self.feedSQL, binds, on: c).get()
                     return try rows.map { row in
-                        let (seq, entry) = try row.decode((Int64, String).self)
+                        let (seq, entry) = (try row.decode(0, as: Int64.self), try row.decode(1, as: String.self))
                         return HubFeedSlice.Entry(seq: seq, json: entry)
                     }
                 }

@@ -45,12 +45,12 @@ enum LoadTouched {
         WHERE change_id = ANY($3::text[])
         """
 
-    static func query(_ keys: PostgresHubStore.Lookups) -> PostgresQuery {
-        var b = PostgresBindings(capacity: 3)
-        b.append(keys.tables)
-        b.append(keys.rowIds)
-        b.append(keys.changeIds)
-        return PostgresQuery(unsafeSQL: sql, binds: b)
+    static func binds(_ keys: PostgresHubStore.Lookups) throws -> PreparedBinds {
+        var b = PreparedBinds(capacity: 3)
+        try b.append(keys.tables)
+        try b.append(keys.rowIds)
+        try b.append(keys.changeIds)
+        return b
     }
 }
 
@@ -76,11 +76,11 @@ enum LoadTouched {
 struct WriteBatch {
     static let sql = """
         WITH counter AS (
-            UPDATE hub_counter SET last_seq = last_seq + $7 WHERE id = 1
-            RETURNING last_seq - $7 AS base
+            UPDATE hub_counter SET last_seq = last_seq + $7::bigint WHERE id = 1
+            RETURNING last_seq - $7::bigint AS base
         ), batch AS (
             INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip, seq_base)
-            SELECT $1, $2, $3, $4, $5, $6, counter.base FROM counter
+            SELECT $1::text, $2::text, $3::text, $4::text, $5::integer, $6::bytea, counter.base FROM counter
             RETURNING id
         ), feed AS (
             INSERT INTO hub_feed (seq, kind, entry)
@@ -118,45 +118,45 @@ struct WriteBatch {
     var newRecords: [(key: RecordKey, record: HubRecord)] { effects.records.filter { !existed.contains($0.key) } }
     var changedRecords: [(key: RecordKey, record: HubRecord)] { effects.records.filter { existed.contains($0.key) } }
 
-    var query: PostgresQuery {
+    var binds: PreparedBinds {
         get throws {
-            var b = PostgresBindings(capacity: 29)
-            b.append(batchId)
-            b.append(clinic)
-            b.append(bodySHA256)
-            b.append(Clock.timestamp())
-            b.append(Int32(changeCount))
-            b.append(ByteBuffer(bytes: effects.receiptGzip))
-            b.append(Int64(effects.feed.count))
-            b.append(effects.feed.map(\.seq))
-            b.append(effects.feed.map(\.kind.rawValue))
-            b.append(try effects.feed.map(Self.head))
+            var b = PreparedBinds(capacity: 29)
+            try b.append(batchId)
+            try b.append(clinic)
+            try b.append(bodySHA256)
+            try b.append(Clock.timestamp())
+            try b.append(Int32(changeCount))
+            try b.append(ByteBuffer(bytes: effects.receiptGzip))
+            try b.append(Int64(effects.feed.count))
+            try b.append(effects.feed.map(\.seq))
+            try b.append(effects.feed.map(\.kind.rawValue))
+            try b.append(try effects.feed.map(Self.head))
             let new = newRecords
-            b.append(new.map(\.key.table))
-            b.append(new.map(\.key.rowId))
-            b.append(new.map(\.record.origin))
-            b.append(new.map(\.record.isDeleted))
-            b.append(new.map(\.record.fieldsJSON))
+            try b.append(new.map(\.key.table))
+            try b.append(new.map(\.key.rowId))
+            try b.append(new.map(\.record.origin))
+            try b.append(new.map(\.record.isDeleted))
+            try b.append(new.map(\.record.fieldsJSON))
             let changed = changedRecords
-            b.append(changed.map(\.key.table))
-            b.append(changed.map(\.key.rowId))
-            b.append(changed.map(\.record.isDeleted))
-            b.append(changed.map(\.record.fieldsJSON))
+            try b.append(changed.map(\.key.table))
+            try b.append(changed.map(\.key.rowId))
+            try b.append(changed.map(\.record.isDeleted))
+            try b.append(changed.map(\.record.fieldsJSON))
             // A change id with NUL cannot be stored (it was rejected: ids are UUIDs); pushed again, it
             // is rejected again for the same reason, so its answer needs no row.
             let results = effects.results.filter(\.changeId.isStorable)
-            b.append(results.map(\.changeId))
-            b.append(results.map(\.answer.clinic))
-            b.append(results.map(\.answer.status.rawValue))
-            b.append(results.map { Int32($0.position) })
+            try b.append(results.map(\.changeId))
+            try b.append(results.map(\.answer.clinic))
+            try b.append(results.map(\.answer.status.rawValue))
+            try b.append(results.map { Int32($0.position) })
             let raised = effects.raisedConflicts
-            b.append(raised.map(\.conflict.id))
-            b.append(raised.map(\.conflict.table))
-            b.append(raised.map(\.conflict.rowId))
-            b.append(raised.map(\.conflict.field))
-            b.append(raised.map(\.seq))
-            b.append(raised.map(\.json))
-            return PostgresQuery(unsafeSQL: Self.sql, binds: b)
+            try b.append(raised.map(\.conflict.id))
+            try b.append(raised.map(\.conflict.table))
+            try b.append(raised.map(\.conflict.rowId))
+            try b.append(raised.map(\.conflict.field))
+            try b.append(raised.map(\.seq))
+            try b.append(raised.map(\.json))
+            return b
         }
     }
 
@@ -168,8 +168,8 @@ struct WriteBatch {
     }
 
     /// The batch row's id and the base its seqs count from.
-    func base(_ result: PostgresQueryResult) throws -> Int64 {
-        guard result.rows.count == 1 else { throw HubError.database("the batch row was not written") }
-        return try result.rows[0].decode((Int64, Int64).self).1
+    func base(_ rows: [PreparedRow]) throws -> Int64 {
+        guard rows.count == 1 else { throw HubError.database("the batch row was not written") }
+        return try rows[0].decode(1, as: Int64.self)
     }
 }

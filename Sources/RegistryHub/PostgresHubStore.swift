@@ -25,6 +25,7 @@ public final class PostgresHubStore: HubStore {
     let runner: Task<Void, Never>
     let batchGate = BatchGate(limit: 6)
     let connectionWatch = PostgresConnectionWatch()
+    let statements = PostgresPreparedStatements()
     /// Feed entries read before, served again without the database (``FeedEntryCache``).
     let feedEntries: FeedEntryCache
     /// The pool's size: after a restart every idle connection in it can be stale at once.
@@ -165,10 +166,7 @@ public final class PostgresHubStore: HubStore {
         if let e = error as? PostgresTransactionError {
             return (e.closureError ?? e.commitError ?? e.beginError).map(lostConnection) ?? false
         }
-        guard let e = error as? PSQLError else { return false }
-        // The server's farewell on a connection it ends: shut down by an operator or a crash.
-        if e.code == .server, let state = e.serverInfo?[.sqlState] { return ["57P01", "57P02"].contains(state) }
-        return [.serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown].contains(e.code)
+        return PostgresFailure.connectionLost(error)
     }
 
     // MARK: Clinics
@@ -261,6 +259,12 @@ func postgresErrors<T>(_ location: PostgresLocation?, _ body: () async throws ->
 extension HubError {
     static func postgres(_ error: any Error, at location: PostgresLocation?) -> HubError {
         let server = location.map { "PostgreSQL at \($0)" } ?? "PostgreSQL"
+        if let (state, message) = PostgresFailure.server(error) {
+            // Messages of these classes name servers, users, databases and timeouts, never a
+            // bound value: connection, authorization, missing database, resources, operator.
+            let safe = ["08", "28", "3D", "53", "57"].contains(String(state.prefix(2)))
+            return .database("\(server) failed with SQLSTATE \(state)\(safe ? message.map { ": \($0)" } ?? "" : "")")
+        }
         switch error {
         case let e as HubError:
             return e
@@ -271,18 +275,13 @@ extension HubError {
             return .database("a transaction on \(server) failed")
         case let e as PSQLError:
             switch e.code {
-            case .server:
-                let state = e.serverInfo?[.sqlState] ?? "unknown"
-                // Messages of these classes name servers, users, databases and timeouts, never a
-                // bound value: connection, authorization, missing database, resources, operator.
-                let safe = ["08", "28", "3D", "53", "57"].contains(String(state.prefix(2)))
-                let message = safe ? e.serverInfo?[.message].map { ": \($0)" } ?? "" : ""
-                return .database("\(server) failed with SQLSTATE \(state)\(message)")
             case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
                 return .database("cannot reach \(server) (\(e.code))")
             default:
                 return .database("\(server) failed (\(e.code))")
             }
+        case _ where PostgresFailure.connectionLost(error):
+            return .database("cannot reach \(server) (the connection closed)")
         case let e as PostgresDecodingError:
             return .database("\(server) returned an unexpected type in column \(e.columnName)")
         default:

@@ -74,12 +74,16 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
 
     /// Settings every hub connection starts with: a statement that runs (or waits for a lock)
     /// longer than `statementTimeout` is cancelled, and a transaction left idle is ended.
+    /// Prepared statements (``PostgresPreparedStatements``) are planned for their actual
+    /// parameters every time: a generic plan, made once while the tables were small, read a
+    /// batch's records by scanning (LoadTouched took 12 ms instead of 0.4 under load).
     static func startupParameters(statementTimeout: Duration) -> [(String, String)] {
         let millis = statementTimeout.components.seconds * 1000
         return [
             ("statement_timeout", String(millis)),
             ("idle_in_transaction_session_timeout", String(max(millis, 60_000))),
             ("application_name", "emreg-hub"),
+            ("plan_cache_mode", "force_custom_plan"),
         ]
     }
 
