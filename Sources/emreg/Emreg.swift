@@ -21,7 +21,8 @@ struct Emreg: ParsableCommand {
     /// Parses, runs, and turns any failure into one line on stderr and a non-zero exit.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            let arguments = Array(CommandLine.arguments.dropFirst())
+            var command = try parseLeaf(arguments) ?? parseAsRoot(arguments)
             try command.run()
         } catch {
             let code = exitCode(for: error)
@@ -33,5 +34,26 @@ struct Emreg: ParsableCommand {
             FileOutput.standardError.write("emreg: \(message)\n")
             Glibc.exit(status)
         }
+    }
+
+    /// The command `arguments` name, parsed on its own, or nil to parse from the root.
+    ///
+    /// Parsing from the root makes ArgumentParser reflect over every command on the way and
+    /// check every command for a completion-script request: each new type it meets costs the
+    /// Swift runtime a scan of all ~10,000 protocol conformances in the binary, and that was a
+    /// third of a `case add` process. The command's own arguments are all that needs reading.
+    /// Anything but a clean parse (help, version, a mistake) goes to the root parse, so its
+    /// output and messages name the full command path as always.
+    static func parseLeaf(_ arguments: [String]) -> (any ParsableCommand)? {
+        var command: any ParsableCommand.Type = Emreg.self
+        var rest = arguments[...]
+        while let word = rest.first, let sub = command.configuration.subcommands.first(where: { $0._commandName == word }) {
+            command = sub
+            rest = rest.dropFirst()
+        }
+        guard command != Emreg.self, command.configuration.subcommands.isEmpty,
+            !rest.contains(where: { $0 == "-h" || $0 == "--help" || $0.hasPrefix("--generate-completion") || $0.hasPrefix("--experimental") })
+        else { return nil }
+        return try? command.parseAsRoot(Array(rest))
     }
 }

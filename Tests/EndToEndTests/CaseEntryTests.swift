@@ -43,6 +43,25 @@ import Testing
         #expect(!r.stderr.contains("libcurl"))
     }
 
+    /// A command is parsed on its own (`Emreg.parseLeaf`) only when that succeeds; help and
+    /// mistakes go through the whole tree, so they name the full command path as always.
+    @Test func helpAndMistakesNameTheFullCommandPath() throws {
+        let e = try EmregProcess()
+        defer { e.cleanUp() }
+        _ = try e.ok(["init", "--clinic", "CLINIC-A"])
+        #expect(try e.ok(["case", "add", "--help"]).contains("USAGE: emreg case add "))
+        #expect(try e.ok(["site", "add", "-h"]).contains("USAGE: emreg site add "))
+        let unknown = try e.run(["case", "add", "--patient", "X", "--diagnosis", "multiple-myeloma", "--bogus"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--bogus") && unknown.stderr.hasPrefix("emreg: "))
+        let missing = try e.run(["history"])
+        #expect(missing.status != 0 && missing.stderr.contains("<id>"))
+        #expect(try e.ok(["--version"]).contains("0.1.0"))
+        // The leaf path runs the same commands: a case listed after being added.
+        let patient = try e.ok(["patient", "add", "--mrn", "M1", "--sex", "female", "--birth-year", "1960"])
+        let id = try e.ok(["case", "add", "--patient", patient, "--diagnosis", "multiple-myeloma", "--diagnosed", "2020-01-01"])
+        #expect(try e.ok(["case", "list"]).contains(id))
+    }
+
     @Test func badInputExitsNonZeroWithOneLineAndLeavesTheDatabaseUntouched() throws {
         let e = try EmregProcess()
         defer { e.cleanUp() }
