@@ -24,7 +24,10 @@ struct Emreg: ParsableCommand {
             let arguments = Array(CommandLine.arguments.dropFirst())
             var command = try parseLeaf(arguments) ?? parseAsRoot(arguments)
             try command.run()
+            OpenRegistries.closeAll()
+            Glibc.exit(0)
         } catch {
+            OpenRegistries.closeAll()
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))

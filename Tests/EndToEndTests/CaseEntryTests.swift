@@ -60,6 +60,10 @@ import Testing
         let patient = try e.ok(["patient", "add", "--mrn", "M1", "--sex", "female", "--birth-year", "1960"])
         let id = try e.ok(["case", "add", "--patient", patient, "--diagnosis", "multiple-myeloma", "--diagnosed", "2020-01-01"])
         #expect(try e.ok(["case", "list"]).contains(id))
+        // The command closed the registry before exiting: its closing checkpoint left the main
+        // file complete and the WAL empty.
+        let wal = try FileManager.default.attributesOfItem(atPath: e.db + "-wal")[.size] as? Int
+        #expect(wal == 0)
     }
 
     @Test func badInputExitsNonZeroWithOneLineAndLeavesTheDatabaseUntouched() throws {
