@@ -6,8 +6,9 @@ import RegistryStore
 /// registered cases). Children name their parent by id (`patientId`, `caseId`, `siteId`),
 /// which may be in the files or already in the registry.
 ///
-/// Like jsonl: a checking pass that writes nothing and collects every problem, then one
-/// transaction that writes. The files are read in parent-to-child order and streamed row
+/// Two passes (jsonl needs one, its lines being self-contained): a checking pass that writes
+/// nothing and collects every problem, then one transaction that writes, replaying the first
+/// pass's decisions. The files are read in parent-to-child order and streamed row
 /// by row; the checking pass keeps, per parent record, only what its children are checked
 /// against (birth year, diagnosis date, site category and topography), keyed by 16-byte ids.
 enum CSVImport {

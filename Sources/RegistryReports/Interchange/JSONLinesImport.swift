@@ -3,12 +3,14 @@ import RegistryStore
 
 /// Imports jsonl: one patient per line with nested cases, sites, biopsies and follow-ups.
 ///
-/// Two passes over the file, each streaming it line by line: the first reads and checks
-/// every line against the registry and collects every problem (writing nothing); the
-/// second, only when there were none, writes every line in one transaction. A line is
-/// planned as a unit — children are matched among their own parent's records — so both
-/// passes plan each line alike and memory holds one line at a time plus a fingerprint per
-/// record for finding duplicates.
+/// One pass over the file, streaming it line by line, in one write transaction: each line is
+/// read, checked against the registry and written while no line has had a problem; after the
+/// first problem the rest is still read and checked (nothing more is written), so that every
+/// problem is listed, and the transaction is rolled back: nothing is written at all. A dry run
+/// is the same pass in a read transaction. A line is planned as a unit — children are matched
+/// among their own parent's records — and memory holds one line at a time plus a fingerprint
+/// per record for finding records that appear twice; only when two fingerprints meet does a
+/// second, confirming pass read the file again to name both places.
 enum JSONLinesImport {
     static func run(
         _ registry: Registry, path: String, dryRun: Bool, progress: (Int, Int) -> Void
@@ -16,17 +18,19 @@ enum JSONLinesImport {
         let today = Clock.today()
         let log = ImportProblemLog()
         let size = try ByteReader(path: path).size
-        let total = dryRun ? size : 2 * size
-        var planned = ImportSummary()
-        try ImportTransactions.read(registry) { reader in
+        var summary = ImportSummary()
+        /// The pass, with `apply` writing a line's steps (nothing in a dry run).
+        func pass(_ reader: RegistryReader, apply: ([PlannedStep]) throws -> Void) throws {
             let planner = try ImportPlanner(reader: reader, today: today)
             let duplicates = DuplicateCheck(log: log)
             try forEachLine(path, log: log) { scope, line, offset in
-                let before = log.total
                 let steps = try plan(line, scope: scope, planner: planner)
                 for step in steps { duplicates.note(step) }
-                if log.total == before { for step in steps { planned.count(step) } }
-                progress(offset, total)
+                if log.isEmpty {
+                    try apply(steps)
+                    for step in steps { summary.count(step) }
+                }
+                progress(offset, size)
             }
             if !duplicates.suspects.isEmpty {
                 duplicates.confirm()
@@ -34,25 +38,16 @@ enum JSONLinesImport {
                     for step in try plan(line, scope: scope, planner: planner) { duplicates.note(step) }
                 }
             }
+            if !log.isEmpty { throw log.error }
         }
-        if !log.isEmpty { throw log.error }
-        if dryRun { return planned }
-
-        var written = ImportSummary()
-        try ImportTransactions.write(registry) { tx in
-            let planner = try ImportPlanner(reader: tx.reader, today: today)
-            try forEachLine(path, log: log) { scope, line, offset in
-                let steps = try plan(line, scope: scope, planner: planner)
-                // The registry changed since the checks ran (another writer): refuse.
-                if !log.isEmpty { throw log.error }
-                for step in steps {
-                    try step.apply(&tx)
-                    written.count(step)
-                }
-                progress(size + offset, total)
+        if dryRun {
+            try ImportTransactions.read(registry) { try pass($0) { _ in } }
+        } else {
+            try ImportTransactions.write(registry) { tx in
+                try pass(tx.reader) { steps in for step in steps { try step.apply(&tx) } }
             }
         }
-        return written
+        return summary
     }
 
     /// Calls `body` with each non-blank line and the scope its problems go to. Lines that are
