@@ -136,9 +136,15 @@ public struct Registry: Sendable {
     /// Runs `body` in one IMMEDIATE transaction: everything it writes lands, or nothing does.
     /// Store and field errors arrive as ``StoreError``; any other error `body` throws passes
     /// through unchanged.
-    public func write<T>(_ body: (inout RegistryTransaction) throws -> T) throws -> T {
+    ///
+    /// `bulk`: the transaction writes many thousands of rows across the registry's B-trees (an
+    /// import). SQLite may then keep 64 MB of pages in memory instead of its default 2 MB, so it
+    /// does not spill the same index pages to the WAL over and over (an import of 50,000
+    /// patients: 16.6 -> 13.7 CPU-s).
+    public func write<T>(bulk: Bool = false, _ body: (inout RegistryTransaction) throws -> T) throws -> T {
         try passingThrough {
             try database.write { db in
+                if bulk { try db.execute(sql: "PRAGMA cache_size = -65536") }
                 var tx = try RegistryTransaction(db: db, registry: self)
                 return try body(&tx)
             }

@@ -241,7 +241,7 @@ enum ImportTransactions {
         var failure: ReportError?
         let result: T
         do {
-            result = try registry.write { tx in
+            result = try registry.write(bulk: true) { tx in
                 do { return try body(&tx) } catch let e as ReportError {
                     failure = e
                     throw e
