@@ -138,13 +138,14 @@ public struct Registry: Sendable {
     /// through unchanged.
     ///
     /// `bulk`: the transaction writes many thousands of rows across the registry's B-trees (an
-    /// import). SQLite may then keep 64 MB of pages in memory instead of its default 2 MB, so it
-    /// does not spill the same index pages to the WAL over and over (an import of 50,000
-    /// patients: 16.6 -> 13.7 CPU-s).
+    /// import). SQLite may then keep 48 MB of pages in memory instead of its default 2 MB, so it
+    /// does not spill the same index pages to the WAL over and over. An import of 50,000
+    /// patients: 18.2 s with 2 MB, 15.2 with 32 MB, 14.3 with 64 MB; 64 MB took a million
+    /// patients' import to 189 MB peak RSS, too near the 200 MB it must stay under.
     public func write<T>(bulk: Bool = false, _ body: (inout RegistryTransaction) throws -> T) throws -> T {
         try passingThrough {
             try database.write { db in
-                if bulk { try db.execute(sql: "PRAGMA cache_size = -65536") }
+                if bulk { try db.execute(sql: "PRAGMA cache_size = -49152") }
                 var tx = try RegistryTransaction(db: db, registry: self)
                 return try body(&tx)
             }
