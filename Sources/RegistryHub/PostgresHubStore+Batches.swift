@@ -123,8 +123,10 @@ extension PostgresHubStore {
         "SELECT id, clinic, body_sha256, receipt_gzip, seq_base FROM hub_batches WHERE batch_id = $1::text"
 
     /// A unique key taken by another batch's commit (a retried batch id, a change id sent again,
-    /// a new record created meanwhile), a deadlock, a serialization failure: tried again.
+    /// a new record created meanwhile), a deadlock, a serialization failure, a prepared statement
+    /// to prepare again: tried again.
     static func isWorthRetrying(_ error: any Error) -> Bool {
+        if PostgresPreparedStatements.isOutdated(error) { return true }
         guard let state = PostgresFailure.server(error)?.state else { return false }
         return ["23505", "40P01", "40001"].contains(state)
     }

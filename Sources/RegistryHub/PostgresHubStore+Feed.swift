@@ -13,11 +13,10 @@ extension PostgresHubStore {
             let wanted = Int64(limit + 1 - entries.count)
             let read = try await postgresErrors(nil) {
                 try await withConnection { [self] c in
-                    try await statements.prepare([Self.feedSQL], on: c)
                     var binds = PreparedBinds(capacity: 2)
                     try binds.append(after)
                     try binds.append(wanted)
-                    let rows = try await statements.execute(Self.feedSQL, binds, on: c).get()
+                    let rows = try await statements.run(Self.feedSQL, binds, on: c)
                     return try rows.map { row in
                         let (seq, entry) = (try row.decode(0, as: Int64.self), try row.decode(1, as: String.self))
                         return HubFeedSlice.Entry(seq: seq, json: entry)

@@ -29,11 +29,37 @@ final class PostgresPreparedStatements: Sendable {
     }
 
     /// Sends `sql`, prepared on `c` before, with `binds`, and returns its rows to come.
+    ///
+    /// A statement the server no longer has (26000: deallocated, e.g. by `DISCARD ALL`) or can
+    /// no longer run as prepared (0A000: a newer hub's migration changed the type of a column it
+    /// returns) is forgotten, so that the next ``prepare(_:on:)`` prepares it again; the error
+    /// still reaches the caller, which tries again (``isOutdated(_:)``).
     func execute(_ sql: String, _ binds: PreparedBinds, on c: PostgresConnection) -> EventLoopFuture<[PreparedRow]> {
         guard let query = prepared.withLock({ $0[c.id]?[sql] }) else {
             return c.eventLoop.makeFailedFuture(HubError.database("a statement was not prepared on its connection"))
         }
-        return query.execute(binds.values).map { $0.map(PreparedRow.init) }
+        let id = c.id
+        return query.execute(binds.values).map { $0.map(PreparedRow.init) }.flatMapErrorThrowing { [self] error in
+            if Self.isOutdated(error) { _ = prepared.withLock { $0[id]?.removeValue(forKey: sql) } }
+            throw error
+        }
+    }
+
+    /// Prepares `sql` if needed and runs it on its own, once more if it was outdated.
+    func run(_ sql: String, _ binds: PreparedBinds, on c: PostgresConnection) async throws -> [PreparedRow] {
+        do {
+            try await prepare([sql], on: c)
+            return try await execute(sql, binds, on: c).get()
+        } catch where Self.isOutdated(error) {
+            try await prepare([sql], on: c)
+            return try await execute(sql, binds, on: c).get()
+        }
+    }
+
+    /// True for the errors of a prepared statement that preparing it again cures.
+    static func isOutdated(_ error: any Error) -> Bool {
+        guard let state = PostgresFailure.server(error)?.state else { return false }
+        return state == "26000" || state == "0A000"
     }
 }
 

@@ -147,6 +147,36 @@ import Testing
         #expect(ids == pushed)
     }
 
+    /// Statements prepared on a connection before a schema change that alters what they return
+    /// (a newer hub's migration) fail once with SQLSTATE 0A000; they are prepared again and the
+    /// push and the read go through.
+    @Test func statementsOutdatedByASchemaChangeArePreparedAgain() async throws {
+        let url = try await TestPostgres.createDatabase()
+        // One connection, so that the statements prepared by the first push and read are the
+        // ones the second finds; no kept entries, so that every read asks the database.
+        let store = try await PostgresHubStore.open(url: url, maximumConnections: 1, feedCacheBytes: 0)
+        defer {
+            Task {
+                await store.close(); await TestPostgres.dropDatabase(store.location.database)
+            }
+        }
+        try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
+        _ = try await store.applyBatch(
+            .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "x")
+        #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
+        let other = PostgresHubStore(
+            location: store.location,
+            configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1))
+        try await other.client.withConnection { c in
+            try await c.run("ALTER TABLE hub_feed ALTER COLUMN entry TYPE varchar", logger: other.logger)
+            try await c.run("ALTER TABLE hub_batches ALTER COLUMN clinic TYPE varchar", logger: other.logger)
+        }
+        await other.close()
+        _ = try await store.applyBatch(
+            .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "y")
+        #expect(try await store.feed(since: 0, limit: 10).entries.map(\.seq) == [1, 2])
+    }
+
     /// A batch stuck behind the counter lock (held here by another session) is cancelled by the
     /// statement timeout: a clean database error, and the hub works once the lock is gone.
     @Test func theStatementTimeoutEndsABatchStuckBehindTheLock() async throws {
