@@ -96,9 +96,14 @@ import Testing
         #expect(migrations == HubPostgresSchemaSQL.migrations.count)
     }
 
-    @Test func theFeedIsAppendOnly() async throws {
+    /// A store on a new database with clinic A and one pushed patient, handed to `body`; then
+    /// closed, and its database dropped.
+    static func withOnePush(
+        maximumConnections: Int = 16, feedCacheBytes: Int = 64 << 20, _ body: (PostgresHubStore) async throws -> Void
+    ) async throws {
         let url = try await TestPostgres.createDatabase()
-        let store = try await PostgresHubStore.open(url: url)
+        let store = try await PostgresHubStore.open(
+            url: url, maximumConnections: maximumConnections, feedCacheBytes: feedCacheBytes)
         defer {
             Task {
                 await store.close(); await TestPostgres.dropDatabase(store.location.database)
@@ -107,14 +112,20 @@ import Testing
         try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
         _ = try await store.applyBatch(
             .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "x")
-        for statement in ["UPDATE hub_feed SET entry = '{}'", "DELETE FROM hub_feed", "TRUNCATE hub_feed CASCADE"] {
-            await #expect(throws: PSQLError.self, "\(statement)") {
-                try await store.client.withConnection {
-                    try await $0.run(PostgresQuery(unsafeSQL: statement), logger: store.logger)
+        try await body(store)
+    }
+
+    @Test func theFeedIsAppendOnly() async throws {
+        try await Self.withOnePush { (store: PostgresHubStore) async throws in
+            for statement in ["UPDATE hub_feed SET entry = '{}'", "DELETE FROM hub_feed", "TRUNCATE hub_feed CASCADE"] {
+                await #expect(throws: PSQLError.self, "\(statement)") {
+                    try await store.client.withConnection {
+                        try await $0.run(PostgresQuery(unsafeSQL: statement), logger: store.logger)
+                    }
                 }
             }
+            #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
         }
-        #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
     }
 
     /// Two hubs on one database: each keeps the entries it has read (``FeedEntryCache``), and
@@ -151,30 +162,22 @@ import Testing
     /// (a newer hub's migration) fail once with SQLSTATE 0A000; they are prepared again and the
     /// push and the read go through.
     @Test func statementsOutdatedByASchemaChangeArePreparedAgain() async throws {
-        let url = try await TestPostgres.createDatabase()
         // One connection, so that the statements prepared by the first push and read are the
         // ones the second finds; no kept entries, so that every read asks the database.
-        let store = try await PostgresHubStore.open(url: url, maximumConnections: 1, feedCacheBytes: 0)
-        defer {
-            Task {
-                await store.close(); await TestPostgres.dropDatabase(store.location.database)
+        try await Self.withOnePush(maximumConnections: 1, feedCacheBytes: 0) { (store: PostgresHubStore) async throws in
+            #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
+            let other = PostgresHubStore(
+                location: store.location,
+                configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1))
+            try await other.client.withConnection { c in
+                try await c.run("ALTER TABLE hub_feed ALTER COLUMN entry TYPE varchar", logger: other.logger)
+                try await c.run("ALTER TABLE hub_batches ALTER COLUMN clinic TYPE varchar", logger: other.logger)
             }
+            await other.close()
+            _ = try await store.applyBatch(
+                .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "y")
+            #expect(try await store.feed(since: 0, limit: 10).entries.map(\.seq) == [1, 2])
         }
-        try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
-        _ = try await store.applyBatch(
-            .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "x")
-        #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
-        let other = PostgresHubStore(
-            location: store.location,
-            configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1))
-        try await other.client.withConnection { c in
-            try await c.run("ALTER TABLE hub_feed ALTER COLUMN entry TYPE varchar", logger: other.logger)
-            try await c.run("ALTER TABLE hub_batches ALTER COLUMN clinic TYPE varchar", logger: other.logger)
-        }
-        await other.close()
-        _ = try await store.applyBatch(
-            .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "y")
-        #expect(try await store.feed(since: 0, limit: 10).entries.map(\.seq) == [1, 2])
     }
 
     /// A batch stuck behind the counter lock (held here by another session) is cancelled by the
