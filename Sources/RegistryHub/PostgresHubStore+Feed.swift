@@ -1,11 +1,11 @@
 import PostgresNIO
 
 extension PostgresHubStore {
+    static let feedSQL = "SELECT seq, entry FROM hub_feed WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"
+
     /// Entries commit in seq order (see ``WriteBatch``), so whatever one statement sees past a
     /// seq is a gap-free run. Entries kept from earlier reads (``FeedEntryCache``) come first; the
     /// database sends only what follows them.
-    static let feedSQL = "SELECT seq, entry FROM hub_feed WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"
-
     public func feed(since: Int64, limit: Int) async throws(HubError) -> HubFeedSlice {
         var entries = feedEntries.run(from: since + 1, limit: limit + 1)
         if entries.count <= limit {
