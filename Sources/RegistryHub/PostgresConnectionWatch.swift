@@ -11,7 +11,7 @@ import Synchronization
 /// handling; so after a PostgreSQL restart a batch hung for good, holding its ``BatchGate`` place,
 /// and after two of them no push was ever answered again.
 ///
-/// ``PostgresConnection/untilClosed(watch:_:)`` runs the work in a task of its own and answers with
+/// ``PostgresConnection/untilClosed(watch:until:timeout:_:)`` runs the work in a task of its own and answers with
 /// the work's result or, if the connection closes first, with a database error. A batch that was
 /// cut off may or may not have committed; either way the client retries it under the same batch
 /// id and gets the stored receipt or a first application: nothing is lost or doubled. Work that
@@ -76,21 +76,39 @@ private final class FirstAnswer<T: Sendable>: Sendable {
 
 extension PostgresConnection {
     /// Runs `work`, which uses this connection, and answers with its result, or with a database
-    /// error as soon as the connection closes (see ``PostgresConnectionWatch``).
+    /// error as soon as the connection closes (see ``PostgresConnectionWatch``), or with
+    /// ``NoAnswer`` at `deadline` (the store's `timeout`, counted from when it asked the pool).
+    ///
+    /// The limit is for a server that went silent: a network partition, a host that lost power. No
+    /// FIN or RST arrives then, so the connection never closes by itself and, without a limit, the
+    /// work would wait for as long as the kernel keeps the socket (hours), holding its
+    /// ``BatchGate`` place. At the limit the connection is closed (the server, if it is still
+    /// there, rolls back whatever the work left open) and the work ends with ``NoAnswer``.
     func untilClosed<T: Sendable>(
-        watch: PostgresConnectionWatch, _ work: @escaping @Sendable () async throws -> T
+        watch: PostgresConnectionWatch, until deadline: ContinuousClock.Instant, timeout: Duration,
+        _ work: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let answer = FirstAnswer(continuation)
             let token = watch.watch(self) {
                 answer.resume(with: .failure(ConnectionClosed()))
             }
+            let timer = eventLoop.scheduleTask(in: TimeAmount(max(.zero, deadline - .now))) { [self] in
+                answer.resume(with: .failure(NoAnswer(timeout: timeout)))
+                let _: EventLoopFuture<Void> = close()
+            }
             Task {
                 let result: Result<T, any Error>
                 do { result = .success(try await work()) } catch { result = .failure(error) }
+                timer.cancel()
                 watch.stopWatching(self, token: token)
                 answer.resume(with: result)
             }
         }
     }
+}
+
+/// The server did not answer within the store's response timeout; the connection was closed.
+struct NoAnswer: Error {
+    var timeout: Duration
 }

@@ -30,6 +30,8 @@ public final class PostgresHubStore: HubStore {
     let feedEntries: FeedEntryCache
     /// The pool's size: after a restart every idle connection in it can be stale at once.
     let maximumConnections: Int
+    /// How long one use of a connection may wait for the server (``withConnectionOnce(_:_:)``).
+    let responseTimeout: Duration
     /// postgres-nio logs statements at debug level: the store keeps its logger silent so that no
     /// statement, and so no value, reaches a log.
     let logger = Logger(label: "emreg.hub.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -41,10 +43,15 @@ public final class PostgresHubStore: HubStore {
     ///     (``BatchGate``), so a few connections serve many clinics.
     ///   - statementTimeout: set on every connection; a statement that runs or waits longer is
     ///     cancelled and the request fails with a database error.
+    ///   - responseTimeout: how long one use of a connection (a batch's transaction, a feed read)
+    ///     may go without its answer before the hub gives up on the server and closes the
+    ///     connection: a server that went silent, not one that is slow. Default: twice the
+    ///     statement timeout (a batch runs two statements, each cut off by the server at that
+    ///     timeout) plus 10 s.
     ///   - feedCacheBytes: how much feed entry text to keep for the next readers (0: none).
     public static func open(
         url: String, maximumConnections: Int = 16, statementTimeout: Duration = .seconds(30),
-        feedCacheBytes: Int = 64 << 20
+        responseTimeout: Duration? = nil, feedCacheBytes: Int = 64 << 20
     ) async throws(HubError) -> PostgresHubStore {
         let location = try PostgresLocation(url: url)
         try await migrate(location, statementTimeout: statementTimeout)
@@ -52,11 +59,15 @@ public final class PostgresHubStore: HubStore {
             location: location,
             configuration: location.clientConfiguration(
                 statementTimeout: statementTimeout, maximumConnections: maximumConnections),
-            feedCacheBytes: feedCacheBytes)
+            responseTimeout: responseTimeout ?? statementTimeout * 2 + .seconds(10), feedCacheBytes: feedCacheBytes)
     }
 
-    init(location: PostgresLocation, configuration: PostgresClient.Configuration, feedCacheBytes: Int = 64 << 20) {
+    init(
+        location: PostgresLocation, configuration: PostgresClient.Configuration, responseTimeout: Duration,
+        feedCacheBytes: Int = 64 << 20
+    ) {
         self.location = location
+        self.responseTimeout = responseTimeout
         feedEntries = FeedEntryCache(budget: feedCacheBytes)
         maximumConnections = configuration.options.maximumConnections
         let client = PostgresClient(configuration: configuration)
@@ -122,13 +133,15 @@ public final class PostgresHubStore: HubStore {
     static let migrationLock: Int64 = 0x656d_7265_6768_7562
 
     /// Runs `work` on a pooled connection, ending it with a database error if the connection
-    /// closes under it (``PostgresConnectionWatch``). Work that lost its connection is run again
+    /// closes under it (``PostgresConnectionWatch``) or the server is silent for longer than
+    /// ``responseTimeout``, counted from asking the pool. Work that lost its connection is run again
     /// on another, up to once per connection the pool can hold: after a restart every idle
     /// connection in the pool can be one whose server is gone before the pool learns so, and
     /// each failed try retires one of them. A connection that fails as it is made (the server
     /// still down) is tried once more, then its error is the answer. Every use is safe to repeat
     /// (reads; a batch is one transaction that either committed, and is then answered from its
-    /// stored receipt, or did not).
+    /// stored receipt, or did not). Work the server left unanswered is not run again: the server
+    /// is likely silent for the next try too, and the clinic retries the request later.
     func withConnection<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T)
         async throws -> T
     {
@@ -136,9 +149,9 @@ public final class PostgresHubStore: HubStore {
         while true {
             tries += 1
             do {
-                return try await client.withConnection { connection in
+                return try await leased(until: .now + responseTimeout) { [self] connection, deadline in
                     do {
-                        return try await withConnectionOnce(connection, work)
+                        return try await withConnectionOnce(connection, until: deadline, work)
                     } catch where Self.lostConnection(error) {
                         throw LostHandedOut(error: error)
                     }
@@ -151,11 +164,37 @@ public final class PostgresHubStore: HubStore {
         }
     }
 
-    /// `work` on `connection`, ended with a database error if the connection closes under it.
-    func withConnectionOnce<T: Sendable>(
-        _ connection: PostgresConnection, _ work: @escaping @Sendable (PostgresConnection) async throws -> T
+    /// `body` on a connection from the pool, or ``NoAnswer`` if none is handed out by `deadline`:
+    /// a new connection to a silent server waits for its handshake with no limit of its own.
+    private func leased<T: Sendable>(
+        until deadline: ContinuousClock.Instant,
+        _ body: @escaping @Sendable (PostgresConnection, ContinuousClock.Instant) async throws -> T
     ) async throws -> T {
-        try await connection.untilClosed(watch: connectionWatch) { try await work(connection) }
+        try await withThrowingTaskGroup(of: T?.self) { [client, responseTimeout] group in
+            group.addTask { try await client.withConnection { try await body($0, deadline) } }
+            // The pool gives up its lease request when cancelled; work already under way ends at
+            // the same deadline by itself (``withConnectionOnce(_:until:_:)``).
+            group.addTask {
+                try await Task.sleep(until: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let answer = try await group.next(), let value = answer else {
+                throw NoAnswer(timeout: responseTimeout)
+            }
+            return value
+        }
+    }
+
+    /// `work` on `connection`, ended with a database error if the connection closes under it or
+    /// the server has not answered by `deadline` (default: ``responseTimeout`` from now).
+    func withConnectionOnce<T: Sendable>(
+        _ connection: PostgresConnection, until deadline: ContinuousClock.Instant? = nil,
+        _ work: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await connection.untilClosed(
+            watch: connectionWatch, until: deadline ?? .now + responseTimeout, timeout: responseTimeout
+        ) { try await work(connection) }
     }
 
     /// Work lost a connection the pool had handed out (not one that failed to open).
@@ -270,6 +309,10 @@ extension HubError {
             return e
         case is ConnectionClosed:
             return .database("cannot reach \(server) (the connection closed)")
+        case let e as NoAnswer:
+            let (seconds, fraction) = e.timeout.components
+            let within = fraction == 0 ? "\(seconds) s" : "\(Int(e.timeout / .milliseconds(1))) ms"
+            return .database("\(server) did not answer within \(within) (the connection was closed)")
         case let e as PostgresTransactionError:
             if let inner = e.closureError ?? e.commitError ?? e.beginError { return postgres(inner, at: location) }
             return .database("a transaction on \(server) failed")

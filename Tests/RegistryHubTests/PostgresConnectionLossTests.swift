@@ -265,6 +265,66 @@ import Testing
                 try await store.feed(since: 0, limit: 10_000).entries.count
             }.get() == total)
     }
+
+    /// The server goes silent (a network partition: no FIN, no RST, no answer; here a relay that
+    /// swallows every byte). A push, a feed read and a token lookup each end with a database error
+    /// at the response timeout instead of waiting for hours, both on a connection the pool had
+    /// and on one it opens into the silence. Once the server answers again the same push goes
+    /// through under its batch id, once.
+    @Test func aServerThatGoesSilentEndsEachRequestAtTheResponseTimeout() async throws {
+        let url = try await TestPostgres.createDatabase()
+        let direct = try PostgresLocation(url: url)
+        let relay = try SilentRelay(toPort: direct.port)
+        defer { relay.close() }
+        let relayed = url.replacingOccurrences(of: ":\(direct.port)/", with: ":\(relay.port)/")
+        #expect(relayed != url)
+        let store = try await PostgresHubStore.open(
+            url: relayed, maximumConnections: 2, statementTimeout: .seconds(1), responseTimeout: .seconds(2),
+            feedCacheBytes: 0)
+        defer {
+            Task {
+                await store.close(); await TestPostgres.dropDatabase(store.location.database)
+            }
+        }
+        try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t-A"))
+        _ = try await store.applyBatch(
+            .init(changes: [WireChanges.patient()]), id: EntityID.make(), clinic: "A", bodySHA256: "first")
+
+        relay.silent = true
+        let batch = SyncBatch(changes: [WireChanges.patient()])
+        let id = EntityID.make()
+        // The first request meets the pooled connection; the pool opens new ones for the next.
+        for round in 0..<2 {
+            let requests: [(String, @Sendable () async throws -> Void)] = [
+                ("a push", { _ = try await store.applyBatch(batch, id: id, clinic: "A", bodySHA256: "second") }),
+                ("a feed read", { _ = try await store.feed(since: 0, limit: 10) }),
+                ("a token lookup", { _ = try await store.clinic(tokenSHA256: ClinicToken.sha256("t-A")) }),
+            ]
+            for (what, request) in requests {
+                let started = ContinuousClock.now
+                let outcome = try await Self.within(15, "\(what) to a silent server") { try await request() }
+                let waited = ContinuousClock.now - started
+                guard case .failure(let error) = outcome else {
+                    Issue.record("round \(round): \(what) to a silent server succeeded")
+                    continue
+                }
+                #expect(
+                    "\(error)".contains("PostgreSQL did not answer within 2 s"), "round \(round), \(what): \(error)")
+                #expect(waited >= .milliseconds(1900) && waited < .seconds(6), "round \(round), \(what): \(waited)")
+            }
+        }
+
+        relay.silent = false
+        let outcome = try await Self.within(30, "the push once the server answers") {
+            try await store.applyBatch(batch, id: id, clinic: "A", bodySHA256: "second")
+        }.get()
+        guard case .receipt = outcome else {
+            Issue.record("the retried push was not applied: \(outcome)")
+            return
+        }
+        let feed = try await store.feed(since: 0, limit: 10).entries
+        #expect(feed.map(\.seq) == [1, 2])
+    }
 }
 
 /// A value shared between tasks.

@@ -168,7 +168,8 @@ import Testing
             #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
             let other = PostgresHubStore(
                 location: store.location,
-                configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1))
+                configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1),
+                responseTimeout: .seconds(70))
             try await other.client.withConnection { c in
                 try await c.run("ALTER TABLE hub_feed ALTER COLUMN entry TYPE varchar", logger: other.logger)
                 try await c.run("ALTER TABLE hub_batches ALTER COLUMN clinic TYPE varchar", logger: other.logger)
@@ -193,7 +194,8 @@ import Testing
         try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
         let holder = PostgresHubStore(
             location: store.location,
-            configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1))
+            configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1),
+                responseTimeout: .seconds(70))
         let locked = DoneFlag()
         let release = DoneFlag()
         let holding = Task {
