@@ -2,6 +2,7 @@ import Logging
 import PostgresNIO
 import RegistryCore
 import RegistrySync
+import Synchronization
 
 /// The hub's store for deployments that outgrow one machine: PostgreSQL, through a pool of
 /// connections (postgres-nio's `PostgresClient`), with the same protocol and behaviour as
@@ -165,24 +166,28 @@ public final class PostgresHubStore: HubStore {
     }
 
     /// `body` on a connection from the pool, or ``NoAnswer`` if none is handed out by `deadline`:
-    /// a new connection to a silent server waits for its handshake with no limit of its own.
+    /// a new connection to a silent server waits for its handshake with no limit of its own. At
+    /// the deadline the lease request is cancelled (the pool then gives it up); work already under
+    /// way ends at the same deadline by itself (``withConnectionOnce(_:until:_:)``). The timer is
+    /// an event loop's, removed when the answer comes: a sleeping task per request would leave a
+    /// pending timer behind each one for the whole timeout.
     private func leased<T: Sendable>(
         until deadline: ContinuousClock.Instant,
         _ body: @escaping @Sendable (PostgresConnection, ContinuousClock.Instant) async throws -> T
     ) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { [client, responseTimeout] group in
-            group.addTask { try await client.withConnection { try await body($0, deadline) } }
-            // The pool gives up its lease request when cancelled; work already under way ends at
-            // the same deadline by itself (``withConnectionOnce(_:until:_:)``).
-            group.addTask {
-                try await Task.sleep(until: deadline)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let answer = try await group.next(), let value = answer else {
-                throw NoAnswer(timeout: responseTimeout)
-            }
-            return value
+        let lease = Task { [client] in try await client.withConnection { try await body($0, deadline) } }
+        let expired = Mutex(false)
+        let timer = PostgresClient.defaultEventLoopGroup.any().scheduleTask(
+            in: TimeAmount(max(.zero, deadline - .now))
+        ) {
+            expired.withLock { $0 = true }
+            lease.cancel()
+        }
+        defer { timer.cancel() }
+        do {
+            return try await withTaskCancellationHandler { try await lease.value } onCancel: { lease.cancel() }
+        } catch where expired.withLock({ $0 }) && !(error is LostHandedOut) {
+            throw NoAnswer(timeout: responseTimeout)
         }
     }
 
