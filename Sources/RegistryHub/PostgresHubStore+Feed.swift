@@ -7,6 +7,8 @@ extension PostgresHubStore {
     /// seq is a gap-free run. Entries kept from earlier reads (``FeedEntryCache``) come first; the
     /// database sends only what follows them.
     public func feed(since: Int64, limit: Int) async throws(HubError) -> HubFeedSlice {
+        // No seq follows the largest one (and `since + 1` would trap).
+        guard since < .max else { return HubFeedSlice(entries: [], more: false) }
         var entries = feedEntries.run(from: since + 1, limit: limit + 1)
         if entries.count <= limit {
             let after = entries.last?.seq ?? since

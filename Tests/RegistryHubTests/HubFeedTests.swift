@@ -210,6 +210,27 @@ import Testing
             }
         }
     }
+
+    /// The largest cursors and limits are answered like any other (the PostgreSQL store once
+    /// computed `since + 1` and trapped on Int64.max: schemathesis killed the hub with it).
+    @Test(arguments: HubStoreKind.allCases)
+    func extremeCursorsAndLimitsAreAnsweredAndTheHubKeepsServing(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            #expect(try await hub.push([WireChanges.patient()], as: a).status == 200)
+            let max = Int64.max
+            for (query, entries) in [
+                ("since=\(max)", 0), ("since=\(max - 1)", 0), ("since=\(max)&limit=\(Int.max)", 0),
+                ("since=0&limit=\(Int.max)", 1), ("since=0&limit=1", 1),
+            ] {
+                let reply = try await hub.request("GET", "/v1/changes?\(query)", token: a.token)
+                #expect(reply.status == 200, "\(query)")
+                #expect(try SyncFeedPage(json: reply.json()).entries.count == entries, "\(query)")
+            }
+            #expect(try await hub.request("GET", "/v1/changes?since=\(max)0", token: a.token).status == 400)
+            #expect(try await hub.feed(as: a).count == 1)
+        }
+    }
 }
 
 /// Set once, read from other tasks.
