@@ -24,7 +24,7 @@ struct SyncCommand: ParsableCommand {
     @Option(help: "A file holding this clinic's hub token (env EMREG_HUB_TOKEN holds the token itself; config `token-file`).")
     var tokenFile: String?
     @Option(help: "A CA certificate file to trust in addition to the system's (config `ca-file`).") var caFile: String?
-    @Option(help: "Keep running, a round every DURATION (e.g. 30s, 5m, 1h).") var every: String?
+    @Option(help: "Keep running, a round every DURATION (1s to 168h, e.g. 30s, 5m, 1h).") var every: String?
 
     static let unreachable: Int32 = 3
 
@@ -96,10 +96,16 @@ struct SyncCommand: ParsableCommand {
         "pushed \(r.pushed) (accepted \(r.accepted), conflict \(r.conflicts), rejected \(r.rejected)), pulled \(r.pulled)"
     }
 
+    /// The interval of `--every`: from 1 s to a week (168h). Beyond that, or `inf`, the service
+    /// would in effect sync only after local changes.
     static func seconds(_ text: String) throws -> Double {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600]
-        guard let unit = text.last, let scale = units[unit], let n = Double(text.dropLast()), n > 0 else {
-            throw FieldError("every", "'\(text)' is not a duration", accepted: "a number with s, m or h, e.g. 30s, 5m, 1h")
+        let accepted = "a number with s, m or h from 1s to 168h, e.g. 30s, 5m, 1h"
+        guard let unit = text.last, let scale = units[unit], let n = Double(text.dropLast()), n.isFinite else {
+            throw FieldError("every", "'\(text)' is not a duration", accepted: accepted)
+        }
+        guard (1...604_800).contains(n * scale) else {
+            throw FieldError("every", "\(text) is out of range", accepted: accepted)
         }
         return n * scale
     }

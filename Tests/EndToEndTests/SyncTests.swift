@@ -123,5 +123,11 @@ import Testing
         let down = try quick.run(["sync", "--hub", hub.url, "--token-file", a.tokenFile])
         #expect(down.status == 3, "\(down.status): \(down.stderr)")
         #expect(down.stderr.split(separator: "\n").last?.contains("unreachable") == true)
+        // A sync service's interval: named in the error with what is accepted, nothing synced.
+        for every in ["0s", "0.5s", "169h", "9223372036854775807h", "1e300s", "infs", "nans", "5", "5d", "m"] {
+            let refused = try a.runner.run(["sync", "--every", every, "--hub", hub.url, "--token-file", a.tokenFile])
+            #expect(refused.status == 65, "\(every): \(refused.status) \(refused.stderr)")
+            #expect(refused.stderr.contains("--every") && refused.stderr.contains("from 1s to 168h"), "\(every): \(refused.stderr)")
+        }
     }
 }
