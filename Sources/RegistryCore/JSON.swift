@@ -223,8 +223,10 @@ private struct Parser {
             throw fail("fractional numbers are not accepted; store decimals as text")
         }
         guard let n = Int64(String(decoding: bytes[start..<i], as: UTF8.self)) else {
+            let isNumber = i > digits
             i = start
-            throw fail("unexpected character")
+            // Digits that do not fit: say so rather than blame the character.
+            throw fail(isNumber ? "integer out of range (-9223372036854775808 to 9223372036854775807)" : "unexpected character")
         }
         return .int(n)
     }

@@ -120,8 +120,16 @@ struct JSONParserTests {
     }
 
     @Test(arguments: ["9223372036854775808", "-9223372036854775809", "99999999999999999999999"])
-    func refusesOverflow(text: String) {
-        #expect(throws: JSONError.self) { try JSON.parse(text) }
+    func refusesOverflow(text: String) throws {
+        let error = try #require(throws: JSONError.self) { try JSON.parse(text) }
+        #expect(error.reason.contains("integer out of range"), "\(error)")
+        #expect(error.offset == 0)
+    }
+
+    @Test(arguments: ["-", "-x", "+1", "x"])
+    func aSignWithoutDigitsIsAnUnexpectedCharacter(text: String) throws {
+        let error = try #require(throws: JSONError.self) { try JSON.parse(text) }
+        #expect(error.reason.contains("unexpected character"), "\(error)")
     }
 
     @Test func surrogatePairs() throws {
