@@ -11,6 +11,9 @@ so every fault in it lands on both pushes and pulls:
     drop-after    forward, let the hub answer (a push is committed), close without a byte back
     truncate      forward, send the first half of the hub's answer, close
     502-after     forward, let the hub answer (committed), answer 502 Bad Gateway instead
+    skip-entry    forward; on a feed page, drop its last entry and keep the rest and `next` as the
+                  hub sent them (the cursor would move past an entry never applied: the client
+                  must refuse the page); other answers pass
 
 Every request is logged to --log as one JSON object per line: {"n", "method", "path", "fault",
 "status"} (status is the hub's, or null when the hub was not asked or did not answer).
@@ -25,6 +28,7 @@ Used by Tests/EndToEndTests/HubFaultTests.swift (scripts/faults).
 """
 
 import argparse
+import gzip
 import json
 import signal
 import socket
@@ -32,7 +36,7 @@ import sys
 import threading
 import time
 
-FAULTS = ("pass", "delay", "drop-before", "drop-after", "truncate", "502-after")
+FAULTS = ("pass", "delay", "drop-before", "drop-after", "truncate", "502-after", "skip-entry")
 
 
 class Plan:
@@ -100,6 +104,23 @@ def read_message(sock, buffer, is_response):
     return buffer[:end + length], lines[0], buffer[end + length:]
 
 
+def without_last_entry(answer):
+    """The answer with the last entry of its feed page removed, sent plain (no gzip)."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
+    if headers.get("transfer-encoding", "").lower().endswith("chunked"):
+        return answer  # the hub sends feed pages with a length
+    if headers.get("content-encoding", "") == "gzip":
+        body = gzip.decompress(body)
+    page = json.loads(body)
+    if not page.get("entries"):
+        return answer
+    page["entries"] = page["entries"][:-1]
+    body = json.dumps(page, separators=(",", ":")).encode()
+    return (lines[0] + "\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)).encode() + body
+
+
 def serve(client, target, plan, stopping):
     buffer = b""
     try:
@@ -138,6 +159,8 @@ def serve(client, target, plan, stopping):
                 return
             if fault == "delay":
                 time.sleep(plan.delay)
+            if fault == "skip-entry" and method == "GET" and entry["status"] == 200:
+                answer = without_last_entry(answer)
             client.sendall(answer)
     except OSError:
         pass

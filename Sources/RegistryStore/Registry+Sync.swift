@@ -187,6 +187,13 @@ public enum PulledEntry: Sendable, Hashable {
     case change(seq: Int64, RemoteChange)
     case conflict(seq: Int64, SyncConflict)
     case resolution(seq: Int64, RemoteChange, SyncConflict)
+
+    /// The entry's place in the hub's feed.
+    public var seq: Int64 {
+        switch self {
+        case .change(let seq, _), .conflict(let seq, _), .resolution(let seq, _, _): seq
+        }
+    }
 }
 
 /// Where sync stands, for `emreg sync status`.

@@ -192,8 +192,28 @@ public final class SyncEngine {
             try transport.get(path: "/v1/changes?since=\(since)&limit=\(options.pageSize)")
         }
         let page = try Self.page(answer.body)
+        try Self.checkContinues(page, since: since)
         answer.body = []
         return (page, answer)
+    }
+
+    /// The feed is gap-free in hub commit order, so a page asked for after `since` holds seqs
+    /// since+1, since+2, ... and `next` is its last seq (`since` when it is empty). A page that
+    /// breaks this (a hub bug, a proxy rewriting answers) would move the pull cursor past entries
+    /// never applied, and every later pull would skip them for good: it is refused, nothing of it
+    /// is applied, and the cursor stays.
+    static func checkContinues(_ page: PulledPage, since: Int64) throws(SyncError) {
+        var last = since
+        for entry in page.entries {
+            guard last < .max, entry.seq == last + 1 else {
+                throw .invalidAnswer(
+                    "feed page: entry seq \(entry.seq) where \(last == .max ? "none" : String(last + 1)) was due (asked for entries after \(since); the feed has no gaps)")
+            }
+            last = entry.seq
+        }
+        guard page.next == last else {
+            throw .invalidAnswer("feed page: next is \(page.next), not \(last), the seq of its last entry (asked for entries after \(since))")
+        }
     }
 
     static func page(_ body: [UInt8]) throws(SyncError) -> PulledPage {

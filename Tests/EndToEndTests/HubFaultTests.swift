@@ -52,6 +52,36 @@ import Testing
             a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: context)
     }
 
+    /// A feed page whose `next` points past an entry it does not hold (the proxy drops each
+    /// page's last entry, a follow-up, as a buggy hub or a rewriting middlebox might): the client
+    /// refuses it, applies nothing and keeps its cursor. Before, it applied the rest and moved the
+    /// cursor past the missing follow-up, which no later pull would bring: lost without a word.
+    /// Synced straight to the hub afterwards, B holds everything once.
+    @Test func aFeedPageWithAGapIsRefusedAndNothingIsSkipped() throws {
+        let patients = 40
+        let (root, hub, a, b) = try World.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        let lines = (0..<patients).map { World.bulkLine($0) }
+        try lines.joined(separator: "\n").write(toFile: a.runner.directory + "/all.jsonl", atomically: true, encoding: .utf8)
+        _ = try a.runner.ok(["import", "all.jsonl"])
+        let pushed = try a.runner.run(["sync", "--hub", hub.url, "--token-file", a.tokenFile])
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+
+        let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: ["skip-entry"])
+        defer { proxy.stop() }
+        let refused = try b.runner.run(["sync", "--hub", proxy.url, "--token-file", b.tokenFile])
+        #expect(refused.status == 74, "\(refused.status): \(refused.stderr)")
+        #expect(refused.stderr.contains("not \(patients * 4 - 1), the seq of its last entry"), "\(refused.stderr)")
+        proxy.stop()
+        #expect(try proxy.entries().contains { $0.method == "GET" && $0.fault == "skip-entry" && $0.status == 200 })
+        let status = try b.runner.ok(["sync", "status", "--json"])
+        #expect(status.contains(#""pullCursor" : 0"#), "\(status)")
+
+        let direct = try b.runner.run(["sync", "--hub", hub.url, "--token-file", b.tokenFile])
+        #expect(direct.status == 0, "\(direct.stderr)")
+        try World.expectExactlyOnce(a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: "after the gap")
+    }
+
     /// A clinic whose clock runs a day ahead (within the hub's 48 h lead): its changes sync,
     /// its dates are checked against its own calendar, and nothing is lost or doubled.
     @Test func aClinicWhoseClockIsADayAheadSyncsAndLosesNothing() throws {
