@@ -14,6 +14,8 @@ so every fault in it lands on both pushes and pulls:
     skip-entry    forward; on a feed page, drop its last entry and keep the rest and `next` as the
                   hub sent them (the cursor would move past an entry never applied: the client
                   must refuse the page); other answers pass
+    drop-result   forward (a push is committed); drop the last result from the batch receipt
+                  (a change left unanswered: the client must refuse the receipt); GETs pass
 
 Every request is logged to --log as one JSON object per line: {"n", "method", "path", "fault",
 "status"} (status is the hub's, or null when the hub was not asked or did not answer).
@@ -36,7 +38,7 @@ import sys
 import threading
 import time
 
-FAULTS = ("pass", "delay", "drop-before", "drop-after", "truncate", "502-after", "skip-entry")
+FAULTS = ("pass", "delay", "drop-before", "drop-after", "truncate", "502-after", "skip-entry", "drop-result")
 
 
 class Plan:
@@ -104,20 +106,21 @@ def read_message(sock, buffer, is_response):
     return buffer[:end + length], lines[0], buffer[end + length:]
 
 
-def without_last_entry(answer):
-    """The answer with the last entry of its feed page removed, sent plain (no gzip)."""
+def without_last(answer, key):
+    """The answer with the last item of its JSON body's `key` list removed (a feed page's
+    entries, a receipt's results), sent plain (no gzip)."""
     head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
     if headers.get("transfer-encoding", "").lower().endswith("chunked"):
-        return answer  # the hub sends feed pages with a length
+        return answer  # the hub sends pages and receipts with a length
     if headers.get("content-encoding", "") == "gzip":
         body = gzip.decompress(body)
-    page = json.loads(body)
-    if not page.get("entries"):
+    document = json.loads(body)
+    if not document.get(key):
         return answer
-    page["entries"] = page["entries"][:-1]
-    body = json.dumps(page, separators=(",", ":")).encode()
+    document[key] = document[key][:-1]
+    body = json.dumps(document, separators=(",", ":")).encode()
     return (lines[0] + "\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)).encode() + body
 
 
@@ -160,7 +163,9 @@ def serve(client, target, plan, stopping):
             if fault == "delay":
                 time.sleep(plan.delay)
             if fault == "skip-entry" and method == "GET" and entry["status"] == 200:
-                answer = without_last_entry(answer)
+                answer = without_last(answer, "entries")
+            if fault == "drop-result" and method == "POST" and entry["status"] == 200:
+                answer = without_last(answer, "results")
             client.sendall(answer)
     except OSError:
         pass

@@ -299,8 +299,9 @@ extension Registry {
     }
 
     /// Records the hub's answer to a batch in one transaction: outcomes, confirmed field
-    /// revisions, the batch closed and the push cursor moved past it. Outcomes normally come
-    /// in the batch's order; one naming a change the batch does not hold is ignored.
+    /// revisions, the batch closed and the push cursor moved past it. The sync engine has checked
+    /// that they answer each of the batch's changes once (`SyncEngine.checkAnswers`); they
+    /// normally come in the batch's order.
     public func recordPushOutcomes(_ batch: OutboxBatch, _ outcomes: [PushOutcome]) throws(StoreError) {
         try storeErrors {
             try database.write { db in

@@ -104,6 +104,7 @@ public final class SyncEngine {
         while true {
             let next = Result { () throws(SyncError) in try prepareBatch(after: current.batch.lastSeq) }
             let (answer, receipt) = try sending.wait().get()
+            try Self.checkAnswers(receipt, for: current.batch)
             let following = (try? next.get()).flatMap { $0 }
             let nextSending = following.map(startSending)
             // Every helper thread is joined before this function returns or throws.
@@ -143,6 +144,34 @@ public final class SyncEngine {
                 let answer = try send { () throws(TransportError) in try transport.post(path: path, json: body) }
                 return (answer, try Self.receipt(answer.body))
             }
+        }
+    }
+
+    /// A receipt must answer this batch and each of its changes exactly once. Recording one that
+    /// left a change out would close the batch and move the push cursor past that change: it
+    /// would never be sent again, and no other clinic would ever see it. Such a receipt is
+    /// refused and nothing of it recorded; the batch stays frozen and is resent with its id.
+    static func checkAnswers(_ receipt: DecodedReceipt, for batch: OutboxBatch) throws(SyncError) {
+        guard receipt.batchId == batch.batchId else {
+            throw .invalidAnswer("batch receipt: it answers batch \(receipt.batchId), not \(batch.batchId)")
+        }
+        let sent = batch.changes.map(\.changeId)
+        let answered = receipt.outcomes.map(\.changeId)
+        if answered == sent { return }
+        let expected = Set(sent)
+        var seen = Set<String>()
+        for id in answered {
+            guard expected.contains(id) else {
+                throw .invalidAnswer("batch receipt: answers change \(id), which batch \(batch.batchId) does not hold")
+            }
+            guard seen.insert(id).inserted else {
+                throw .invalidAnswer("batch receipt: answers change \(id) twice")
+            }
+        }
+        guard seen.count == expected.count else {
+            let missing = sent.first { !seen.contains($0) }!
+            throw .invalidAnswer(
+                "batch receipt: answers \(seen.count) of the batch's \(expected.count) changes (change \(missing) has no answer)")
         }
     }
 

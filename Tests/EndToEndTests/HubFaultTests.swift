@@ -82,6 +82,38 @@ import Testing
         try World.expectExactlyOnce(a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: "after the gap")
     }
 
+    /// A receipt that leaves a change unanswered (the proxy drops the last result of each
+    /// receipt): the client refuses it, records nothing and keeps the batch frozen. Before, it
+    /// closed the batch and moved the push cursor past the unanswered change, which was then
+    /// never sent again: no other clinic would ever see it. Synced straight to the hub
+    /// afterwards (the frozen batch resent with its id, answered from the stored receipt),
+    /// everything is at the hub and at B once.
+    @Test func aReceiptLeavingAChangeUnansweredIsRefusedAndTheChangeStillSyncs() throws {
+        let patients = 40
+        let (root, hub, a, b) = try World.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        let lines = (0..<patients).map { World.bulkLine($0) }
+        try lines.joined(separator: "\n").write(toFile: a.runner.directory + "/all.jsonl", atomically: true, encoding: .utf8)
+        _ = try a.runner.ok(["import", "all.jsonl"])
+
+        let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: ["drop-result"])
+        defer { proxy.stop() }
+        let refused = try a.runner.run(["sync", "--hub", proxy.url, "--token-file", a.tokenFile])
+        #expect(refused.status == 74, "\(refused.status): \(refused.stderr)")
+        #expect(refused.stderr.contains("answers \(patients * 4 - 1) of the batch's \(patients * 4) changes"), "\(refused.stderr)")
+        proxy.stop()
+        #expect(try proxy.entries().contains { $0.method == "POST" && $0.fault == "drop-result" && $0.status == 200 })
+        let status = try a.runner.ok(["sync", "status", "--json"])
+        #expect(status.contains(#""pendingChanges" : \#(patients * 4)"#), "\(status)")
+
+        for clinic in [a, b] {
+            let direct = try clinic.runner.run(["sync", "--hub", hub.url, "--token-file", clinic.tokenFile])
+            #expect(direct.status == 0, "\(direct.stderr)")
+        }
+        try World.expectExactlyOnce(
+            a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: "after the short receipt")
+    }
+
     /// A clinic whose clock runs a day ahead (within the hub's 48 h lead): its changes sync,
     /// its dates are checked against its own calendar, and nothing is lost or doubled.
     @Test func aClinicWhoseClockIsADayAheadSyncsAndLosesNothing() throws {

@@ -1,13 +1,16 @@
 import RegistryCore
-import RegistryStore
+@testable import RegistryStore
 import Testing
 
 @testable import RegistrySync
 
-/// A feed page must continue the feed from the cursor without a gap, and its `next` must be its
-/// last seq: otherwise the pull cursor would move past entries never applied, and every later
-/// pull would skip them for good. Such a page is refused before anything of it is applied.
-@Suite struct FeedContinuityTests {
+/// What the client checks in the hub's answers before it moves a cursor on them. A feed page must
+/// continue the feed from the cursor without a gap, and its `next` must be its last seq:
+/// otherwise the pull cursor would move past entries never applied, and every later pull would
+/// skip them for good. A receipt must answer its batch and each of the batch's changes once:
+/// otherwise the push cursor would move past a change never answered, which would never be sent
+/// again. Either is refused before anything of it is recorded.
+@Suite struct HubAnswerChecksTests {
     /// A page of changes with these seqs (each a one-field patient insert) and this `next`.
     static func page(_ seqs: [Int64], next: Int64, more: Bool = false) throws -> PulledPage {
         let entries: [JSON] = seqs.map { seq in
@@ -53,5 +56,36 @@ import Testing
         let error = try #require(throws: SyncError.self) { try SyncEngine.checkContinues(page, since: since) }
         #expect("\(error)".contains(says), "\(error)")
         #expect("\(error)".contains("after \(since)"), "\(error)")
+    }
+
+    static let batch = OutboxBatch(
+        batchId: "b-1",
+        changes: ["c1", "c2", "c3"].map { OutboxChange(changeId: $0, table: "patients", rowId: "r-\($0)") },
+        firstSeq: 1, lastSeq: 3)
+
+    static func receipt(_ batchId: String, _ ids: [String]) -> DecodedReceipt {
+        DecodedReceipt(
+            batchId: batchId,
+            outcomes: ids.map { PushOutcome(changeId: $0, status: .accepted, hubSeq: 1, revisions: [], reason: nil) })
+    }
+
+    @Test(arguments: [["c1", "c2", "c3"], ["c3", "c1", "c2"]])
+    func aReceiptAnsweringEachChangeOnceIsTaken(_ ids: [String]) throws {
+        try SyncEngine.checkAnswers(Self.receipt("b-1", ids), for: Self.batch)
+    }
+
+    @Test(arguments: [
+        ("b-1", ["c1", "c2"], "answers 2 of the batch's 3 changes (change c3 has no answer)"),
+        ("b-1", [], "answers 0 of the batch's 3 changes (change c1 has no answer)"),
+        ("b-1", ["c1", "c2", "c2"], "answers change c2 twice"),
+        ("b-1", ["c1", "c2", "c3", "c3"], "answers change c3 twice"),
+        ("b-1", ["c1", "c2", "x"], "answers change x, which batch b-1 does not hold"),
+        ("b-2", ["c1", "c2", "c3"], "it answers batch b-2, not b-1"),
+    ])
+    func aReceiptThatLeavesAChangeUnansweredIsRefused(_ batchId: String, _ ids: [String], says: String) throws {
+        let error = try #require(throws: SyncError.self) {
+            try SyncEngine.checkAnswers(Self.receipt(batchId, ids), for: Self.batch)
+        }
+        #expect("\(error)".contains(says), "\(error)")
     }
 }
