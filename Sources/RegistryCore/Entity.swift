@@ -88,6 +88,28 @@ public enum Entity: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// Fields a record cannot be without: the NOT NULL columns of Schema/001-registry.sql (a
+    /// schema test holds the two together).
+    public var requiredFields: [String] {
+        switch self {
+        case .patient: ["sex", "birthYear"]
+        case .identity: ["mrn"]
+        case .clinicalCase: ["patientId", "diagnosis", "diagnosedOn"]
+        case .site: ["caseId", "detectedOn", "timing", "category", "region"]
+        case .biopsy: ["caseId", "performedOn", "procedure"]
+        case .followUp: ["caseId", "on", "vitalStatus"]
+        }
+    }
+
+    /// Fields naming another record: the foreign keys of Schema/001-registry.sql (an identity's
+    /// key is its patient's id, not a field).
+    public var references: [(field: String, entity: Entity)] {
+        switch self {
+        case .biopsy: [("caseId", .clinicalCase), ("siteId", .site)]
+        default: parentField.map { [$0] } ?? []
+        }
+    }
+
     /// Entities whose records hang off this one, in the order tombstones cascade.
     public var children: [Entity] {
         switch self {

@@ -104,6 +104,10 @@ public struct BatchApplication {
             rowIds[c.table, default: []].append(c.rowId)
             changeIds.append(c.changeId)
             if c.op == .resolve, let id = c.conflictId { conflictIds.append(id) }
+            // The records it names, which must exist (``unmetReference(_:)``).
+            for (field, entity) in ChangeCheck.entities[c.table]?.references ?? [] {
+                if case .text(let id) = c.fields[field]?.new { rowIds[entity.table, default: []].append(id) }
+            }
         }
         return (rowIds, changeIds, conflictIds)
     }
@@ -161,6 +165,28 @@ public struct BatchApplication {
         }
     }
 
+    /// Why `change` would leave its record without a field the registry's schema requires, or
+    /// pointing at a record the hub does not hold (nor inserted earlier in this batch); nil when
+    /// it would not. Every clinic applies what the hub accepts under its schema's NOT NULL and
+    /// foreign-key rules: one such record in the feed would stop every clinic's pull for good.
+    /// An insert must carry each required field; an update or resolution may not clear one.
+    func unmetReference(_ change: WireChange) -> String? {
+        guard let entity = ChangeCheck.entities[change.table] else { return nil }
+        for field in entity.requiredFields {
+            let value = change.fields[field]?.new
+            if change.op == .insert ? (value == nil || value == .null) : value == .null {
+                return "\(change.table).\(field) is required"
+            }
+        }
+        for (field, parent) in entity.references {
+            guard case .text(let id) = change.fields[field]?.new else { continue }
+            if records[RecordKey(table: parent.table, rowId: id)] == nil {
+                return "\(change.table).\(field) names a \(parent.label) the hub does not hold"
+            }
+        }
+        return nil
+    }
+
     func text(_ result: SyncReceipt.Result) -> (SyncReceipt.Result.Status, String) {
         (result.status, result.canonicalText)
     }
@@ -171,6 +197,7 @@ public struct BatchApplication {
     /// change's fields, sorted once, with no dictionary built for either.
     mutating func insert(_ change: WireChange, _ key: RecordKey) -> (SyncReceipt.Result.Status, String) {
         if records[key] != nil { return text(rejected(change, "record already exists")) }
+        if let problem = unmetReference(change) { return text(rejected(change, problem)) }
         // mapValues keeps the hash table of `fields`: no field name is hashed again.
         store(HubRecord(origin: clinic, fields: change.fields.mapValues { .init(value: $0.new, revision: 1) }), key)
         let sorted = change.fields.sorted(by: { $0.key < $1.key })
@@ -191,6 +218,7 @@ public struct BatchApplication {
 
     mutating func update(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
         guard var record = records[key]?.record else { return rejected(change, "no such record") }
+        if let problem = unmetReference(change) { return rejected(change, problem) }
         var applied = [String: WireField]()
         var lost = [(String, WireField, HubRecord.Field)]()
         for (name, f) in change.fields {
@@ -254,6 +282,7 @@ public struct BatchApplication {
             return rejected(
                 change, "conflict \(conflictId) is about \(conflict.table).\(conflict.field) of another record")
         }
+        if let problem = unmetReference(change) { return rejected(change, problem) }
         let current = record[conflict.field]
         let field = HubRecord.Field(value: f.new, revision: current.revision + 1)
         record.fields[conflict.field] = field

@@ -15,18 +15,34 @@ import Testing
         "nul\u{0}byte; --", "🦠 ünïcödé '",
     ]
 
-    /// A valid insert of each synced table, by table.
-    static func validInsert(_ table: String) -> WireChange {
-        let parent = EntityID.make()
+    /// A valid insert of each synced table, by table, under `parents` (a patient, its case and a
+    /// site of the case, which the hub holds).
+    static func validInsert(_ table: String, _ parents: (patient: String, case: String, site: String)) -> WireChange {
         switch table {
         case "patients": return WireChanges.patient()
-        case "cases": return WireChanges.clinicalCase(patientId: parent)
-        case "sites": return WireChanges.site(caseId: parent)
+        case "cases": return WireChanges.clinicalCase(patientId: parents.patient)
+        case "sites": return WireChanges.site(caseId: parents.case)
         case "biopsies":
-            return WireChanges.insert("biopsies", ["caseId": .text(parent), "performedOn": .text("2024-03-08"), "procedure": .text("coreNeedle")])
+            return WireChanges.insert(
+                "biopsies",
+                [
+                    "caseId": .text(parents.case), "siteId": .text(parents.site), "performedOn": .text("2024-03-08"),
+                    "procedure": .text("coreNeedle"),
+                ])
         default:
-            return WireChanges.insert("follow_ups", ["caseId": .text(parent), "on": .text("2024-09-01"), "vitalStatus": .text("alive")])
+            return WireChanges.insert(
+                "follow_ups", ["caseId": .text(parents.case), "on": .text("2024-09-01"), "vitalStatus": .text("alive")])
         }
+    }
+
+    /// Pushes a patient, its case and a site, and returns their ids.
+    static func parents(_ hub: RunningHub, as clinic: TestClinic) async throws -> (patient: String, case: String, site: String) {
+        let patient = WireChanges.patient()
+        let clinicalCase = WireChanges.clinicalCase(patientId: patient.rowId)
+        let site = WireChanges.site(caseId: clinicalCase.rowId)
+        let receipt = try await hub.receipt([patient, clinicalCase, site], as: clinic)
+        #expect(receipt.results.allSatisfy { $0.status == .accepted })
+        return (patient.rowId, clinicalCase.rowId, site.rowId)
     }
 
     static let tables = ["patients", "cases", "sites", "biopsies", "follow_ups"]
@@ -35,24 +51,35 @@ import Testing
     func sqlInjectionInEveryStringIsInertOrRefused(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in
             let a = try await hub.addClinic("A")
+            let parents = try await Self.parents(hub, as: a)
             // Values of every text field of every table, and the author and transaction id:
-            // stored as data, accepted, served back exactly.
+            // stored as data, accepted, served back exactly. In a field naming another record
+            // they name none the hub holds: rejected, naming the field.
             var sent = [WireChange]()
+            var refused = [WireChange]()
             for table in Self.tables {
                 let entity = try #require(Entity(table: table))
+                let references = Set(entity.references.map(\.field))
                 for field in entity.fields where !ChangeCheck.integerFields.contains(field) {
                     for text in Self.injections {
-                        var c = Self.validInsert(table)
+                        var c = Self.validInsert(table, parents)
                         c.fields[field] = WireField(old: .null, new: .text(text), rev: 0)
                         c.author = text
                         c.txId = String(text.prefix(64))
-                        sent.append(c)
+                        if references.contains(field) { refused.append(c) } else { sent.append(c) }
                     }
                 }
             }
-            let receipt = try await hub.receipt(sent, as: a)
-            #expect(receipt.results.allSatisfy { $0.status == .accepted }, "\(receipt.results.filter { $0.status != .accepted }.prefix(3))")
-            let feed = try await hub.feed(as: a)
+            #expect(refused.count == 5 * Self.injections.count)
+            let receipt = try await hub.receipt(sent + refused, as: a)
+            #expect(
+                receipt.results.prefix(sent.count).allSatisfy { $0.status == .accepted },
+                "\(receipt.results.filter { $0.status != .accepted }.prefix(3))")
+            for (result, change) in zip(receipt.results.suffix(refused.count), refused) {
+                #expect(result.status == .rejected && result.reason?.hasPrefix("\(change.table).") == true, "\(result)")
+                #expect(result.reason?.hasSuffix("the hub does not hold") == true, "\(result)")
+            }
+            let feed = try await hub.feed(as: a).dropFirst(3)
             #expect(feed.count == sent.count)
             for (entry, change) in zip(feed, sent) {
                 #expect(entry.change?.fields.mapValues(\.new) == change.fields.mapValues(\.new))
@@ -98,9 +125,9 @@ import Testing
             }
             // The tables are whole: the feed still holds exactly the accepted changes, the
             // clinic's token still works, and a new push lands after them.
-            #expect(try await hub.feed(as: a).count == sent.count)
+            #expect(try await hub.feed(as: a).count == 3 + sent.count)
             #expect(try await hub.receipt([WireChanges.patient()], as: a).results.first?.status == .accepted)
-            #expect(try await hub.feed(as: a).count == sent.count + 1)
+            #expect(try await hub.feed(as: a).count == 3 + sent.count + 1)
         }
     }
 

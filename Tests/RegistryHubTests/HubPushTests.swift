@@ -106,6 +106,63 @@ import Testing
         }
     }
 
+    /// Every clinic applies what the hub accepts under the registry schema's NOT NULL and
+    /// foreign-key rules, so one record that breaks them in the feed would stop every clinic's
+    /// pull for good (a follow-up of a case nobody holds failed each clinic's page with "FOREIGN
+    /// KEY constraint failed"). The hub rejects such changes, naming the field; parents the hub
+    /// holds, or that the same batch inserted first, are fine.
+    @Test(arguments: HubStoreKind.allCases)
+    func changesNamingMissingRecordsOrLackingRequiredFieldsAreRejected(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            let patient = WireChanges.patient()
+            let clinicalCase = WireChanges.clinicalCase(patientId: patient.rowId)
+            let held = try await hub.receipt([patient, clinicalCase], as: a)
+            #expect(held.results.allSatisfy { $0.status == .accepted })
+
+            let orphanCase = WireChanges.clinicalCase(patientId: EntityID.make())
+            let orphanSite = WireChanges.site(caseId: EntityID.make())
+            var noDate = WireChanges.insert("follow_ups", ["caseId": .text(clinicalCase.rowId), "vitalStatus": .text("alive")])
+            var nullStatus = WireChanges.insert(
+                "follow_ups", ["caseId": .text(clinicalCase.rowId), "on": .text("2024-01-01"), "vitalStatus": .null])
+            let orphanBiopsy = WireChanges.insert(
+                "biopsies",
+                [
+                    "caseId": .text(clinicalCase.rowId), "siteId": .text(EntityID.make()),
+                    "performedOn": .text("2024-01-02"), "procedure": .text("core-needle"),
+                ])
+            let movedAway = WireChanges.update("cases", clinicalCase.rowId, ["patientId": (.text(patient.rowId), .text(EntityID.make()), 1)])
+            let cleared = WireChanges.update("cases", clinicalCase.rowId, ["diagnosedOn": (.text("2020-01-10"), .null, 1)])
+            // A new patient with a case and a site in one batch: parents inserted first count.
+            let newPatient = WireChanges.patient()
+            let newCase = WireChanges.clinicalCase(patientId: newPatient.rowId)
+            let newSite = WireChanges.site(caseId: newCase.rowId)
+            let fine = WireChanges.site(caseId: clinicalCase.rowId)
+            noDate.fields["diseaseStatus"] = WireField(old: .null, new: .text("stable"), rev: 0)
+            nullStatus.fields["diseaseStatus"] = WireField(old: .null, new: .null, rev: 0)
+            let changes = [
+                orphanCase, orphanSite, noDate, nullStatus, orphanBiopsy, movedAway, cleared, newPatient, newCase,
+                newSite, fine,
+            ]
+            let receipt = try await hub.receipt(changes, as: a)
+            let said = receipt.results.map { $0.status == .rejected ? $0.reason ?? "?" : $0.status.rawValue }
+            #expect(
+                said == [
+                    "cases.patientId names a patient the hub does not hold",
+                    "sites.caseId names a case the hub does not hold",
+                    "follow_ups.on is required",
+                    "follow_ups.vitalStatus is required",
+                    "biopsies.siteId names a site the hub does not hold",
+                    "cases.patientId names a patient the hub does not hold",
+                    "cases.diagnosedOn is required",
+                    "accepted", "accepted", "accepted", "accepted",
+                ])
+            // Only what was accepted is in the feed, each once.
+            let fed = try await hub.feed(as: a).compactMap(\.change?.changeId)
+            #expect(fed == ([patient, clinicalCase] + changes.suffix(4)).map(\.changeId))
+        }
+    }
+
     @Test(arguments: HubStoreKind.allCases)
     func batchIdReusedWithAnotherBodyOrClinicIsRefused(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in

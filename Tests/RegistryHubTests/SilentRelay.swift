@@ -8,12 +8,14 @@ import Synchronization
 /// A TCP relay on 127.0.0.1 between the hub and PostgreSQL that can go silent, as a network
 /// partition does: while ``silent`` is set it swallows every byte in both directions and closes
 /// nothing, so neither end gets a FIN, an RST or an answer. Connections made while it is silent
-/// are accepted and swallowed the same way; once it speaks again, new connections relay normally.
+/// are accepted and swallowed the same way. When it speaks again, every connection that lost
+/// bytes to the silence is reset (as TCP gives up on a connection whose data never got through),
+/// and new connections relay normally.
 final class SilentRelay: Sendable {
     let port: Int
     private let listener: Int32
     private let targetPort: Int
-    private let state = Mutex<(silent: Bool, closed: Bool, sockets: [Int32])>((false, false, []))
+    private let state = Mutex<(silent: Bool, closed: Bool, sockets: [Int32], lost: Set<Int32>)>((false, false, [], []))
 
     init(toPort targetPort: Int) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -38,7 +40,14 @@ final class SilentRelay: Sendable {
 
     var silent: Bool {
         get { state.withLock { $0.silent } }
-        set { state.withLock { $0.silent = newValue } }
+        set {
+            let reset = state.withLock { s -> Set<Int32> in
+                s.silent = newValue
+                defer { if !newValue { s.lost = [] } }
+                return newValue ? [] : s.lost
+            }
+            for fd in reset { shutdown(fd, Int32(SHUT_RDWR)) }
+        }
     }
 
     /// Stops accepting and closes every relayed connection.
@@ -90,7 +99,11 @@ final class SilentRelay: Sendable {
         while true {
             let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
             if n <= 0 { break }
-            if silent { continue }
+            let swallowed = state.withLock { s in
+                if s.silent { s.lost.formUnion([from, to]) }
+                return s.silent
+            }
+            if swallowed { continue }
             var sent = 0
             while sent < n {
                 let w = buffer.withUnsafeBytes { write(to, $0.baseAddress! + sent, n - sent) }

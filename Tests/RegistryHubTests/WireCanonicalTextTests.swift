@@ -64,11 +64,12 @@ import Testing
 @Suite struct InsertTextTests {
     @Test func insertsAreWrittenAsTheProtocolEncodesThem() throws {
         let patient = WireChanges.patient()
-        var odd = WireChanges.site(caseId: EntityID.make())
+        let clinicalCase = WireChanges.clinicalCase(patientId: patient.rowId)
+        var odd = WireChanges.site(caseId: clinicalCase.rowId)
         odd.fields["region"]?.new = .text("quote \" backslash \\ é")
         odd.fields["sizeMm"]?.new = .null
         odd.conflictId = EntityID.make()
-        let changes = [patient, WireChanges.clinicalCase(patientId: patient.rowId), odd]
+        let changes = [patient, clinicalCase, odd]
         var application = BatchApplication(
             batchId: EntityID.make(), clinic: "A", snapshot: HubSnapshot(lastSeq: 41))
         let effects = application.apply(SyncBatch(changes: changes))

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RegistryCore
 import Testing
 @testable import RegistryStore
 
@@ -30,6 +31,27 @@ struct SchemaTests {
         let expected = try reference.read { try Self.dump($0) }
         #expect(migrated == expected)
         #expect(migrated.contains { $0.hasPrefix("table change_log") })
+    }
+
+    /// `Entity.requiredFields` and `Entity.references` (which the hub checks pushed changes
+    /// against, so that no clinic is handed a record its schema refuses) are the schema's NOT NULL
+    /// columns and foreign keys.
+    @Test(arguments: RegistryCore.Entity.allCases)
+    func requiredFieldsAndReferencesAreTheSchemas(_ entity: RegistryCore.Entity) throws {
+        let t = try TestRegistry()
+        let (notNull, foreignKeys) = try t.raw().read { db in
+            (
+                try Row.fetchAll(db, sql: "PRAGMA table_info(\(entity.table))").filter { ($0["notnull"] as Int) == 1 }
+                    .map { $0["name"] as String },
+                try Row.fetchAll(db, sql: "PRAGMA foreign_key_list(\(entity.table))").map {
+                    ($0["from"] as String, $0["table"] as String)
+                }
+            )
+        }
+        let bookkeeping: Set = [entity.idColumn, "origin", "created_at", "updated_at"]
+        #expect(notNull.filter { !bookkeeping.contains($0) } == entity.requiredFields.map(RegistryCore.Entity.column(for:)))
+        let keys = foreignKeys.filter { $0.0 != entity.idColumn }.map { "\($0.0) -> \($0.1)" }.sorted()
+        #expect(keys == entity.references.map { "\(RegistryCore.Entity.column(for: $0.field)) -> \($0.entity.table)" }.sorted())
     }
 
     @Test func embeddedSQLMatchesTheSchemaFiles() throws {
