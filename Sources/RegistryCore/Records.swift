@@ -227,3 +227,18 @@ extension CalendarDay: Codable {
         try c.encode(description)
     }
 }
+
+extension Entity {
+    /// The typed record of this entity, which checks each coded value as it reads stored values
+    /// back (``RegistryRecord/init(id:values:)``).
+    public var recordType: any RegistryRecord.Type {
+        switch self {
+        case .patient: Patient.self
+        case .identity: PatientIdentity.self
+        case .clinicalCase: ClinicalCase.self
+        case .site: ExtramedullarySite.self
+        case .biopsy: Biopsy.self
+        case .followUp: FollowUp.self
+        }
+    }
+}

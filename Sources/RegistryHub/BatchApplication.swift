@@ -104,7 +104,7 @@ public struct BatchApplication {
             rowIds[c.table, default: []].append(c.rowId)
             changeIds.append(c.changeId)
             if c.op == .resolve, let id = c.conflictId { conflictIds.append(id) }
-            // The records it names, which must exist (``unmetReference(_:)``).
+            // The records it names, which must exist (``unmetReference(_:record:)``).
             for (field, entity) in ChangeCheck.entities[c.table]?.references ?? [] {
                 if case .text(let id) = c.fields[field]?.new { rowIds[entity.table, default: []].append(id) }
             }
@@ -165,12 +165,14 @@ public struct BatchApplication {
         }
     }
 
-    /// Why `change` would leave its record without a field the registry's schema requires, or
-    /// pointing at a record the hub does not hold (nor inserted earlier in this batch); nil when
-    /// it would not. Every clinic applies what the hub accepts under its schema's NOT NULL and
-    /// foreign-key rules: one such record in the feed would stop every clinic's pull for good.
-    /// An insert must carry each required field; an update or resolution may not clear one.
-    func unmetReference(_ change: WireChange) -> String? {
+    /// Why `change` would leave its record without a field the registry's schema requires,
+    /// pointing at a record the hub does not hold (nor inserted earlier in this batch), or with a
+    /// value its type does not read; nil when it would not. Every clinic applies what the hub
+    /// accepts under its schema's NOT NULL and foreign-key rules, and reads it back through the
+    /// typed records: one such record in the feed would stop every clinic's pull for good, or
+    /// its reports and exports. An insert must carry each required field; an update or
+    /// resolution may not clear one. `record` is the record before an update or resolution.
+    func unmetReference(_ change: WireChange, record: HubRecord? = nil) -> String? {
         guard let entity = ChangeCheck.entities[change.table] else { return nil }
         for field in entity.requiredFields {
             let value = change.fields[field]?.new
@@ -183,6 +185,16 @@ public struct BatchApplication {
             if records[RecordKey(table: parent.table, rowId: id)] == nil {
                 return "\(change.table).\(field) names a \(parent.label) the hub does not hold"
             }
+        }
+        // The record as it would stand must read back as its type does at every clinic (coded
+        // values from their vocabularies, real dates, whole numbers): a clinic holding one that
+        // does not cannot list, report or export its registry. The reason names the field and
+        // what is accepted, never the value.
+        let values = entity.fields.map { name in change.fields[name]?.new ?? record?.fields[name]?.value ?? .null }
+        do {
+            _ = try entity.recordType.init(id: change.rowId, values: values)
+        } catch {
+            return "\(change.table).\(error.field) is not valid" + (error.accepted.map { "; accepted: \($0)" } ?? "")
         }
         return nil
     }
@@ -218,7 +230,7 @@ public struct BatchApplication {
 
     mutating func update(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
         guard var record = records[key]?.record else { return rejected(change, "no such record") }
-        if let problem = unmetReference(change) { return rejected(change, problem) }
+        if let problem = unmetReference(change, record: record) { return rejected(change, problem) }
         var applied = [String: WireField]()
         var lost = [(String, WireField, HubRecord.Field)]()
         for (name, f) in change.fields {
@@ -282,7 +294,7 @@ public struct BatchApplication {
             return rejected(
                 change, "conflict \(conflictId) is about \(conflict.table).\(conflict.field) of another record")
         }
-        if let problem = unmetReference(change) { return rejected(change, problem) }
+        if let problem = unmetReference(change, record: record) { return rejected(change, problem) }
         let current = record[conflict.field]
         let field = HubRecord.Field(value: f.new, revision: current.revision + 1)
         record.fields[conflict.field] = field

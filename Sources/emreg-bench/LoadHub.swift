@@ -124,15 +124,15 @@ final class SimulatedClinic: @unchecked Sendable {
                 change(
                     "cases", c, tx: tx,
                     [
-                        "patientId": new(.text(p)), "diagnosis": new(.text(myeloma ? "multipleMyeloma" : "extramedullaryPlasmacytoma")),
+                        "patientId": new(.text(p)), "diagnosis": new(.text(myeloma ? "multiple-myeloma" : "extramedullary-plasmacytoma")),
                         "diagnosedOn": new(.text("2023-03-05")), "icd10": new(.text(myeloma ? "C90.00" : "C90.2")),
                     ]))
             changes.append(
                 change(
                     "sites", s, tx: tx,
                     [
-                        "caseId": new(.text(c)), "detectedOn": new(.text("2023-03-05")), "timing": new(.text("atDiagnosis")),
-                        "category": new(.text("extraosseous")), "region": new(.text("lowerLimb")),
+                        "caseId": new(.text(c)), "detectedOn": new(.text("2023-03-05")), "timing": new(.text("at-diagnosis")),
+                        "category": new(.text("extraosseous")), "region": new(.text("lower-limb")),
                         "topography": new(.text("C49.2")), "laterality": new(.text("left")), "sizeMm": new(.int(size)),
                         "imaging": new(.text("mri")),
                     ]))

@@ -138,7 +138,10 @@ import Testing
             guard pull.isRunning else { break }
             hub.kill()
             events.append("pull: hub killed \(delay) ms after B's cursor moved to \(try b.sql(cursor))")
-            usleep(300_000)
+            // Down long enough that B, which fetched the next page while it applied this one,
+            // asks for the one after while the hub is gone (with 0.3 s it sometimes finished
+            // applying only after the restart, and no request failed).
+            usleep(1_500_000)
             try hub.start()
         }
         pull.waitUntilExit()

@@ -107,12 +107,14 @@ import Testing
     }
 
     /// Every clinic applies what the hub accepts under the registry schema's NOT NULL and
-    /// foreign-key rules, so one record that breaks them in the feed would stop every clinic's
-    /// pull for good (a follow-up of a case nobody holds failed each clinic's page with "FOREIGN
-    /// KEY constraint failed"). The hub rejects such changes, naming the field; parents the hub
-    /// holds, or that the same batch inserted first, are fine.
+    /// foreign-key rules, and reads it back through its typed records. One record that breaks
+    /// them in the feed stopped every clinic's pull for good (a follow-up of a case nobody holds
+    /// failed each clinic's page with "FOREIGN KEY constraint failed"), or its case list, reports
+    /// and exports ("stored patient … has an invalid sex"). The hub rejects such changes, naming
+    /// the field and what is accepted, never the value; parents the hub holds, or that the same
+    /// batch inserted first, are fine.
     @Test(arguments: HubStoreKind.allCases)
-    func changesNamingMissingRecordsOrLackingRequiredFieldsAreRejected(_ kind: HubStoreKind) async throws {
+    func changesTheClinicsCouldNotStoreOrReadAreRejected(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in
             let a = try await hub.addClinic("A")
             let patient = WireChanges.patient()
@@ -140,9 +142,14 @@ import Testing
             let fine = WireChanges.site(caseId: clinicalCase.rowId)
             noDate.fields["diseaseStatus"] = WireField(old: .null, new: .text("stable"), rev: 0)
             nullStatus.fields["diseaseStatus"] = WireField(old: .null, new: .null, rev: 0)
+            var banana = WireChanges.patient()
+            banana.fields["sex"] = WireField(old: .null, new: .text("banana"), rev: 0)
+            var badDate = WireChanges.clinicalCase(patientId: patient.rowId)
+            badDate.fields["diagnosedOn"] = WireField(old: .null, new: .text("2020-99-99"), rev: 0)
+            let moon = WireChanges.update("cases", clinicalCase.rowId, ["diagnosis": (.text("multiple-myeloma"), .text("moon"), 1)])
             let changes = [
-                orphanCase, orphanSite, noDate, nullStatus, orphanBiopsy, movedAway, cleared, newPatient, newCase,
-                newSite, fine,
+                orphanCase, orphanSite, noDate, nullStatus, orphanBiopsy, movedAway, cleared, banana, badDate, moon,
+                newPatient, newCase, newSite, fine,
             ]
             let receipt = try await hub.receipt(changes, as: a)
             let said = receipt.results.map { $0.status == .rejected ? $0.reason ?? "?" : $0.status.rawValue }
@@ -155,8 +162,12 @@ import Testing
                     "biopsies.siteId names a site the hub does not hold",
                     "cases.patientId names a patient the hub does not hold",
                     "cases.diagnosedOn is required",
+                    "patients.sex is not valid; accepted: female, male, other, unknown",
+                    "cases.diagnosedOn is not valid; accepted: a date as YYYY-MM-DD",
+                    "cases.diagnosis is not valid; accepted: \(Diagnosis.acceptedList)",
                     "accepted", "accepted", "accepted", "accepted",
                 ])
+            #expect(!said.contains { $0.contains("banana") || $0.contains("2020-99-99") || $0.contains("moon") })
             // Only what was accepted is in the feed, each once.
             let fed = try await hub.feed(as: a).compactMap(\.change?.changeId)
             #expect(fed == ([patient, clinicalCase] + changes.suffix(4)).map(\.changeId))

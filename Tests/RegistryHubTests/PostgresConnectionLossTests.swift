@@ -218,10 +218,10 @@ import Testing
         for _ in 0..<10 {
             let changes = (0..<500).map { _ in
                 WireChanges.insert(
-                    "follow_ups",
+                    "biopsies",
                     [
-                        "caseId": .text(clinicalCase.rowId), "on": .text("2024-09-01"), "vitalStatus": .text("alive"),
-                        "diseaseStatus": .text(note),
+                        "caseId": .text(clinicalCase.rowId), "performedOn": .text("2024-09-01"),
+                        "procedure": .text("core-needle"), "finding": .text(note),
                     ])
             }
             _ = try await store.applyBatch(

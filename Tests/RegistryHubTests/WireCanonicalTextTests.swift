@@ -66,7 +66,7 @@ import Testing
         let patient = WireChanges.patient()
         let clinicalCase = WireChanges.clinicalCase(patientId: patient.rowId)
         var odd = WireChanges.site(caseId: clinicalCase.rowId)
-        odd.fields["region"]?.new = .text("quote \" backslash \\ é")
+        odd.fields["topography"]?.new = .text("quote \" backslash \\ é")
         odd.fields["sizeMm"]?.new = .null
         odd.conflictId = EntityID.make()
         let changes = [patient, clinicalCase, odd]

@@ -25,7 +25,7 @@ enum WireChanges {
         insert(
             "cases", id,
             [
-                "patientId": .text(patientId), "diagnosis": .text("multipleMyeloma"),
+                "patientId": .text(patientId), "diagnosis": .text("multiple-myeloma"),
                 "diagnosedOn": .text("2020-01-10"),
                 "icd10": .text("C90.00"),
             ])
@@ -35,8 +35,8 @@ enum WireChanges {
         insert(
             "sites", id,
             [
-                "caseId": .text(caseId), "detectedOn": .text("2021-06-01"), "timing": .text("atDiagnosis"),
-                "category": .text("extraosseous"), "region": .text("lowerLimb"), "topography": .text("C49.2"),
+                "caseId": .text(caseId), "detectedOn": .text("2021-06-01"), "timing": .text("at-diagnosis"),
+                "category": .text("extraosseous"), "region": .text("lower-limb"), "topography": .text("C49.2"),
                 "sizeMm": .int(sizeMm),
             ])
     }
