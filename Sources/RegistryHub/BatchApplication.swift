@@ -100,13 +100,18 @@ public struct BatchApplication {
         var changeIds = [String]()
         changeIds.reserveCapacity(batch.changes.count)
         var conflictIds = [String]()
+        // Records the batch itself names as rows: a record it refers to among them (a new
+        // patient's case in the same batch, the usual case) needs no second key.
+        var named = Set<RecordKey>(minimumCapacity: batch.changes.count)
         for c in batch.changes {
             rowIds[c.table, default: []].append(c.rowId)
+            named.insert(RecordKey(table: c.table, rowId: c.rowId))
             changeIds.append(c.changeId)
             if c.op == .resolve, let id = c.conflictId { conflictIds.append(id) }
             // The records it names, which must exist (``unmetReference(_:record:)``).
             for (field, entity) in ChangeCheck.entities[c.table]?.references ?? [] {
-                if case .text(let id) = c.fields[field]?.new { rowIds[entity.table, default: []].append(id) }
+                guard case .text(let id) = c.fields[field]?.new else { continue }
+                if named.insert(RecordKey(table: entity.table, rowId: id)).inserted { rowIds[entity.table, default: []].append(id) }
             }
         }
         return (rowIds, changeIds, conflictIds)
