@@ -52,6 +52,28 @@ import Testing
             a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: context)
     }
 
+    /// `patients` bulk patients (four synced changes each) imported at `clinic` in one file.
+    static func importBulk(_ patients: Int, at clinic: World.Clinic) throws {
+        let lines = (0..<patients).map { World.bulkLine($0) }
+        try lines.joined(separator: "\n").write(
+            toFile: clinic.runner.directory + "/all.jsonl", atomically: true, encoding: .utf8)
+        _ = try clinic.runner.ok(["import", "all.jsonl"])
+    }
+
+    /// Syncs `clinic` through a proxy that applies `fault` to every answer: the sync must be
+    /// refused (exit 74) after the fault hit an answer of the hub's to `method`. Returns stderr.
+    static func syncRefused(_ clinic: World.Clinic, fault: String, on method: String, hub: World.Hub, root: EmregProcess)
+        throws -> String
+    {
+        let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: [fault])
+        defer { proxy.stop() }
+        let refused = try clinic.runner.run(["sync", "--hub", proxy.url, "--token-file", clinic.tokenFile])
+        #expect(refused.status == 74, "\(refused.status): \(refused.stderr)")
+        proxy.stop()
+        #expect(try proxy.entries().contains { $0.method == method && $0.fault == fault && $0.status == 200 })
+        return refused.stderr
+    }
+
     /// A feed page whose `next` points past an entry it does not hold (the proxy drops each
     /// page's last entry, a follow-up, as a buggy hub or a rewriting middlebox might): the client
     /// refuses it, applies nothing and keeps its cursor. Before, it applied the rest and moved the
@@ -61,19 +83,12 @@ import Testing
         let patients = 40
         let (root, hub, a, b) = try World.world()
         defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
-        let lines = (0..<patients).map { World.bulkLine($0) }
-        try lines.joined(separator: "\n").write(toFile: a.runner.directory + "/all.jsonl", atomically: true, encoding: .utf8)
-        _ = try a.runner.ok(["import", "all.jsonl"])
+        try Self.importBulk(patients, at: a)
         let pushed = try a.runner.run(["sync", "--hub", hub.url, "--token-file", a.tokenFile])
         #expect(pushed.status == 0, "\(pushed.stderr)")
 
-        let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: ["skip-entry"])
-        defer { proxy.stop() }
-        let refused = try b.runner.run(["sync", "--hub", proxy.url, "--token-file", b.tokenFile])
-        #expect(refused.status == 74, "\(refused.status): \(refused.stderr)")
-        #expect(refused.stderr.contains("not \(patients * 4 - 1), the seq of its last entry"), "\(refused.stderr)")
-        proxy.stop()
-        #expect(try proxy.entries().contains { $0.method == "GET" && $0.fault == "skip-entry" && $0.status == 200 })
+        let refused = try Self.syncRefused(b, fault: "skip-entry", on: "GET", hub: hub, root: root)
+        #expect(refused.contains("not \(patients * 4 - 1), the seq of its last entry"), "\(refused)")
         let status = try b.runner.ok(["sync", "status", "--json"])
         #expect(status.contains(#""pullCursor" : 0"#), "\(status)")
 
@@ -92,17 +107,10 @@ import Testing
         let patients = 40
         let (root, hub, a, b) = try World.world()
         defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
-        let lines = (0..<patients).map { World.bulkLine($0) }
-        try lines.joined(separator: "\n").write(toFile: a.runner.directory + "/all.jsonl", atomically: true, encoding: .utf8)
-        _ = try a.runner.ok(["import", "all.jsonl"])
+        try Self.importBulk(patients, at: a)
 
-        let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: ["drop-result"])
-        defer { proxy.stop() }
-        let refused = try a.runner.run(["sync", "--hub", proxy.url, "--token-file", a.tokenFile])
-        #expect(refused.status == 74, "\(refused.status): \(refused.stderr)")
-        #expect(refused.stderr.contains("answers \(patients * 4 - 1) of the batch's \(patients * 4) changes"), "\(refused.stderr)")
-        proxy.stop()
-        #expect(try proxy.entries().contains { $0.method == "POST" && $0.fault == "drop-result" && $0.status == 200 })
+        let refused = try Self.syncRefused(a, fault: "drop-result", on: "POST", hub: hub, root: root)
+        #expect(refused.contains("answers \(patients * 4 - 1) of the batch's \(patients * 4) changes"), "\(refused)")
         let status = try a.runner.ok(["sync", "status", "--json"])
         #expect(status.contains(#""pendingChanges" : \#(patients * 4)"#), "\(status)")
 
