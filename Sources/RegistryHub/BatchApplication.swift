@@ -108,7 +108,7 @@ public struct BatchApplication {
             named.insert(RecordKey(table: c.table, rowId: c.rowId))
             changeIds.append(c.changeId)
             if c.op == .resolve, let id = c.conflictId { conflictIds.append(id) }
-            // The records it names, which must exist (``unmetReference(_:record:)``).
+            // The records it names, which must exist (``unacceptable(_:record:)``).
             for (field, entity) in ChangeCheck.entities[c.table]?.references ?? [] {
                 guard case .text(let id) = c.fields[field]?.new else { continue }
                 if named.insert(RecordKey(table: entity.table, rowId: id)).inserted { rowIds[entity.table, default: []].append(id) }
@@ -177,7 +177,7 @@ public struct BatchApplication {
     /// typed records: one such record in the feed would stop every clinic's pull for good, or
     /// its reports and exports. An insert must carry each required field; an update or
     /// resolution may not clear one. `record` is the record before an update or resolution.
-    func unmetReference(_ change: WireChange, record: HubRecord? = nil) -> String? {
+    func unacceptable(_ change: WireChange, record: HubRecord? = nil) -> String? {
         guard let entity = ChangeCheck.entities[change.table] else { return nil }
         for field in entity.requiredFields {
             let value = change.fields[field]?.new
@@ -214,7 +214,7 @@ public struct BatchApplication {
     /// change's fields, sorted once, with no dictionary built for either.
     mutating func insert(_ change: WireChange, _ key: RecordKey) -> (SyncReceipt.Result.Status, String) {
         if records[key] != nil { return text(rejected(change, "record already exists")) }
-        if let problem = unmetReference(change) { return text(rejected(change, problem)) }
+        if let problem = unacceptable(change) { return text(rejected(change, problem)) }
         // mapValues keeps the hash table of `fields`: no field name is hashed again.
         store(HubRecord(origin: clinic, fields: change.fields.mapValues { .init(value: $0.new, revision: 1) }), key)
         let sorted = change.fields.sorted(by: { $0.key < $1.key })
@@ -235,7 +235,7 @@ public struct BatchApplication {
 
     mutating func update(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
         guard var record = records[key]?.record else { return rejected(change, "no such record") }
-        if let problem = unmetReference(change, record: record) { return rejected(change, problem) }
+        if let problem = unacceptable(change, record: record) { return rejected(change, problem) }
         var applied = [String: WireField]()
         var lost = [(String, WireField, HubRecord.Field)]()
         for (name, f) in change.fields {
@@ -299,7 +299,7 @@ public struct BatchApplication {
             return rejected(
                 change, "conflict \(conflictId) is about \(conflict.table).\(conflict.field) of another record")
         }
-        if let problem = unmetReference(change, record: record) { return rejected(change, problem) }
+        if let problem = unacceptable(change, record: record) { return rejected(change, problem) }
         let current = record[conflict.field]
         let field = HubRecord.Field(value: f.new, revision: current.revision + 1)
         record.fields[conflict.field] = field
