@@ -357,9 +357,9 @@ public final class HTTPTransport {
         return list
     }
 
-    /// Checks the scheme (http/https only), refuses user info, fragments, queries and
-    /// whitespace, and drops a trailing slash.
-    static func validatedBase(_ raw: String) throws(TransportError) -> String {
+    /// Checks the scheme (http/https only), the host and port, refuses user info, fragments,
+    /// queries and whitespace, and drops a trailing slash.
+    public static func validatedBase(_ raw: String) throws(TransportError) -> String {
         let lower = raw.lowercased()
         let scheme: String
         if lower.hasPrefix("https://") {
@@ -384,6 +384,27 @@ public final class HTTPTransport {
         guard !authority.isEmpty else { throw .invalidRequest("the hub URL has no host") }
         guard !authority.contains("@") else {
             throw .invalidRequest("the hub URL must not carry a user name or password; use the token")
+        }
+        // HOST[:PORT], the host possibly a bracketed IPv6 address.
+        var host = authority
+        var port: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else {
+                throw .invalidRequest("the hub URL's IPv6 address has no closing ]")
+            }
+            host = authority[...close]
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw .invalidRequest("the hub URL has text after its IPv6 address") }
+                port = after.dropFirst()
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = authority[..<colon]
+            port = authority[authority.index(after: colon)...]
+        }
+        guard !host.isEmpty, host != "[]" else { throw .invalidRequest("the hub URL has no host") }
+        if let port, !(port.allSatisfy(\.isASCII) && Int(port).map { (1...65535).contains($0) } == true) {
+            throw .invalidRequest("the hub URL's port must be a number from 1 to 65535")
         }
         while rest.hasSuffix("/") { rest = rest.dropLast() }
         return scheme + rest

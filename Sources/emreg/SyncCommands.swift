@@ -33,6 +33,12 @@ struct SyncCommand: ParsableCommand {
         guard let url = hub ?? settings.value("hub") else {
             throw FieldError("hub", "is not set", accepted: "--hub URL, EMREG_HUB or `hub` in the config file")
         }
+        // A URL the transport cannot use is the user's value to fix, not the hub refusing.
+        do { _ = try HTTPTransport.validatedBase(url) } catch {
+            let why = if case .invalidRequest(let w) = error { w } else { "\(error)" }
+            throw FieldError(
+                "hub", "'\(url)' is not usable: \(why)", accepted: "http://HOST[:PORT][/PATH] or https://HOST[:PORT][/PATH]")
+        }
         let token: String
         if let file = tokenFile ?? settings.file["token-file"] {
             guard let text = TextFile.read(file) else { throw CLIError(message: "--token-file: cannot read \(file)", status: Failure.noRegistry) }

@@ -123,6 +123,13 @@ import Testing
         let down = try quick.run(["sync", "--hub", hub.url, "--token-file", a.tokenFile])
         #expect(down.status == 3, "\(down.status): \(down.stderr)")
         #expect(down.stderr.split(separator: "\n").last?.contains("unreachable") == true)
+        // A hub URL the client cannot use is the user's value, named as such (it was "hub refused
+        // the request (HTTP 0)", exit 1).
+        for url in ["ftp://x", "http://", "not a url", "https://[::1", "http://127.0.0.1:99999"] {
+            let refused = try a.runner.run(["sync", "--hub", url, "--token-file", a.tokenFile])
+            #expect(refused.status == 65, "\(url): \(refused.status) \(refused.stderr)")
+            #expect(refused.stderr.hasPrefix("emreg: --hub: '\(url)' is not usable"), "\(url): \(refused.stderr)")
+        }
         // A sync service's interval: named in the error with what is accepted, nothing synced.
         for every in ["0s", "0.5s", "169h", "9223372036854775807h", "1e300s", "infs", "nans", "5", "5d", "m"] {
             let refused = try a.runner.run(["sync", "--every", every, "--hub", hub.url, "--token-file", a.tokenFile])

@@ -309,9 +309,19 @@ func elapsed(_ body: () throws -> Void) rethrows -> Duration {
     }
 
     @Test(arguments: [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"), ("https://hub.example.org/", "https://hub.example.org"),
+        ("HTTPS://[::1]:8443/emreg/", "https://[::1]:8443/emreg"), ("http://[::1]", "http://[::1]"),
+        ("http://hub:65535/a", "http://hub:65535/a"),
+    ])
+    func usableHubURLsAreTaken(_ url: String, _ base: String) throws {
+        #expect(try HTTPTransport.validatedBase(url) == base)
+    }
+
+    @Test(arguments: [
         "ftp://127.0.0.1/", "file:///etc/passwd", "gopher://127.0.0.1/", "ldap://127.0.0.1/", "127.0.0.1:8080",
         "http//127.0.0.1", "", "https://", "http://user:secret@127.0.0.1/", "http://127.0.0.1/?token=x",
-        "http://127.0.0.1 /",
+        "http://127.0.0.1 /", "http://127.0.0.1:99999", "http://127.0.0.1:0", "http://127.0.0.1:", "http://:8080",
+        "https://[::1", "https://[::1]x", "https://[]:443", "http://127.0.0.1:８０",
     ])
     func onlyHTTPAndHTTPSURLsAreAccepted(url: String) throws {
         #expect(throws: TransportError.self) { try HTTPTransport(baseURL: url, token: "t") }
