@@ -1,5 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Builds the hub: its router over `store`, listening as `configuration` says.
 ///
@@ -23,4 +27,15 @@ func buildRouter(configuration: HubConfiguration, store: any HubStore, logger: L
     router.add(middleware: RequestLogMiddleware(logger: logger))
     HubRoutes(store: store, configuration: configuration).register(on: router)
     return router
+}
+
+/// Why the hub could not start listening, told without NIO's type names; nil for other errors.
+public enum ListenFailure {
+    public static func reason(_ error: any Error) -> String? {
+        switch error {
+        case is SocketAddressError, is SocketAddressError.UnknownHost: "no such address"
+        case let e as IOError: String(cString: strerror(e.errnoCode))
+        default: nil
+        }
+    }
 }

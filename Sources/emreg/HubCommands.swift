@@ -106,7 +106,14 @@ extension HubCommand {
                 let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in
                     logger.info("emreg hub serving \(name) on http://\(configuration.host):\(port)")
                 }
-                try await app.runService()
+                do {
+                    try await app.runService()
+                } catch {
+                    guard let why = ListenFailure.reason(error) else { throw error }
+                    throw CLIError(
+                        message: "--bind, --port: cannot listen on \(configuration.host):\(configuration.port): \(why); accepted: an address of this machine (e.g. 127.0.0.1, 0.0.0.0, ::1) and a free port",
+                        status: Failure.ioError)
+                }
                 logger.info("emreg hub stopped")
             }
         }

@@ -114,6 +114,15 @@ import Testing
         try "not-a-token".write(toFile: a.runner.directory + "/bad.token", atomically: true, encoding: .utf8)
         let bad = try a.runner.run(["sync", "--hub", hub.url, "--token-file", "bad.token"])
         #expect(bad.status != 0 && bad.stderr.contains("401"), "\(bad.stderr)")
+        // A second hub on the same port, and one on an address that is not this machine's: the
+        // flags named with what is accepted, no NIO type names.
+        for (bind, port, says) in [
+            ("127.0.0.1", hub.port, "Address already in use"), ("999.1.1.1", 0, "no such address"),
+        ] {
+            let other = try root.run(["hub", "serve", "--hub-db", hub.hubDB, "--port", String(port), "--bind", bind])
+            #expect(other.status == 74, "\(other.stderr)")
+            #expect(other.stderr.hasPrefix("emreg: --bind, --port: cannot listen on \(bind):\(port): \(says)"), "\(other.stderr)")
+        }
         _ = try root.ok(["hub", "clinic", "revoke", "A", "--hub-db", hub.hubDB])
         let revoked = try a.sync(hub)
         #expect(revoked.status != 0 && revoked.stderr.contains("401"))
