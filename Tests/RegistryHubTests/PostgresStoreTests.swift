@@ -115,6 +115,15 @@ import Testing
         try await body(store)
     }
 
+    /// A second store on `store`'s database with one connection, for statements the test sends
+    /// itself (a schema change, a lock held); close it when done.
+    static func sideStore(beside store: PostgresHubStore) -> PostgresHubStore {
+        PostgresHubStore(
+            location: store.location,
+            configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1),
+            responseTimeout: .seconds(70))
+    }
+
     @Test func theFeedIsAppendOnly() async throws {
         try await Self.withOnePush { (store: PostgresHubStore) async throws in
             for statement in ["UPDATE hub_feed SET entry = '{}'", "DELETE FROM hub_feed", "TRUNCATE hub_feed CASCADE"] {
@@ -166,10 +175,7 @@ import Testing
         // ones the second finds; no kept entries, so that every read asks the database.
         try await Self.withOnePush(maximumConnections: 1, feedCacheBytes: 0) { (store: PostgresHubStore) async throws in
             #expect(try await store.feed(since: 0, limit: 10).entries.count == 1)
-            let other = PostgresHubStore(
-                location: store.location,
-                configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1),
-                responseTimeout: .seconds(70))
+            let other = Self.sideStore(beside: store)
             try await other.client.withConnection { c in
                 try await c.run("ALTER TABLE hub_feed ALTER COLUMN entry TYPE varchar", logger: other.logger)
                 try await c.run("ALTER TABLE hub_batches ALTER COLUMN clinic TYPE varchar", logger: other.logger)
@@ -192,10 +198,7 @@ import Testing
             }
         }
         try await store.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
-        let holder = PostgresHubStore(
-            location: store.location,
-            configuration: store.location.clientConfiguration(statementTimeout: .seconds(30), maximumConnections: 1),
-                responseTimeout: .seconds(70))
+        let holder = Self.sideStore(beside: store)
         let locked = DoneFlag()
         let release = DoneFlag()
         let holding = Task {
