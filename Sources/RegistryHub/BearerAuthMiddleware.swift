@@ -1,7 +1,10 @@
 import Hummingbird
 
 /// Takes the clinic from the bearer token, never from the body: 401 for a missing, unknown
-/// or revoked token. The store is asked on every request, so a revocation applies at once.
+/// or revoked token. The store is asked on every request; the PostgreSQL store answers from the
+/// tokens it verified before while it hears of every change to the clinics
+/// (``ClinicTokenCache``), so a revocation applies at once on this hub and as soon as the
+/// database's notice arrives (milliseconds) on another.
 struct BearerAuthMiddleware: RouterMiddleware {
     typealias Context = HubRequestContext
     let store: any HubStore

@@ -24,6 +24,9 @@ public final class PostgresHubStore: HubStore {
     let client: PostgresClient
     /// Runs the pool's background work until ``close()``.
     let runner: Task<Void, Never>
+    /// Tokens verified before, kept while ``listener`` hears of every change to the clinics.
+    let tokens = ClinicTokenCache()
+    let listener: Task<Void, Never>
     let batchGate = BatchGate(limit: 6)
     let connectionWatch = PostgresConnectionWatch()
     let statements = PostgresPreparedStatements()
@@ -74,13 +77,19 @@ public final class PostgresHubStore: HubStore {
         let client = PostgresClient(configuration: configuration)
         self.client = client
         runner = Task { await client.run() }
+        listener = Task { [tokens] in await ClinicTokenCache.listen(location, tokens: tokens) }
     }
 
-    deinit { runner.cancel() }
+    deinit {
+        runner.cancel()
+        listener.cancel()
+    }
 
     /// Closes the pool's connections; the store answers nothing after this.
     public func close() async {
+        listener.cancel()
         runner.cancel()
+        await listener.value
         await runner.value
     }
 
@@ -216,7 +225,9 @@ public final class PostgresHubStore: HubStore {
     // MARK: Clinics
 
     public func clinic(tokenSHA256: String) async throws(HubError) -> String? {
-        try await postgresErrors(nil) {
+        if let code = tokens.code(tokenSHA256: tokenSHA256) { return code }
+        let generation = tokens.generation
+        let code = try await postgresErrors(nil) {
             try await withConnection { [self] c in
                 var code: String?
                 for try await row in try await c.execute(ClinicByToken(tokenSHA256: tokenSHA256), logger: logger) {
@@ -225,9 +236,14 @@ public final class PostgresHubStore: HubStore {
                 return code
             }
         }
+        if let code, let generation { tokens.keep(code, tokenSHA256: tokenSHA256, lookedUpAt: generation) }
+        return code
     }
 
     public func addClinic(_ code: String, tokenSHA256: String) async throws(HubError) {
+        // This hub lets a replaced token go at once, before the notice comes round (even when
+        // the answer is lost: the change may have committed).
+        defer { tokens.forgetAll() }
         try HubClinic.check(code: code)
         let added = try await postgresErrors(nil) { () async throws -> Bool in
             // One statement: a new clinic, or a revoked one reinstated; an active one is left alone.
@@ -248,6 +264,7 @@ public final class PostgresHubStore: HubStore {
     }
 
     public func revokeClinic(_ code: String) async throws(HubError) -> Bool {
+        defer { tokens.forgetAll() }
         let (revoked, exists) = try await postgresErrors(nil) { () async throws -> (Int64, Bool) in
             try await withConnection { [self] c in
                 let rows = try await c.query(

@@ -137,6 +137,63 @@ import Testing
         }
     }
 
+    /// Waits until `condition` holds, at most `seconds`.
+    static func until(_ what: String, seconds: Double = 5, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while !condition() {
+            guard ContinuousClock.now < deadline else {
+                throw PostgresConnectionLossTests.Hung(what: what, seconds: seconds)
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// A verified token is remembered (no round trip per request) while the store listens for
+    /// changes to the clinics. A revocation by another process (`emreg hub clinic revoke`), an
+    /// operator's own SQL, and a lost listening connection each make it forget, within moments;
+    /// once it listens again a revocation still reaches it.
+    @Test func rememberedTokensAreForgottenWhenAnotherProcessChangesTheClinics() async throws {
+        try await Self.withOnePush { store in
+            let (t, u) = (ClinicToken.sha256("t"), ClinicToken.sha256("u"))
+            try await Self.until("the store listens") { store.tokens.generation != nil }
+            #expect(try await store.clinic(tokenSHA256: t) == "A")
+            #expect(store.tokens.code(tokenSHA256: t) == "A")
+            let other = Self.sideStore(beside: store)
+            #expect(try await other.revokeClinic("A"))
+            let revoked = ContinuousClock.now
+            try await Self.until("the revocation's notice") { store.tokens.code(tokenSHA256: t) == nil }
+            #expect(ContinuousClock.now - revoked < .seconds(1))
+            #expect(try await store.clinic(tokenSHA256: t) == nil)
+            #expect(store.tokens.code(tokenSHA256: t) == nil)
+
+            // Reinstated with a new token by the other process: let in at once, then remembered.
+            try await other.addClinic("A", tokenSHA256: u)
+            #expect(try await store.clinic(tokenSHA256: u) == "A")
+            #expect(store.tokens.code(tokenSHA256: u) == "A")
+            try await other.client.withConnection {
+                try await $0.run("UPDATE hub_clinics SET revoked_at = 'by hand' WHERE code = 'A'", logger: other.logger)
+            }
+            try await Self.until("an operator's UPDATE's notice") { store.tokens.code(tokenSHA256: u) == nil }
+            #expect(try await store.clinic(tokenSHA256: u) == nil)
+            await other.close()
+
+            // The listening connection lost: nothing is kept until the store listens again.
+            try await store.addClinic("B", tokenSHA256: t)
+            #expect(try await store.clinic(tokenSHA256: t) == "B")
+            #expect(try await PostgresConnectionLossTests.terminateBackends(of: store.location.database) > 0)
+            try await Self.until("the store notices it stopped listening") { store.tokens.generation == nil }
+            #expect(store.tokens.code(tokenSHA256: t) == nil)
+            try await Self.until("the store listens again") { store.tokens.generation != nil }
+            #expect(try await store.clinic(tokenSHA256: t) == "B")
+            #expect(store.tokens.code(tokenSHA256: t) == "B")
+            let again = Self.sideStore(beside: store)
+            #expect(try await again.revokeClinic("B"))
+            await again.close()
+            try await Self.until("the notice after listening again") { store.tokens.code(tokenSHA256: t) == nil }
+            #expect(try await store.clinic(tokenSHA256: t) == nil)
+        }
+    }
+
     /// Two hubs on one database: each keeps the entries it has read (``FeedEntryCache``), and
     /// still reads what the other wrote since, in order, with `more` right at a page's end.
     @Test func hubsSharingADatabaseSeeEachOthersEntriesPastWhatTheyKept() async throws {
