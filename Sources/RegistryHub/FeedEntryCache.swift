@@ -1,6 +1,6 @@
-/// Feed entries the PostgreSQL store has read, by seq, so that the next clinics pulling the same
-/// entries get them without the database sending them again: every clinic pulls every other
-/// clinic's changes, and a page read cost the server ~1.5 ms under load (scripts/load-hub). A kept
+/// Feed entries the PostgreSQL store has read or written (kept as their batch commits), by seq, so
+/// that the clinics pulling them get them without the database sending them: every clinic pulls
+/// every other clinic's changes, and a page read cost the server ~1.5 ms under load (scripts/load-hub). A kept
 /// entry is always right (``FeedTailCache``); the store still asks the database for what follows
 /// the kept run, which is how it learns of entries other hubs on the same database wrote.
 ///

@@ -110,6 +110,8 @@ extension PostgresHubStore {
             _ = try await resolutions?.get()
             let tag = try await committed.get().metadata.command
             guard tag == "COMMIT" else { throw HubError.database("PostgreSQL answered \(tag) to COMMIT") }
+            // The next clinics pulling find the batch's entries kept, as if this hub had read them.
+            feedEntries.keep(try write.entries(base: base))
             let receipt = try StoredReceipt.shifted(
                 effects.receiptJSON, by: base, positions: Set(effects.results.map(\.position)))
             return .receipt(json: receipt, gzip: receipt == effects.receiptJSON ? effects.receiptGzip : JSONResponse.compress(receipt))

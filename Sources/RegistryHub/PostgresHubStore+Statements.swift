@@ -167,6 +167,13 @@ struct WriteBatch {
         return String(row.json.utf8.dropLast(seq.utf8.count))!
     }
 
+    /// The feed entries as the statement numbered them, counted from `base`.
+    func entries(base: Int64) throws -> [HubFeedSlice.Entry] {
+        try effects.feed.map { row in
+            HubFeedSlice.Entry(seq: base + row.seq, json: try Self.head(row) + "\(base + row.seq)}")
+        }
+    }
+
     /// The batch row's id and the base its seqs count from.
     func base(_ rows: [PreparedRow]) throws -> Int64 {
         guard rows.count == 1 else { throw HubError.database("the batch row was not written") }

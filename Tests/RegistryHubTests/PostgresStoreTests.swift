@@ -224,6 +224,34 @@ import Testing
         #expect(ids == pushed)
     }
 
+    /// A batch's entries are kept as it commits, so the first clinic to pull them needs no read,
+    /// and they are the very text the database holds: changes, and the conflicts they raise.
+    @Test func entriesKeptAtCommitAreTheDatabasesOwn() async throws {
+        let url = try await TestPostgres.createDatabase()
+        let one = try await PostgresHubStore.open(url: url)
+        let two = try await PostgresHubStore.open(url: url)
+        defer {
+            Task {
+                await one.close(); await two.close(); await TestPostgres.dropDatabase(one.location.database)
+            }
+        }
+        try await one.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
+        let p = WireChanges.patient()
+        let c = WireChanges.clinicalCase(patientId: p.rowId)
+        let site = WireChanges.site(caseId: c.rowId, sizeMm: 39)
+        for changes in [
+            [p, c, site], [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])],
+            [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(45), 1)])],
+        ] {
+            _ = try await one.applyBatch(.init(changes: changes), id: EntityID.make(), clinic: "A", bodySHA256: "x")
+        }
+        let kept = one.feedEntries.run(from: 1, limit: 100)
+        let read = try await two.feed(since: 0, limit: 100)  // `two` has kept nothing: the database's
+        #expect(read.entries.map(\.seq) == Array(1...5))
+        #expect(kept == read.entries)
+        #expect(try SyncFeedPage(json: try JSON.parse(String(decoding: read.pageJSON(since: 0), as: UTF8.self))).entries.last?.kind == .conflict)
+    }
+
     /// Statements prepared on a connection before a schema change that alters what they return
     /// (a newer hub's migration) fail once with SQLSTATE 0A000; they are prepared again and the
     /// push and the read go through.
