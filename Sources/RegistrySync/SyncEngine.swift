@@ -34,7 +34,11 @@ public struct SyncReport: Sendable {
 /// Why sync stopped. `unreachable` (network errors, 5xx and 429 after every retry) exits 3.
 public enum SyncError: Error, Sendable, CustomStringConvertible {
     case unreachable(String)
+    /// The hub answered with an error status.
     case refused(status: Int, message: String)
+    /// No answer, for a reason that retrying will not mend: the hub's certificate is not
+    /// trusted, the TLS handshake failed, the answer was unreadable.
+    case connection(TransportError)
     case invalidAnswer(String)
     case store(StoreError)
 
@@ -42,6 +46,7 @@ public enum SyncError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .unreachable(let why): "hub unreachable after retries: \(why)"
         case .refused(let status, let message): "hub refused the request (HTTP \(status)): \(message)"
+        case .connection(let e): "cannot talk to the hub: \(e)"
         case .invalidAnswer(let why): "hub answered something this client cannot read: \(why)"
         case .store(let e): e.description
         }
@@ -64,7 +69,7 @@ public final class SyncEngine {
         do {
             transport = try HTTPTransport(baseURL: options.hub, token: options.token, caFile: options.caFile)
         } catch {
-            throw .refused(status: 0, message: "\(error)")
+            throw .connection(error)
         }
     }
 
@@ -265,7 +270,7 @@ public final class SyncEngine {
             }
         } catch {
             if error.isRetryable { throw .unreachable("\(error)") }
-            throw .refused(status: 0, message: "\(error)")
+            throw .connection(error)
         }
         if response.isSuccess { return response }
         let message = Self.errorMessage(response.body)

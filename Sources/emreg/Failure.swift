@@ -53,7 +53,7 @@ struct CLIError: Error {
 enum Flags {
     static let special: [String: String] = [
         "diagnosedOn": "--diagnosed", "detectedOn": "--detected", "performedOn": "--date", "on": "--date",
-        "caseId": "--case", "patientId": "--patient", "siteId": "--site",
+        "caseId": "--case", "patientId": "--patient", "siteId": "--site", "EMREG_HUB_TOKEN": "EMREG_HUB_TOKEN",
     ]
 
     static func name(for field: String) -> String {

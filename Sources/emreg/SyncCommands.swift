@@ -42,14 +42,19 @@ struct SyncCommand: ParsableCommand {
         let token: String
         if let file = tokenFile ?? settings.file["token-file"] {
             guard let text = TextFile.read(file) else { throw CLIError(message: "--token-file: cannot read \(file)", status: Failure.noRegistry) }
-            token = text.trimmedText
+            token = try Self.checkedToken(text.trimmedText, field: "tokenFile")
         } else if let t = Environment.values["EMREG_HUB_TOKEN"] {
-            token = t
+            token = try Self.checkedToken(t, field: "EMREG_HUB_TOKEN")
         } else {
             throw FieldError("tokenFile", "no hub token", accepted: "--token-file F, EMREG_HUB_TOKEN or `token-file` in the config file")
         }
+        let caFile = caFile ?? settings.value("ca-file")
+        // libcurl would read it only at the first request, and call a missing file a TLS failure.
+        if let caFile, TextFile.read(caFile) == nil {
+            throw CLIError(message: "--ca-file: cannot read \(caFile)", status: Failure.noRegistry)
+        }
         let registry = try Registry.open(at: settings.db, author: settings.author)
-        var options = SyncOptions(hub: url, token: token, caFile: caFile ?? settings.value("ca-file"))
+        var options = SyncOptions(hub: url, token: token, caFile: caFile)
         if let n = Environment.values["EMREG_SYNC_MAX_ATTEMPTS"].flatMap(Int.init), n > 0 {
             options.retry = RetryPolicy(maxAttempts: n, baseDelay: .milliseconds(50))
         }
@@ -94,8 +99,25 @@ struct SyncCommand: ParsableCommand {
             // engine.run throws SyncError alone (typed throws).
             bar.finish()
             if case .unreachable = error { throw CLIError(message: error.description, status: Self.unreachable) }
+            if case .connection(let e) = error, e.isCertificateProblem {
+                throw CLIError(
+                    message: error.description
+                        + "; --ca-file must name the CA that signed the hub's certificate, and the --hub host must be a name in it",
+                    status: Failure.ioError)
+            }
             throw CLIError(message: error.description, status: Failure.ioError)
         }
+    }
+
+    /// The token as `emreg hub clinic add` printed it: one word of visible characters. The
+    /// error never shows the token.
+    static func checkedToken(_ token: String, field: String) throws(FieldError) -> String {
+        let accepted = "the token `emreg hub clinic add` printed, alone"
+        if token.isEmpty { throw FieldError(field, "holds no token", accepted: accepted) }
+        if token.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control }) {
+            throw FieldError(field, "holds spaces or control characters within the token", accepted: accepted)
+        }
+        return token
     }
 
     static func line(_ r: SyncReport) -> String {

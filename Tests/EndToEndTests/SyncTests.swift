@@ -139,6 +139,25 @@ import Testing
             #expect(refused.status == 65, "\(url): \(refused.status) \(refused.stderr)")
             #expect(refused.stderr.hasPrefix("emreg: --hub: '\(url)' is not usable"), "\(url): \(refused.stderr)")
         }
+        // A token file or variable that does not hold one token, and a CA file that cannot be read:
+        // the user's values, named (they were "hub refused the request (HTTP 0)" and, for the CA
+        // file, a TLS failure at the first request). The token never appears in the message.
+        let dir = a.runner.directory
+        for (name, text, says) in [
+            ("spaced.token", "ab cd\n", "holds spaces or control characters"), ("empty.token", "\n\n", "holds no token"),
+        ] {
+            try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
+            let refused = try a.runner.run(["sync", "--hub", hub.url, "--token-file", dir + "/" + name])
+            #expect(refused.status == 65, "\(name): \(refused.status) \(refused.stderr)")
+            #expect(refused.stderr.hasPrefix("emreg: --token-file: \(says)"), "\(name): \(refused.stderr)")
+            #expect(!refused.stderr.contains("ab cd") && refused.stderr.contains("emreg hub clinic add"), "\(refused.stderr)")
+        }
+        var fromEnvironment = a.runner
+        fromEnvironment.environment["EMREG_HUB_TOKEN"] = "ab\tcd"
+        let tabbed = try fromEnvironment.run(["sync", "--hub", hub.url])
+        #expect(tabbed.status == 65 && tabbed.stderr.hasPrefix("emreg: EMREG_HUB_TOKEN: holds spaces"), "\(tabbed.stderr)")
+        let noCA = try a.runner.run(["sync", "--hub", hub.url, "--token-file", a.tokenFile, "--ca-file", dir + "/none.pem"])
+        #expect(noCA.status == 66 && noCA.stderr.hasPrefix("emreg: --ca-file: cannot read"), "\(noCA.status) \(noCA.stderr)")
         // A sync service's interval: named in the error with what is accepted, nothing synced.
         for every in ["0s", "0.5s", "169h", "9223372036854775807h", "1e300s", "infs", "nans", "5", "5d", "m"] {
             let refused = try a.runner.run(["sync", "--every", every, "--hub", hub.url, "--token-file", a.tokenFile])

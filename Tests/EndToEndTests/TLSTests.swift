@@ -39,6 +39,7 @@ import Testing
             let refused = try sync(a, ca: ca)
             #expect(refused.status != 0 && refused.status != 3, "\(refused.status): \(refused.stderr)")
             #expect(refused.stderr.contains("TLS certificate problem"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("--ca-file must name the CA"), "\(refused.stderr)")
             #expect(!refused.stderr.contains("attempt 1 of"), "a certificate refusal is not retried: \(refused.stderr)")
             #expect(try pending(a) == before)
         }
