@@ -194,9 +194,9 @@ import Testing
         }
     }
 
-    /// Two hubs on one database: each keeps the entries it has read (``FeedEntryCache``), and
-    /// still reads what the other wrote since, in order, with `more` right at a page's end.
-    @Test func hubsSharingADatabaseSeeEachOthersEntriesPastWhatTheyKept() async throws {
+    /// Two stores (two hubs) on one new database with clinic A, handed to `body`; then closed,
+    /// and the database dropped.
+    static func withTwoStores(_ body: (PostgresHubStore, PostgresHubStore) async throws -> Void) async throws {
         let url = try await TestPostgres.createDatabase()
         let one = try await PostgresHubStore.open(url: url)
         let two = try await PostgresHubStore.open(url: url)
@@ -206,50 +206,51 @@ import Testing
             }
         }
         try await one.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
-        func push(_ store: PostgresHubStore, _ count: Int) async throws -> [String] {
-            let changes = (0..<count).map { _ in WireChanges.patient() }
-            _ = try await store.applyBatch(.init(changes: changes), id: EntityID.make(), clinic: "A", bodySHA256: "x")
-            return changes.map(\.changeId)
+        try await body(one, two)
+    }
+
+    /// Two hubs on one database: each keeps the entries it has read (``FeedEntryCache``), and
+    /// still reads what the other wrote since, in order, with `more` right at a page's end.
+    @Test func hubsSharingADatabaseSeeEachOthersEntriesPastWhatTheyKept() async throws {
+        try await Self.withTwoStores { one, two in
+            func push(_ store: PostgresHubStore, _ count: Int) async throws -> [String] {
+                let changes = (0..<count).map { _ in WireChanges.patient() }
+                _ = try await store.applyBatch(.init(changes: changes), id: EntityID.make(), clinic: "A", bodySHA256: "x")
+                return changes.map(\.changeId)
+            }
+            var pushed = try await push(one, 5)
+            #expect(try await one.feed(since: 0, limit: 10).entries.count == 5)  // now kept by `one`
+            pushed += try await push(two, 4)
+            let page = try await one.feed(since: 2, limit: 7)
+            #expect(page.entries.map(\.seq) == Array(3...9))
+            #expect(page.more == false)
+            let first = try await one.feed(since: 0, limit: 5)
+            #expect(first.entries.map(\.seq) == Array(1...5) && first.more)
+            let all = try await one.feed(since: 0, limit: 100).entries
+            let ids = try all.map { try #require(try SyncFeedPage(json: try JSON.parse("{\"entries\":[\($0.json)],\"more\":false,\"next\":\($0.seq)}")).entries.first?.change?.changeId) }
+            #expect(ids == pushed)
         }
-        var pushed = try await push(one, 5)
-        #expect(try await one.feed(since: 0, limit: 10).entries.count == 5)  // now kept by `one`
-        pushed += try await push(two, 4)
-        let page = try await one.feed(since: 2, limit: 7)
-        #expect(page.entries.map(\.seq) == Array(3...9))
-        #expect(page.more == false)
-        let first = try await one.feed(since: 0, limit: 5)
-        #expect(first.entries.map(\.seq) == Array(1...5) && first.more)
-        let all = try await one.feed(since: 0, limit: 100).entries
-        let ids = try all.map { try #require(try SyncFeedPage(json: try JSON.parse("{\"entries\":[\($0.json)],\"more\":false,\"next\":\($0.seq)}")).entries.first?.change?.changeId) }
-        #expect(ids == pushed)
     }
 
     /// A batch's entries are kept as it commits, so the first clinic to pull them needs no read,
     /// and they are the very text the database holds: changes, and the conflicts they raise.
     @Test func entriesKeptAtCommitAreTheDatabasesOwn() async throws {
-        let url = try await TestPostgres.createDatabase()
-        let one = try await PostgresHubStore.open(url: url)
-        let two = try await PostgresHubStore.open(url: url)
-        defer {
-            Task {
-                await one.close(); await two.close(); await TestPostgres.dropDatabase(one.location.database)
+        try await Self.withTwoStores { one, two in
+            let p = WireChanges.patient()
+            let c = WireChanges.clinicalCase(patientId: p.rowId)
+            let site = WireChanges.site(caseId: c.rowId, sizeMm: 39)
+            for changes in [
+                [p, c, site], [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])],
+                [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(45), 1)])],
+            ] {
+                _ = try await one.applyBatch(.init(changes: changes), id: EntityID.make(), clinic: "A", bodySHA256: "x")
             }
+            let kept = one.feedEntries.run(from: 1, limit: 100)
+            let read = try await two.feed(since: 0, limit: 100)  // `two` has kept nothing: the database's
+            #expect(read.entries.map(\.seq) == Array(1...5))
+            #expect(kept == read.entries)
+            #expect(try SyncFeedPage(json: try JSON.parse(String(decoding: read.pageJSON(since: 0), as: UTF8.self))).entries.last?.kind == .conflict)
         }
-        try await one.addClinic("A", tokenSHA256: ClinicToken.sha256("t"))
-        let p = WireChanges.patient()
-        let c = WireChanges.clinicalCase(patientId: p.rowId)
-        let site = WireChanges.site(caseId: c.rowId, sizeMm: 39)
-        for changes in [
-            [p, c, site], [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])],
-            [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(45), 1)])],
-        ] {
-            _ = try await one.applyBatch(.init(changes: changes), id: EntityID.make(), clinic: "A", bodySHA256: "x")
-        }
-        let kept = one.feedEntries.run(from: 1, limit: 100)
-        let read = try await two.feed(since: 0, limit: 100)  // `two` has kept nothing: the database's
-        #expect(read.entries.map(\.seq) == Array(1...5))
-        #expect(kept == read.entries)
-        #expect(try SyncFeedPage(json: try JSON.parse(String(decoding: read.pageJSON(since: 0), as: UTF8.self))).entries.last?.kind == .conflict)
     }
 
     /// Statements prepared on a connection before a schema change that alters what they return
