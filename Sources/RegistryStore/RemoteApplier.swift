@@ -24,6 +24,10 @@ struct RemoteApplier {
     var rowProbes: [SyncStatement?]
     /// INSERTs by entity and the set of fields given (a bit per field of the layout).
     var inserts: [Int: SyncStatement] = [:]
+    /// The records the page's changes name, checked when the page is applied
+    /// (``checkReferences()``): foreign keys are deferred to the commit, where SQLite would say
+    /// only "FOREIGN KEY constraint failed".
+    var named: [(seq: Int64, table: String, field: String, parent: Entity, id: String)] = []
 
     init(db: Database, registry: Registry) throws {
         self.db = db
@@ -36,6 +40,17 @@ struct RemoteApplier {
     }
 
     mutating func apply(_ entry: PulledEntry) throws {
+        do {
+            try applyChecked(entry)
+        } catch let e as DatabaseError {
+            // A constraint the entry breaks here (a record it names that this registry lacks):
+            // which entry, so the operator can find it; the page is not applied.
+            throw StoreError.database(
+                "the hub's feed entry \(entry.seq) cannot be stored in this registry (\(e.message ?? "SQLite error \(e.resultCode.rawValue)")); nothing of its page was applied")
+        }
+    }
+
+    mutating func applyChecked(_ entry: PulledEntry) throws {
         switch entry {
         case .change(let seq, let change):
             try apply(change, seq: seq)
@@ -72,6 +87,7 @@ struct RemoteApplier {
         let stamp = log.timestamp
         var logged = [ChangeLogEntry.FieldChange]()
         let exists = try rowExists(layout, change.rowId)
+        try check(change, seq: seq, entity: entity, exists: exists)
         if change.op == .insert && !exists {
             // The entity's own fields, in the layout's order (tombstones never come in an insert).
             var given = [(index: Int, field: ChangeLogEntry.FieldChange)]()
@@ -112,6 +128,62 @@ struct RemoteApplier {
         try log.appendRemote(
             db: db, changeId: change.changeId, table: change.table, rowId: change.rowId, op: change.op, changes: logged,
             conflictId: change.conflictId, remoteHLC: change.hlc, author: change.author, origin: change.origin)
+    }
+
+    /// The record as the change would leave it must be one this registry can read back, as the
+    /// hub checks before it accepts a change: its required fields set, coded values from their
+    /// vocabularies, real dates, whole numbers. A registry holding one that is not could no longer
+    /// list, report or export (a hub that accepted it before it checked, a clinic on a newer emreg
+    /// with a new code). Refused with the field and what is accepted, never the value; the page
+    /// is not applied and the sync stops, so nothing is skipped either.
+    mutating func check(_ change: RemoteChange, seq: Int64, entity: Entity, exists: Bool) throws {
+        for (field, parent) in entity.references {
+            guard let f = change.fields.first(where: { $0.field == field }), case .text(let id) = f.new else { continue }
+            named.append((seq, change.table, field, parent, id))
+        }
+        let names = entity.fields
+        var values: [FieldValue]
+        if exists {
+            // Only a change to the record's own fields can make it unreadable (a delete sets
+            // tombstone fields alone).
+            guard change.fields.contains(where: { names.contains($0.field) }) else { return }
+            let select = "SELECT \(names.map(Entity.column(for:)).joined(separator: ", ")) FROM \(entity.table) WHERE \(entity.idColumn) = ?"
+            values = try FastRead.row(db, db.cachedStatement(sql: select), change.rowId) ?? []
+            guard values.count == names.count else { return }
+        } else {
+            values = Array(repeating: .null, count: names.count)
+        }
+        for f in change.fields {
+            if let i = names.firstIndex(of: f.field) { values[i] = f.new }
+        }
+        func refused(_ field: String, _ accepted: String?) -> StoreError {
+            .invalid(
+                FieldError(
+                    "\(change.table).\(field)",
+                    "the hub's feed entry \(seq) holds a value this registry cannot store (nothing of its page was applied; a clinic on a newer emreg may have sent it)",
+                    accepted: accepted))
+        }
+        for field in entity.requiredFields where values[names.firstIndex(of: field)!] == .null {
+            throw refused(field, "a value: the field is required")
+        }
+        do {
+            _ = try entity.recordType.init(id: change.rowId, values: values)
+        } catch {
+            throw refused(error.field, error.accepted)
+        }
+    }
+
+    /// Every record the page's changes named must be here once the page is applied (a parent may
+    /// come after its child within a page, as a clinic's transaction may write them).
+    mutating func checkReferences() throws {
+        for n in named {
+            guard let layout = EntityLayout.byTable[n.parent.table], try !rowExists(layout, n.id) else { continue }
+            throw StoreError.invalid(
+                FieldError(
+                    "\(n.table).\(n.field)",
+                    "the hub's feed entry \(n.seq) names a \(n.parent.label) this registry does not hold (nothing of its page was applied)",
+                    accepted: "the id of a \(n.parent.label) the hub sent before"))
+        }
     }
 
     func setRevisions(_ change: RemoteChange) throws {

@@ -1,0 +1,87 @@
+import GRDB
+import RegistryCore
+import Testing
+
+@testable import RegistryStore
+
+/// Changes pulled from the hub are checked as the hub checks pushed ones: a record a change
+/// would leave unreadable (a code outside its vocabulary, a required field cleared, a record it
+/// names that is missing) stops the page with the field and what is accepted, and nothing of the
+/// page is applied. Without the check the registry took a patient with sex "banana", and its
+/// exports then failed with "audit trail broken".
+@Suite struct PulledChangeCheckTests {
+    static func change(_ table: String, _ rowId: String, _ op: ChangeLogEntry.Operation, _ fields: [String: FieldValue])
+        -> RemoteChange
+    {
+        RemoteChange(
+            changeId: EntityID.make(), txId: EntityID.make(), table: table, rowId: rowId, op: op,
+            fields: fields.map { .init(field: $0.key, old: .null, new: $0.value, baseRevision: 1) }, conflictId: nil,
+            hlc: HybridLogicalClock(millis: Clock.nowMillis()).description, author: "registrar", origin: "TEST-B")
+    }
+
+    /// The patients and the pull cursor, to show that nothing was applied.
+    static func state(_ t: TestRegistry) throws -> (patients: Int, sites: [String], cursor: Int64) {
+        let (patients, sites) = try t.raw().read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM patients") ?? -1,
+             try String.fetchAll(db, sql: "SELECT region FROM sites"))
+        }
+        return (patients, sites, try t.registry.pullCursor())
+    }
+
+    @Test func aPulledRecordThisRegistryCannotReadStopsThePageWithNothingApplied() throws {
+        let t = try TestRegistry()
+        let site = try t.seed().site
+        let newPatient = Self.change("patients", EntityID.make(), .insert, ["sex": .text("male"), "birthYear": .int(1950)])
+        try t.registry.applyPulled([.change(seq: 1, newPatient)], next: 1)
+        let before = try Self.state(t)
+        #expect(before.patients == 2 && before.cursor == 1)
+
+        let bad: [(RemoteChange, field: String, accepted: String)] = [
+            (Self.change("patients", EntityID.make(), .insert, ["sex": .text("banana"), "birthYear": .int(1950)]),
+             "patients.sex", "female"),
+            (Self.change("patients", EntityID.make(), .insert, ["sex": .text("male")]), "patients.birthYear", "required"),
+            (Self.change("sites", site.id, .update, ["region": .text("moon")]), "sites.region", "lower-limb"),
+            (Self.change("sites", site.id, .update, ["detectedOn": .null]), "sites.detectedOn", "required"),
+            (Self.change("sites", site.id, .update, ["detectedOn": .text("2021-02-30")]), "sites.detectedOn", "YYYY-MM-DD"),
+        ]
+        for (change, field, accepted) in bad {
+            // A good entry before the bad one: it is not applied either.
+            let good = Self.change("patients", EntityID.make(), .insert, ["sex": .text("female"), "birthYear": .int(1970)])
+            do {
+                try t.registry.applyPulled([.change(seq: 2, good), .change(seq: 3, change)], next: 3)
+                Issue.record("\(field): the change was applied")
+            } catch {
+                #expect(error.description.hasPrefix("\(field): the hub's feed entry 3 holds a value"), "\(error)")
+                #expect(error.description.contains(accepted), "\(error)")
+                for value in ["banana", "moon", "2021-02-30"] { #expect(!error.description.contains(value)) }
+            }
+            #expect(try Self.state(t) == before)
+        }
+
+        // A record naming a case this registry lacks: the entry and the field are named.
+        let orphan = Self.change(
+            "sites", EntityID.make(), .insert,
+            ["caseId": .text(EntityID.make()), "detectedOn": .text("2021-06-01"), "timing": .text("during-course"),
+             "category": .text("extraosseous"), "region": .text("lower-limb")])
+        #expect {
+            try t.registry.applyPulled([.change(seq: 2, orphan)], next: 2)
+        } throws: { "\($0)".hasPrefix("sites.caseId: the hub's feed entry 2 names a case this registry does not hold") }
+        #expect(try Self.state(t) == before)
+
+        // A child before its parent within one page, as one clinic transaction may write them: applied.
+        let (patientId, caseId) = (EntityID.make(), EntityID.make())
+        try t.registry.applyPulled(
+            [
+                .change(seq: 2, Self.change(
+                    "cases", caseId, .insert,
+                    ["patientId": .text(patientId), "diagnosis": .text("multiple-myeloma"), "diagnosedOn": .text("2020-03-01")])),
+                .change(seq: 3, Self.change("patients", patientId, .insert, ["sex": .text("other"), "birthYear": .int(1944)])),
+            ], next: 3)
+        #expect(try Self.state(t).patients == before.patients + 1)
+
+        // A valid edit goes through.
+        try t.registry.applyPulled(
+            [.change(seq: 4, Self.change("sites", site.id, .update, ["region": .text("upper-limb")]))], next: 4)
+        #expect(try Self.state(t).sites == ["upper-limb"] && Self.state(t).cursor == 4)
+    }
+}
