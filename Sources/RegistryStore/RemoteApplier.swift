@@ -137,6 +137,8 @@ struct RemoteApplier {
     /// with a new code). Refused with the field and what is accepted, never the value; the page
     /// is not applied and the sync stops, so nothing is skipped either.
     mutating func check(_ change: RemoteChange, seq: Int64, entity: Entity, exists: Bool) throws {
+        // Only an insert writes a record that is not here (an edit of one is not applied).
+        guard exists || change.op == .insert else { return }
         for (field, parent) in entity.references {
             guard let f = change.fields.first(where: { $0.field == field }), case .text(let id) = f.new else { continue }
             named.append((seq, change.table, field, parent, id))

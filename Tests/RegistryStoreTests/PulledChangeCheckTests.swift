@@ -79,9 +79,14 @@ import Testing
             ], next: 3)
         #expect(try Self.state(t).patients == before.patients + 1)
 
+        // An edit or a delete of a record that is not here changes nothing, as before: not refused.
+        try t.registry.applyPulled(
+            [.change(seq: 4, Self.change("sites", EntityID.make(), .update, ["region": .text("thorax")]))], next: 4)
+        #expect(try Self.state(t).cursor == 4)
+
         // A valid edit goes through.
         try t.registry.applyPulled(
-            [.change(seq: 4, Self.change("sites", site.id, .update, ["region": .text("upper-limb")]))], next: 4)
-        #expect(try Self.state(t).sites == ["upper-limb"] && Self.state(t).cursor == 4)
+            [.change(seq: 5, Self.change("sites", site.id, .update, ["region": .text("upper-limb")]))], next: 5)
+        #expect(try Self.state(t).sites == ["upper-limb"] && Self.state(t).cursor == 5)
     }
 }
