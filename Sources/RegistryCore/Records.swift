@@ -241,4 +241,22 @@ extension Entity {
         case .followUp: FollowUp.self
         }
     }
+
+    /// The first of ``requiredFields`` without a value in `values` (in ``fields`` order).
+    public func missingRequired(in values: [FieldValue]) -> String? {
+        let names = fields
+        return requiredFields.first { values[names.firstIndex(of: $0)!] == .null }
+    }
+
+    /// Why `values` (in ``fields`` order) would not read back as this entity's record: a code
+    /// outside its vocabulary, a date that is not one, a number that is not whole. The error
+    /// names the field and what is accepted, never the value; nil when they read back.
+    public func unreadable(id: String, values: [FieldValue]) -> FieldError? {
+        do {
+            _ = try recordType.init(id: id, values: values)
+            return nil
+        } catch {
+            return error
+        }
+    }
 }

@@ -179,12 +179,10 @@ public struct BatchApplication {
     /// resolution may not clear one. `record` is the record before an update or resolution.
     func unacceptable(_ change: WireChange, record: HubRecord? = nil) -> String? {
         guard let entity = ChangeCheck.entities[change.table] else { return nil }
-        for field in entity.requiredFields {
-            let value = change.fields[field]?.new
-            if change.op == .insert ? (value == nil || value == .null) : value == .null {
-                return "\(change.table).\(field) is required"
-            }
-        }
+        // The record as it would stand. A stored record has every required field, so one missing
+        // here is one an insert left out or a change clears.
+        let values = entity.fields.map { name in change.fields[name]?.new ?? record?.fields[name]?.value ?? .null }
+        if let field = entity.missingRequired(in: values) { return "\(change.table).\(field) is required" }
         for (field, parent) in entity.references {
             guard case .text(let id) = change.fields[field]?.new else { continue }
             if records[RecordKey(table: parent.table, rowId: id)] == nil {
@@ -195,13 +193,8 @@ public struct BatchApplication {
         // values from their vocabularies, real dates, whole numbers): a clinic holding one that
         // does not cannot list, report or export its registry. The reason names the field and
         // what is accepted, never the value.
-        let values = entity.fields.map { name in change.fields[name]?.new ?? record?.fields[name]?.value ?? .null }
-        do {
-            _ = try entity.recordType.init(id: change.rowId, values: values)
-        } catch {
-            return "\(change.table).\(error.field) is not valid" + (error.accepted.map { "; accepted: \($0)" } ?? "")
-        }
-        return nil
+        guard let error = entity.unreadable(id: change.rowId, values: values) else { return nil }
+        return "\(change.table).\(error.field) is not valid" + (error.accepted.map { "; accepted: \($0)" } ?? "")
     }
 
     func text(_ result: SyncReceipt.Result) -> (SyncReceipt.Result.Status, String) {

@@ -149,9 +149,10 @@ struct RemoteApplier {
             // Only a change to the record's own fields can make it unreadable (a delete sets
             // tombstone fields alone).
             guard change.fields.contains(where: { names.contains($0.field) }) else { return }
-            let select = "SELECT \(names.map(Entity.column(for:)).joined(separator: ", ")) FROM \(entity.table) WHERE \(entity.idColumn) = ?"
-            values = try FastRead.row(db, db.cachedStatement(sql: select), change.rowId) ?? []
-            guard values.count == names.count else { return }
+            // The row as ``EntitySQL/selectById`` reads it: the id, then the fields in order.
+            let row = try FastRead.row(db, db.cachedStatement(sql: EntitySQL.of(entity).selectById), change.rowId) ?? []
+            guard row.count > names.count else { return }
+            values = Array(row[1...names.count])
         } else {
             values = Array(repeating: .null, count: names.count)
         }
@@ -165,14 +166,8 @@ struct RemoteApplier {
                     "the hub's feed entry \(seq) holds a value this registry cannot store (nothing of its page was applied; a clinic on a newer emreg may have sent it)",
                     accepted: accepted))
         }
-        for field in entity.requiredFields where values[names.firstIndex(of: field)!] == .null {
-            throw refused(field, "a value: the field is required")
-        }
-        do {
-            _ = try entity.recordType.init(id: change.rowId, values: values)
-        } catch {
-            throw refused(error.field, error.accepted)
-        }
+        if let field = entity.missingRequired(in: values) { throw refused(field, "a value: the field is required") }
+        if let error = entity.unreadable(id: change.rowId, values: values) { throw refused(error.field, error.accepted) }
     }
 
     /// Every record the page's changes named must be here once the page is applied (a parent may

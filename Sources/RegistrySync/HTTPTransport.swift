@@ -139,8 +139,8 @@ public final class HTTPTransport {
         maxResponseBytes: Int = 256 << 20, logger: Logger = Logger(label: "emreg.sync.transport")
     ) throws(TransportError) {
         self.baseURL = try Self.validatedBase(baseURL)
-        if let token, token.utf8.contains(where: { $0 < 0x21 || $0 == 0x7f }) {
-            throw .invalidRequest("the token contains spaces or control characters")
+        if let token, !Self.isSendable(token: token) {
+            throw .invalidRequest("the token contains spaces, control characters or characters outside ASCII")
         }
         if let caFile, caFile.utf8.contains(0) { throw .invalidRequest("the CA file name contains a NUL byte") }
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
@@ -356,6 +356,10 @@ public final class HTTPTransport {
         }
         return list
     }
+
+    /// A token this transport sends as `Authorization: Bearer TOKEN`: visible ASCII characters
+    /// only (`emreg hub clinic add` prints hex), or none at all.
+    public static func isSendable(token: String) -> Bool { token.utf8.allSatisfy { (0x21...0x7e).contains($0) } }
 
     /// Checks the scheme (http/https only), the host and port, refuses user info, fragments,
     /// queries and whitespace, and drops a trailing slash.

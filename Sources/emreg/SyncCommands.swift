@@ -109,13 +109,13 @@ struct SyncCommand: ParsableCommand {
         }
     }
 
-    /// The token as `emreg hub clinic add` printed it: one word of visible characters. The
-    /// error never shows the token.
+    /// The token as `emreg hub clinic add` printed it: one word of visible ASCII characters, as
+    /// the transport sends it. The error never shows the token.
     static func checkedToken(_ token: String, field: String) throws(FieldError) -> String {
         let accepted = "the token `emreg hub clinic add` printed, alone"
         if token.isEmpty { throw FieldError(field, "holds no token", accepted: accepted) }
-        if token.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control }) {
-            throw FieldError(field, "holds spaces or control characters within the token", accepted: accepted)
+        if !HTTPTransport.isSendable(token: token) {
+            throw FieldError(field, "holds spaces or control characters (or letters outside ASCII) within the token", accepted: accepted)
         }
         return token
     }
