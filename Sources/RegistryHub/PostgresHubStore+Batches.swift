@@ -10,6 +10,15 @@ extension PostgresHubStore {
         return try await postgresErrors(nil) {
             try await batchGate.pass {
                 try await withConnection { [self] c in
+                    if let known = rememberedRecords(for: batch, lookups) {
+                        do {
+                            return try await applyRemembered(batch, known, id: id, clinic: clinic, bodySHA256: bodySHA256, c)
+                        } catch where Self.isWorthRetrying(error) && !c.isClosed {
+                            // A remembered record changed, or a key the batch took for new or
+                            // unanswered was taken: read them.
+                            remembered.forget(lookups.keys)
+                        }
+                    }
                     // A batch that met another's commit of the same new record, change id or
                     // batch id (a unique key) or a deadlock is tried again: it then sees the commit.
                     var attempt = 1
@@ -75,7 +84,7 @@ extension PostgresHubStore {
                 let receipt = try StoredReceipt.shifted(json, by: base, positions: Set(positions))
                 return .receipt(json: receipt, gzip: receipt == json ? stored : JSONResponse.compress(receipt))
             }
-            var snapshot = try await snapshot(c, touched: try await touched.get())
+            var (snapshot, read) = try await snapshot(c, touched: try await touched.get())
             if let conflicts {
                 for row in try await conflicts.get().rows {
                     let conflict = try WireConflict.stored(try row.decode(String.self))
@@ -110,15 +119,74 @@ extension PostgresHubStore {
             _ = try await resolutions?.get()
             let tag = try await committed.get().metadata.command
             guard tag == "COMMIT" else { throw HubError.database("PostgreSQL answered \(tag) to COMMIT") }
-            // The next clinics pulling find the batch's entries kept, as if this hub had read them.
-            feedEntries.keep(try write.entries(base: base))
-            let receipt = try StoredReceipt.shifted(
-                effects.receiptJSON, by: base, positions: Set(effects.results.map(\.position)))
-            return .receipt(json: receipt, gzip: receipt == effects.receiptJSON ? effects.receiptGzip : JSONResponse.compress(receipt))
+            remembered.keep(read)
+            return try afterCommit(write, base: base)
         } catch {
             if !c.isClosed { try? await c.finish(commit: false, logger: logger) }
             throw error
         }
+    }
+
+    /// The records `batch` reads as this hub remembers them, if it remembers every one the batch
+    /// does not create and the batch resolves no conflict (those it always reads); nil otherwise.
+    func rememberedRecords(for batch: SyncBatch, _ lookups: Lookups) -> [RecordKey: RememberedRecords.Record]? {
+        guard lookups.conflictIds.isEmpty, !batch.changes.contains(where: { $0.op == .resolve }) else { return nil }
+        let created = Set(batch.changes.lazy.filter { $0.op == .insert }.map { RecordKey(table: $0.table, rowId: $0.rowId) })
+        return remembered.records(lookups.keys, created: created)
+    }
+
+    /// One batch in one round trip: applied in memory against the records the hub remembers, as if
+    /// every record it creates were new and every change and the batch id unanswered, then sent
+    /// as BEGIN, the check that the remembered records are unchanged (locking them), the write
+    /// and COMMIT, all at once. Any guess that was wrong fails the transaction before it commits:
+    /// a remembered record changed (a serialization failure), a record it created, a change it
+    /// sent or its batch id already known (a unique key). The caller then applies the batch the
+    /// usual way (``apply(_:_:id:clinic:bodySHA256:_:)``), which reads them.
+    func applyRemembered(
+        _ batch: SyncBatch, _ known: [RecordKey: RememberedRecords.Record], id: String, clinic: String, bodySHA256: String,
+        _ c: PostgresConnection
+    ) async throws -> BatchOutcome {
+        try await statements.prepare([VerifyRemembered.sql, WriteBatch.sql], on: c)
+        var snapshot = HubSnapshot()
+        for (key, record) in known {
+            snapshot.records[key] = try HubRecord(origin: record.origin, fieldsJSON: record.fieldsJSON)
+        }
+        var application = BatchApplication(batchId: id, clinic: clinic, snapshot: snapshot)
+        let effects = application.apply(batch)
+        let write = WriteBatch(
+            effects: effects, existed: Set(known.keys), batchId: id, clinic: clinic, bodySHA256: bodySHA256,
+            changeCount: batch.changes.count)
+        let begun = c.collect("BEGIN", logger: logger)
+        let verified = known.isEmpty ? nil : statements.execute(VerifyRemembered.sql, try VerifyRemembered.binds(known), on: c)
+        let written = statements.execute(WriteBatch.sql, try write.binds, on: c)
+        let committed = c.collect("COMMIT", logger: logger)
+        let base: Int64
+        do {
+            _ = try await begun.get()
+            _ = try await verified?.get()
+            base = try write.base(try await written.get())
+            let tag = try await committed.get().metadata.command
+            guard tag == "COMMIT" else { throw HubError.database("PostgreSQL answered \(tag) to COMMIT") }
+        } catch {
+            // After a failure the COMMIT sent behind it ends the transaction as a rollback.
+            _ = try? await written.get()
+            _ = try? await committed.get()
+            throw error
+        }
+        appliedInOneRoundTrip.add(1, ordering: .relaxed)
+        return try afterCommit(write, base: base)
+    }
+
+    /// What follows a batch's commit: its feed entries and records kept for the next readers and
+    /// batches, and its receipt numbered from `base`.
+    func afterCommit(_ write: WriteBatch, base: Int64) throws -> BatchOutcome {
+        // The next clinics pulling find the batch's entries kept, as if this hub had read them.
+        feedEntries.keep(try write.entries(base: base))
+        remembered.keep(write.written.lazy.map { (key: $0.key, record: $0.record) })
+        let effects = write.effects
+        let receipt = try StoredReceipt.shifted(
+            effects.receiptJSON, by: base, positions: Set(effects.results.map(\.position)))
+        return .receipt(json: receipt, gzip: receipt == effects.receiptJSON ? effects.receiptGzip : JSONResponse.compress(receipt))
     }
 
     static let storedBatchSQL =
@@ -152,12 +220,17 @@ extension PostgresHubStore {
             changeIds = Array(Set(needs.changeIds.filter(\.isStorable)))
             conflictIds = Array(Set(needs.conflictIds.filter(\.isStorable)))
         }
+
+        var keys: some Sequence<RecordKey> { zip(tables, rowIds).lazy.map { RecordKey(table: $0, rowId: $1) } }
     }
 
     /// The records a batch touches (locked) and its changes answered before, with the receipts
     /// those answers are in.
-    func snapshot(_ c: PostgresConnection, touched: [PreparedRow]) async throws -> HubSnapshot {
+    func snapshot(_ c: PostgresConnection, touched: [PreparedRow]) async throws
+        -> (HubSnapshot, read: [(key: RecordKey, record: RememberedRecords.Record)])
+    {
         var snapshot = HubSnapshot()
+        var read = [(key: RecordKey, record: RememberedRecords.Record)]()
         var earlier = [StoredAnswer]()
         for row in touched {
             let (kind, a, b, c, fields) = (
@@ -166,7 +239,9 @@ extension PostgresHubStore {
             )
             let (batchRow, position) = (try row.decode(5, as: Int64.self), try row.decode(6, as: Int32.self))
             if kind == "r" {
-                snapshot.records[RecordKey(table: a, rowId: b)] = try HubRecord(origin: c, fieldsJSON: fields)
+                let key = RecordKey(table: a, rowId: b)
+                snapshot.records[key] = try HubRecord(origin: c, fieldsJSON: fields)
+                read.append((key, RememberedRecords.Record(origin: c, fieldsJSON: fields)))
             } else {
                 earlier.append(
                     StoredAnswer(changeId: a, clinic: b, status: c, batchRow: batchRow, position: Int(position)))
@@ -189,7 +264,7 @@ extension PostgresHubStore {
                 return stored
             }
         }
-        return snapshot
+        return (snapshot, read)
     }
 }
 

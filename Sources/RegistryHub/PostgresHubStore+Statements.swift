@@ -54,6 +54,34 @@ enum LoadTouched {
     }
 }
 
+/// The records a batch applied against remembered states (``RememberedRecords``), locked in key
+/// order as ``LoadTouched`` locks them, and counted where the database still holds exactly the
+/// remembered origin and field text: any other count fails the transaction as a serialization
+/// failure (`hub_expect_unchanged`, migration 004), and with it the write sent behind it.
+enum VerifyRemembered {
+    static let sql = """
+        SELECT hub_expect_unchanged((
+            SELECT count(*) FROM (
+                SELECT 1 FROM hub_records r
+                JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS e(table_name, row_id, origin, fields)
+                    ON r.table_name = e.table_name AND r.row_id = e.row_id
+                WHERE r.origin = e.origin AND r.fields = e.fields
+                ORDER BY r.table_name, r.row_id
+                FOR UPDATE OF r
+            ) AS matched), $5::integer)
+        """
+
+    static func binds(_ records: [RecordKey: RememberedRecords.Record]) throws -> PreparedBinds {
+        var b = PreparedBinds(capacity: 5)
+        try b.append(records.keys.map(\.table))
+        try b.append(records.keys.map(\.rowId))
+        try b.append(records.values.map(\.origin))
+        try b.append(records.values.map(\.fieldsJSON))
+        try b.append(Int32(records.count))
+        return b
+    }
+}
+
 /// Everything a batch produced but conflict resolutions, in one statement: the counter, the batch
 /// row with its receipt, feed entries, new and changed records, answers and raised conflicts, each
 /// table's rows bound as arrays. Returns the batch row's id and the base its seqs count from.
@@ -114,9 +142,20 @@ struct WriteBatch {
     var clinic: String
     var bodySHA256: String
     var changeCount: Int
+    /// Every record the batch changed, in its new state as the statement stores it.
+    let written: [(key: RecordKey, record: RememberedRecords.Record, deleted: Bool)]
 
-    var newRecords: [(key: RecordKey, record: HubRecord)] { effects.records.filter { !existed.contains($0.key) } }
-    var changedRecords: [(key: RecordKey, record: HubRecord)] { effects.records.filter { existed.contains($0.key) } }
+    init(effects: BatchEffects, existed: Set<RecordKey>, batchId: String, clinic: String, bodySHA256: String, changeCount: Int) {
+        self.effects = effects
+        self.existed = existed
+        self.batchId = batchId
+        self.clinic = clinic
+        self.bodySHA256 = bodySHA256
+        self.changeCount = changeCount
+        written = effects.records.map {
+            ($0.key, RememberedRecords.Record(origin: $0.record.origin, fieldsJSON: $0.record.fieldsJSON), $0.record.isDeleted)
+        }
+    }
 
     var binds: PreparedBinds {
         get throws {
@@ -131,16 +170,16 @@ struct WriteBatch {
             try b.append(effects.feed.map(\.seq))
             try b.append(effects.feed.map(\.kind.rawValue))
             try b.append(try effects.feed.map(Self.head))
-            let new = newRecords
+            let new = written.filter { !existed.contains($0.key) }
             try b.append(new.map(\.key.table))
             try b.append(new.map(\.key.rowId))
             try b.append(new.map(\.record.origin))
-            try b.append(new.map(\.record.isDeleted))
+            try b.append(new.map(\.deleted))
             try b.append(new.map(\.record.fieldsJSON))
-            let changed = changedRecords
+            let changed = written.filter { existed.contains($0.key) }
             try b.append(changed.map(\.key.table))
             try b.append(changed.map(\.key.rowId))
-            try b.append(changed.map(\.record.isDeleted))
+            try b.append(changed.map(\.deleted))
             try b.append(changed.map(\.record.fieldsJSON))
             // A change id with NUL cannot be stored (it was rejected: ids are UUIDs); pushed again, it
             // is rejected again for the same reason, so its answer needs no row.

@@ -32,6 +32,10 @@ public final class PostgresHubStore: HubStore {
     let statements = PostgresPreparedStatements()
     /// Feed entries read before, served again without the database (``FeedEntryCache``).
     let feedEntries: FeedEntryCache
+    /// Records as this hub last wrote or read them, for batches in one round trip (``RememberedRecords``).
+    let remembered: RememberedRecords
+    /// How many batches were applied in one round trip, against remembered records.
+    let appliedInOneRoundTrip = Atomic<Int>(0)
     /// The pool's size: after a restart every idle connection in it can be stale at once.
     let maximumConnections: Int
     /// How long one use of a connection may wait for the server (``withConnectionOnce(_:_:)``).
@@ -53,9 +57,11 @@ public final class PostgresHubStore: HubStore {
     ///     statement timeout (a batch runs two statements, each cut off by the server at that
     ///     timeout) plus 10 s.
     ///   - feedCacheBytes: how much feed entry text to keep for the next readers (0: none).
+    ///   - rememberedBytes: how much record text to remember for batches in one round trip
+    ///     (``RememberedRecords``; 0: none, every batch reads its records).
     public static func open(
         url: String, maximumConnections: Int = 16, statementTimeout: Duration = .seconds(30),
-        responseTimeout: Duration? = nil, feedCacheBytes: Int = 64 << 20
+        responseTimeout: Duration? = nil, feedCacheBytes: Int = 64 << 20, rememberedBytes: Int = 32 << 20
     ) async throws(HubError) -> PostgresHubStore {
         let location = try PostgresLocation(url: url)
         try await migrate(location, statementTimeout: statementTimeout)
@@ -63,16 +69,18 @@ public final class PostgresHubStore: HubStore {
             location: location,
             configuration: location.clientConfiguration(
                 statementTimeout: statementTimeout, maximumConnections: maximumConnections),
-            responseTimeout: responseTimeout ?? statementTimeout * 2 + .seconds(10), feedCacheBytes: feedCacheBytes)
+            responseTimeout: responseTimeout ?? statementTimeout * 2 + .seconds(10), feedCacheBytes: feedCacheBytes,
+            rememberedBytes: rememberedBytes)
     }
 
     init(
         location: PostgresLocation, configuration: PostgresClient.Configuration, responseTimeout: Duration,
-        feedCacheBytes: Int = 64 << 20
+        feedCacheBytes: Int = 64 << 20, rememberedBytes: Int = 32 << 20
     ) {
         self.location = location
         self.responseTimeout = responseTimeout
         feedEntries = FeedEntryCache(budget: feedCacheBytes)
+        remembered = RememberedRecords(budget: rememberedBytes)
         maximumConnections = configuration.options.maximumConnections
         let client = PostgresClient(configuration: configuration)
         self.client = client

@@ -253,6 +253,65 @@ import Testing
         }
     }
 
+    /// A batch that reads only records the hub remembers, or creates them, goes in one round trip,
+    /// but never on the memory alone: a record another hub changed since is found changed in the
+    /// database, and the batch is applied the usual way. Here a stale edit must raise a conflict
+    /// (applied against the remembered record it would have been accepted, and the other hub's
+    /// change lost), a record the other hub created must not be created twice, and a batch sent
+    /// again must get its first receipt.
+    @Test func rememberedRecordsAreCheckedInTheDatabaseBeforeABatchReliesOnThem() async throws {
+        try await Self.withTwoStores { one, two in
+            func push(_ store: PostgresHubStore, _ changes: [WireChange], id: String = EntityID.make()) async throws
+                -> (SyncReceipt, [UInt8])
+            {
+                guard case .receipt(let json, _) = try await store.applyBatch(.init(changes: changes), id: id, clinic: "A", bodySHA256: "x")
+                else { throw HubError.database("no receipt") }
+                return (try SyncReceipt(json: try JSON.parse(bytes: json)), json)
+            }
+            func oneRoundTrip() -> Int { one.appliedInOneRoundTrip.load(ordering: .relaxed) }
+            let p = WireChanges.patient()
+            let c = WireChanges.clinicalCase(patientId: p.rowId)
+            let site = WireChanges.site(caseId: c.rowId, sizeMm: 39)
+            // Created records need no memory; the edit then finds the site remembered.
+            _ = try await push(one, [p, c, site])
+            #expect(oneRoundTrip() == 1)
+            let (edited, _) = try await push(one, [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(39), .int(41), 1)])])
+            #expect(edited.results.map(\.status) == [.accepted] && oneRoundTrip() == 2)
+            let revision = try #require(edited.results[0].revisions["sizeMm"])
+            // The other hub edits the site; `one` still remembers size 41.
+            let (theirs, _) = try await push(two, [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(41), .int(50), revision)])])
+            #expect(theirs.results.map(\.status) == [.accepted])
+            let stale = WireChanges.update("sites", site.rowId, ["sizeMm": (.int(41), .int(44), revision)])
+            let (answer, _) = try await push(one, [stale])
+            #expect(answer.results.map(\.status) == [.conflict])
+            #expect(oneRoundTrip() == 2)
+            // A new case for a patient the other hub created, which `one` has never read.
+            let other = WireChanges.patient()
+            _ = try await push(two, [other])
+            let again = WireChange(
+                changeId: EntityID.make(), txId: EntityID.make(), table: "patients", rowId: other.rowId, op: .insert,
+                fields: other.fields, hlc: WireChanges.hlc(), author: "registrar")
+            let (created, _) = try await push(one, [again, WireChanges.clinicalCase(patientId: other.rowId)])
+            let (sameOnTwo, _) = try await push(
+                two,
+                [
+                    WireChange(
+                        changeId: EntityID.make(), txId: EntityID.make(), table: "patients", rowId: other.rowId, op: .insert,
+                        fields: other.fields, hlc: WireChanges.hlc(), author: "registrar"),
+                    WireChanges.clinicalCase(patientId: other.rowId),
+                ])
+            #expect(created.results.map(\.status) == sameOnTwo.results.map(\.status))
+            #expect(oneRoundTrip() == 2)
+            // A batch sent again gets the receipt it got the first time, byte for byte.
+            let batchId = EntityID.make()
+            let retried = [WireChanges.update("sites", site.rowId, ["sizeMm": (.int(50), .int(52), theirs.results[0].revisions["sizeMm"] ?? 0)])]
+            let (first, firstJSON) = try await push(one, retried, id: batchId)
+            #expect(first.results.map(\.status) == [.accepted])
+            let (_, secondJSON) = try await push(one, retried, id: batchId)
+            #expect(secondJSON == firstJSON)
+        }
+    }
+
     /// Statements prepared on a connection before a schema change that alters what they return
     /// (a newer hub's migration) fail once with SQLSTATE 0A000; they are prepared again and the
     /// push and the read go through.
