@@ -72,7 +72,11 @@ public struct ChangeLogEntry: Sendable, Hashable {
     }
 
     /// The field changes, decoded from `fields`.
-    public func fieldChanges() throws(StoreError) -> [FieldChange] {
+    public func fieldChanges() throws(StoreError) -> [FieldChange] { try Self.fieldChanges(fields, changeId: changeId) }
+
+    /// The field changes `fields` holds (a change log entry's column), sorted by field name.
+    static func fieldChanges(_ fields: String, changeId: String) throws(StoreError) -> [FieldChange] {
+        if let changes = canonicalFieldChanges(fields) { return changes }
         let json: JSON
         do { json = try JSON.parse(fields) } catch { throw .tampered("change \(changeId) has unreadable fields: \(error)") }
         guard let object = json.object else { throw .tampered("change \(changeId) fields are not an object") }
@@ -85,6 +89,41 @@ public struct ChangeLogEntry: Sendable, Hashable {
                 FieldChange(field: key, old: f["old"]?.fieldValue ?? .null, new: new, baseRevision: f["rev"]?.int ?? 0))
         }
         return out
+    }
+
+    /// `fields` read as ``encode(_:)`` writes it (`{"field":{"new":…,"old":…,"rev":…},…}`),
+    /// without building a JSON tree; nil for anything else (then read generically, which names
+    /// what is wrong). An audit reads every entry of the log this way.
+    static func canonicalFieldChanges(_ fields: String) -> [FieldChange]? {
+        var text = fields
+        return text.withUTF8 { bytes -> [FieldChange]? in
+            var cursor = JSONCursor(bytes: bytes)
+            var changes = [FieldChange]()
+            let read = cursor.object { cursor, field in
+                var new: FieldValue?
+                var old: FieldValue?
+                var revision: Int64?
+                let read = cursor.object { cursor, member in
+                    switch member {
+                    case "new" where new == nil: new = cursor.value()
+                    case "old" where old == nil: old = cursor.value()
+                    case "rev" where revision == nil: revision = cursor.integer()
+                    default: return false
+                    }
+                    return true
+                }
+                guard read, let new, let old, let revision else { return false }
+                changes.append(FieldChange(field: field, old: old, new: new, baseRevision: revision))
+                return true
+            }
+            guard read, cursor.atEnd() else { return nil }
+            if !zip(changes, changes.dropFirst()).allSatisfy({ $0.field < $1.field }) {
+                changes.sort { $0.field < $1.field }
+                // A field named twice: the generic reading decides which counts.
+                if zip(changes, changes.dropFirst()).contains(where: { $0.field == $1.field }) { return nil }
+            }
+            return changes
+        }
     }
 
     /// Encodes field changes canonically (sorted by field name).

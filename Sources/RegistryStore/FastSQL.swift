@@ -95,32 +95,50 @@ enum FastInsert {
 enum FastRead {
     /// The first row of `statement` with `argument` bound to its single parameter, or nil.
     static func row(_ db: Database, _ statement: Statement, _ argument: String) throws -> [FieldValue]? {
+        var first: [FieldValue]?
+        try each(db, statement, [argument]) { values in
+            first = values
+            return false
+        }
+        return first
+    }
+
+    /// Steps `statement` with `arguments` bound to its parameters in order, handing each row's
+    /// values to `body` while it returns true. A real or a blob comes as text.
+    static func each(_ db: Database, _ statement: Statement, _ arguments: [String] = [], _ body: ([FieldValue]) throws -> Bool)
+        throws
+    {
         let s = statement.sqliteStatement
         sqlite3_reset(s)
-        var text = argument
-        let code = text.withUTF8 { sqlite3_bind_text(s, 1, $0.baseAddress, Int32($0.count), FastInsert.transient) }
-        guard code == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot bind the id") }
+        for (i, argument) in arguments.enumerated() {
+            var text = argument
+            let code = text.withUTF8 { sqlite3_bind_text(s, Int32(i + 1), $0.baseAddress, Int32($0.count), FastInsert.transient) }
+            guard code == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot bind an argument") }
+        }
         defer { sqlite3_reset(s) }
-        switch sqlite3_step(s) {
-        case SQLITE_ROW:
-            let n = sqlite3_column_count(s)
-            var values = [FieldValue]()
-            values.reserveCapacity(Int(n))
-            for c in 0..<n {
-                switch sqlite3_column_type(s, c) {
-                case SQLITE_NULL: values.append(.null)
-                case SQLITE_INTEGER: values.append(.int(sqlite3_column_int64(s, c)))
-                default:
-                    let count = Int(sqlite3_column_bytes(s, c))
-                    let bytes = sqlite3_column_text(s, c)
-                    values.append(.text(bytes.map { String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self) } ?? ""))
+        let n = sqlite3_column_count(s)
+        var values = [FieldValue]()
+        values.reserveCapacity(Int(n))
+        while true {
+            switch sqlite3_step(s) {
+            case SQLITE_ROW:
+                values.removeAll(keepingCapacity: true)
+                for c in 0..<n {
+                    switch sqlite3_column_type(s, c) {
+                    case SQLITE_NULL: values.append(.null)
+                    case SQLITE_INTEGER: values.append(.int(sqlite3_column_int64(s, c)))
+                    default:
+                        let count = Int(sqlite3_column_bytes(s, c))
+                        let bytes = sqlite3_column_text(s, c)
+                        values.append(.text(bytes.map { String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self) } ?? ""))
+                    }
                 }
+                guard try body(values) else { return }
+            case SQLITE_DONE:
+                return
+            case let failure:
+                throw DatabaseError(resultCode: ResultCode(rawValue: failure), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
-            return values
-        case SQLITE_DONE:
-            return nil
-        case let failure:
-            throw DatabaseError(resultCode: ResultCode(rawValue: failure), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
     }
 }

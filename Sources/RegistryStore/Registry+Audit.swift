@@ -69,30 +69,39 @@ private struct AuditWalk {
 
     mutating func tableProblem(_ entity: Entity) throws -> String? {
         let changesOfRow = try db.makeStatement(
-            sql: "SELECT \(ChangeLogEntry.columns) FROM change_log WHERE row_id = ? AND table_name = ? ORDER BY seq")
+            sql: "SELECT change_id, fields FROM change_log WHERE row_id = ? AND table_name = ? ORDER BY seq")
         let fields = entity.fields + Entity.tombstoneFields
         let columns = [entity.idColumn] + fields.map(Entity.column(for:))
-        let rows = try Row.fetchCursor(
-            db, sql: "SELECT \(columns.joined(separator: ", ")) FROM \(entity.table) ORDER BY \(entity.idColumn)")
+        let rows = try db.makeStatement(
+            sql: "SELECT \(columns.joined(separator: ", ")) FROM \(entity.table) ORDER BY \(entity.idColumn)")
         var tableRows = 0
-        while let row = try rows.next() {
-            let id: String = row[0]
+        var problem: String?
+        // The rows and the entries are read through the SQLite C API and the entries' fields
+        // without a JSON tree: an audit reads the whole registry and its whole log.
+        try FastRead.each(db, rows) { row in
+            let id = row[0].text ?? "\(row[0])"
             var expected = [String: FieldValue]()
             var seen = false
-            for changeRow in try Row.fetchAll(changesOfRow, arguments: [id, entity.table]) {
+            try FastRead.each(db, changesOfRow, [id, entity.table]) { change in
                 seen = true
-                for c in try ChangeLogEntry(row: changeRow).fieldChanges() { expected[c.field] = c.new }
+                let changeId = change[0].text ?? "\(change[0])"
+                guard let text = change[1].text else { throw StoreError.tampered("change \(changeId) fields are not text") }
+                for c in try ChangeLogEntry.fieldChanges(text, changeId: changeId) { expected[c.field] = c.new }
+                return true
             }
-            guard seen else { return "\(entity.table) row \(id) has no history: it was written behind emreg's back" }
-            for (i, field) in fields.enumerated() {
-                let actual = (row[i + 1] as FieldValue?) ?? .null
-                if actual != (expected[field] ?? .null) {
-                    return "\(entity.table) row \(id) field \(field) differs from the change log: it was changed behind emreg's back"
-                }
+            guard seen else {
+                problem = "\(entity.table) row \(id) has no history: it was written behind emreg's back"
+                return false
+            }
+            for (i, field) in fields.enumerated() where row[i + 1] != (expected[field] ?? .null) {
+                problem = "\(entity.table) row \(id) field \(field) differs from the change log: it was changed behind emreg's back"
+                return false
             }
             tableRows += 1
-            report.records += 1
+            return true
         }
+        report.records += tableRows
+        if let problem { return problem }
         let logged =
             try Int.fetchOne(
                 db, sql: "SELECT COUNT(DISTINCT row_id) FROM change_log WHERE table_name = ?", arguments: [entity.table]) ?? 0

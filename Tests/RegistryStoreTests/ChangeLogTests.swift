@@ -65,6 +65,42 @@ struct ChangeLogTests {
         }
     }
 
+    /// The audit reads entries without a JSON tree; whatever it reads must be what the generic
+    /// reading gives, and anything unusual (a field named twice, an unknown member, a float) must
+    /// go to the generic reading, which accepts or names it.
+    @Test func fieldChangesReadWithoutAJSONTreeAreTheGenericReading() throws {
+        let written = ChangeLogEntry.encode([
+            .init(field: "sizeMm", old: .int(-3), new: .int(Int64.max), baseRevision: 7),
+            .init(field: "finding", old: .null, new: .text("q\"\\ \n\u{1} é 😀 \u{7f}"), baseRevision: 0),
+            .init(field: "deletedAt", old: .text(""), new: .null, baseRevision: 12),
+        ])
+        func generic(_ text: String) throws -> [ChangeLogEntry.FieldChange] {
+            let object = try #require(try JSON.parse(text).object)
+            return try object.keys.sorted().map { key in
+                let f = try #require(object[key])
+                return .init(field: key, old: f["old"]?.fieldValue ?? .null, new: try #require(f["new"]?.fieldValue), baseRevision: f["rev"]?.int ?? 0)
+            }
+        }
+        let canonical = [
+            written, "{}", #" { "b" : { "rev" : 1 , "old" : null , "new" : "x" } , "a" : {"new":2,"old":1,"rev":0} } "#,
+            #"{"a":{"new":"\u00e9\ud83d\ude00","old":null,"rev":0}}"#,
+        ]
+        for text in canonical {
+            let fast = try #require(ChangeLogEntry.canonicalFieldChanges(text), "\(text)")
+            #expect(fast == (try generic(text)), "\(text)")
+            #expect(try ChangeLogEntry.fieldChanges(text, changeId: "c") == fast)
+        }
+        for unusual in [
+            #"{"a":{"new":1,"old":null,"rev":0},"a":{"new":2,"old":null,"rev":0}}"#, #"{"a":{"new":1,"old":null,"rev":0,"x":1}}"#,
+            #"{"a":{"new":1.5,"old":null,"rev":0}}"#, #"{"a":{"new":1,"rev":0}}"#, #"{"a":{"new":1,"old":null,"rev":0}} x"#,
+        ] {
+            #expect(ChangeLogEntry.canonicalFieldChanges(unusual) == nil, "\(unusual)")
+        }
+        // Read generically: an entry with no `old` is still a change from null.
+        #expect(try ChangeLogEntry.fieldChanges(#"{"a":{"new":1,"rev":0}}"#, changeId: "c") == [.init(field: "a", old: .null, new: .int(1), baseRevision: 0)])
+        #expect(throws: StoreError.self) { try ChangeLogEntry.fieldChanges(#"{"a":{"new":1.5,"old":null,"rev":0}}"#, changeId: "c") }
+    }
+
     @Test func theLogRefusesUpdatesAndDeletes() throws {
         let t = try TestRegistry()
         _ = try t.seed()

@@ -1,10 +1,9 @@
-import RegistryCore
-
 /// A cursor over JSON bytes for the documents read in bulk: pushed batches and stored record
-/// state at the hub, feed pages and receipts at the client. Every method gives nil (or false)
-/// on anything RegistryCore's parser would refuse, or that the caller does not expect: the
-/// caller then falls back to the generic path. Shared by the hub and the client (`package`),
-/// inlinable so that neither pays a call per byte across the module boundary.
+/// state at the hub, feed pages and receipts at the client, change log entries in an audit.
+/// Every method gives nil (or false) on anything ``JSON``'s parser would refuse, or that the
+/// caller does not expect: the caller then falls back to the generic path. Shared by the
+/// registry, the hub and the client (`package`), inlinable so that none of them pays a call per
+/// byte across the module boundary.
 package struct JSONCursor {
     package let bytes: UnsafeBufferPointer<UInt8>
     package var i = 0
