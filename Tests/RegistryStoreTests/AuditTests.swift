@@ -17,6 +17,9 @@ struct AuditTests {
     @Test(arguments: [
         ("UPDATE sites SET size_mm = 40", "field sizeMm"),
         ("UPDATE patients SET birth_year = 1970", "field birthYear"),
+        // A blob where emreg writes text: reported, not a trap in the value conversion (it was).
+        ("UPDATE cases SET icd10 = X'0001'", "field icd10"),
+        ("UPDATE sites SET size_mm = 39.5", "field sizeMm"),
         ("UPDATE patient_identities SET mrn = 'X1'", "field mrn"),
         ("UPDATE cases SET deleted_at = '2024-01-01T00:00:00.000Z'", "field deletedAt"),
         ("DELETE FROM sites", "deleted behind"),
