@@ -95,12 +95,10 @@ enum FastInsert {
 enum FastRead {
     /// The first row of `statement` with `argument` bound to its single parameter, or nil.
     static func row(_ db: Database, _ statement: Statement, _ argument: String) throws -> [FieldValue]? {
-        var first: [FieldValue]?
-        try each(db, statement, [argument]) { values in
-            first = values
-            return false
-        }
-        return first
+        let s = try bound(statement, [argument])
+        defer { sqlite3_reset(s) }
+        var values = [FieldValue]()
+        return try step(db, s, into: &values) ? values : nil
     }
 
     /// Steps `statement` with `arguments` bound to its parameters in order, handing each row's
@@ -108,6 +106,13 @@ enum FastRead {
     static func each(_ db: Database, _ statement: Statement, _ arguments: [String] = [], _ body: ([FieldValue]) throws -> Bool)
         throws
     {
+        let s = try bound(statement, arguments)
+        defer { sqlite3_reset(s) }
+        var values = [FieldValue]()
+        while try step(db, s, into: &values), try body(values) {}
+    }
+
+    private static func bound(_ statement: Statement, _ arguments: [String]) throws -> OpaquePointer {
         let s = statement.sqliteStatement
         sqlite3_reset(s)
         for (i, argument) in arguments.enumerated() {
@@ -115,30 +120,31 @@ enum FastRead {
             let code = text.withUTF8 { sqlite3_bind_text(s, Int32(i + 1), $0.baseAddress, Int32($0.count), FastInsert.transient) }
             guard code == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot bind an argument") }
         }
-        defer { sqlite3_reset(s) }
-        let n = sqlite3_column_count(s)
-        var values = [FieldValue]()
-        values.reserveCapacity(Int(n))
-        while true {
-            switch sqlite3_step(s) {
-            case SQLITE_ROW:
-                values.removeAll(keepingCapacity: true)
-                for c in 0..<n {
-                    switch sqlite3_column_type(s, c) {
-                    case SQLITE_NULL: values.append(.null)
-                    case SQLITE_INTEGER: values.append(.int(sqlite3_column_int64(s, c)))
-                    default:
-                        let count = Int(sqlite3_column_bytes(s, c))
-                        let bytes = sqlite3_column_text(s, c)
-                        values.append(.text(bytes.map { String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self) } ?? ""))
-                    }
+        return s
+    }
+
+    /// Steps `s` once: true with the row's values in `values`, false at the end.
+    private static func step(_ db: Database, _ s: OpaquePointer, into values: inout [FieldValue]) throws -> Bool {
+        switch sqlite3_step(s) {
+        case SQLITE_ROW:
+            let n = sqlite3_column_count(s)
+            values.removeAll(keepingCapacity: true)
+            values.reserveCapacity(Int(n))
+            for c in 0..<n {
+                switch sqlite3_column_type(s, c) {
+                case SQLITE_NULL: values.append(.null)
+                case SQLITE_INTEGER: values.append(.int(sqlite3_column_int64(s, c)))
+                default:
+                    let count = Int(sqlite3_column_bytes(s, c))
+                    let bytes = sqlite3_column_text(s, c)
+                    values.append(.text(bytes.map { String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self) } ?? ""))
                 }
-                guard try body(values) else { return }
-            case SQLITE_DONE:
-                return
-            case let failure:
-                throw DatabaseError(resultCode: ResultCode(rawValue: failure), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
+            return true
+        case SQLITE_DONE:
+            return false
+        case let failure:
+            throw DatabaseError(resultCode: ResultCode(rawValue: failure), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
     }
 }
