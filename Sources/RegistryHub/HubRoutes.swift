@@ -9,7 +9,7 @@ struct HubRoutes: Sendable {
     let feedGzip = FeedGzipCache()
 
     static let defaultFeedLimit = 1000
-    static let maxFeedLimit = 10_000
+    static let maxFeedLimit = SyncOptions.maxPageSize
 
     func register(on router: Router<HubRequestContext>) {
         router.get("/health") { _, _ in JSONResponse.make(json: .object(["status": .string("ok")])) }

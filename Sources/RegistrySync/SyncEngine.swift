@@ -11,6 +11,8 @@ public struct SyncOptions: Sendable {
     public var batchSize = 5000
     /// Feed entries per pull.
     public var pageSize = 5000
+    /// The largest page a hub serves (`GET /v1/changes?limit=`).
+    public static let maxPageSize = 10_000
     public var retry = RetryPolicy.default
 
     public init(hub: String, token: String, caFile: String? = nil) {

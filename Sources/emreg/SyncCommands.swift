@@ -58,6 +58,14 @@ struct SyncCommand: ParsableCommand {
         if let n = Environment.values["EMREG_SYNC_MAX_ATTEMPTS"].flatMap(Int.init), n > 0 {
             options.retry = RetryPolicy(maxAttempts: n, baseDelay: .milliseconds(50))
         }
+        // Feed entries a pull asks for at a time: smaller pages for a slow or metered link.
+        if let text = Environment.values["EMREG_SYNC_PAGE_SIZE"] {
+            guard let n = Int(text), (1...SyncOptions.maxPageSize).contains(n) else {
+                throw FieldError(
+                    "EMREG_SYNC_PAGE_SIZE", "is not a page size", accepted: "an integer from 1 to \(SyncOptions.maxPageSize)")
+            }
+            options.pageSize = n
+        }
         let engine = try SyncEngine(registry: registry, options: options, logger: Logger(label: "emreg.sync"))
         guard let every else {
             let report = try round(engine, quiet: false)

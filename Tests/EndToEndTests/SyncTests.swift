@@ -156,6 +156,13 @@ import Testing
         fromEnvironment.environment["EMREG_HUB_TOKEN"] = "ab\tcd"
         let tabbed = try fromEnvironment.run(["sync", "--hub", hub.url])
         #expect(tabbed.status == 65 && tabbed.stderr.hasPrefix("emreg: EMREG_HUB_TOKEN: holds spaces"), "\(tabbed.stderr)")
+        for size in ["0", "-1", "10001", "x", ""] {
+            var paged = a.runner
+            paged.environment["EMREG_SYNC_PAGE_SIZE"] = size
+            let refused = try paged.run(["sync", "--hub", hub.url, "--token-file", a.tokenFile])
+            #expect(refused.status == 65, "'\(size)': \(refused.status) \(refused.stderr)")
+            #expect(refused.stderr.hasPrefix("emreg: EMREG_SYNC_PAGE_SIZE: is not a page size") && refused.stderr.contains("from 1 to 10000"), "\(refused.stderr)")
+        }
         let noCA = try a.runner.run(["sync", "--hub", hub.url, "--token-file", a.tokenFile, "--ca-file", dir + "/none.pem"])
         #expect(noCA.status == 66 && noCA.stderr.hasPrefix("emreg: --ca-file: cannot read"), "\(noCA.status) \(noCA.stderr)")
         // A sync service's interval: named in the error with what is accepted, nothing synced.
