@@ -231,63 +231,16 @@ private struct Parser {
         return .int(n)
     }
 
-    mutating func hex4() throws(JSONError) -> UInt32 {
-        func isHex(_ c: UInt8) -> Bool { (c >= 48 && c <= 57) || (c | 0x20 >= 97 && c | 0x20 <= 102) }
-        guard i + 4 <= bytes.count, bytes[i..<i + 4].allSatisfy(isHex),
-            let v = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16)
-        else {
-            throw fail("bad \\u escape")
-        }
-        i += 4
-        return v
-    }
-
+    /// The string at `i`, read as ``JSONCursor`` reads strings (one reading for both).
     mutating func string() throws(JSONError) -> String {
-        i += 1
-        var out = [UInt8]()
-        while true {
-            guard i < bytes.count else { throw fail("unterminated string") }
-            let b = bytes[i]
-            if b == UInt8(ascii: "\"") {
-                i += 1
-                break
-            }
-            if b < 0x20 { throw fail("control character in string") }
-            if b != UInt8(ascii: "\\") {
-                out.append(b)
-                i += 1
-                continue
-            }
-            i += 1
-            guard i < bytes.count else { throw fail("unterminated escape") }
-            let e = bytes[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "\""): out.append(34)
-            case UInt8(ascii: "\\"): out.append(92)
-            case UInt8(ascii: "/"): out.append(47)
-            case UInt8(ascii: "b"): out.append(8)
-            case UInt8(ascii: "f"): out.append(12)
-            case UInt8(ascii: "n"): out.append(10)
-            case UInt8(ascii: "r"): out.append(13)
-            case UInt8(ascii: "t"): out.append(9)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if (0xD800..<0xDC00).contains(scalar) {
-                    guard i + 2 <= bytes.count, bytes[i] == 92, bytes[i + 1] == UInt8(ascii: "u") else {
-                        throw fail("lone surrogate")
-                    }
-                    i += 2
-                    let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else { throw fail("bad surrogate pair") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                }
-                guard let u = Unicode.Scalar(scalar) else { throw fail("invalid code point") }
-                out.append(contentsOf: String(Character(u)).utf8)
-            default: throw fail("bad escape")
-            }
+        let (text, end, problem) = bytes.withUnsafeBufferPointer { buffer in
+            var cursor = JSONCursor(bytes: buffer)
+            cursor.i = i
+            let text = cursor.string()
+            return (text, cursor.i, cursor.stringProblem)
         }
-        guard let s = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8") }
-        return s
+        i = end
+        guard let text else { throw fail("\(problem)") }
+        return text
     }
 }

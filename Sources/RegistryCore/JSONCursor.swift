@@ -7,6 +7,8 @@
 package struct JSONCursor {
     package let bytes: UnsafeBufferPointer<UInt8>
     package var i = 0
+    /// Why the last ``string()`` gave nil (``JSON``'s parser names it in its error).
+    package var stringProblem: StaticString = ""
 
     @inlinable package init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -93,11 +95,11 @@ package struct JSONCursor {
         return s
     }
 
-    /// A JSON string. Escapes are decoded as RegistryCore's parser does; anything it would
-    /// refuse (control characters, bad escapes, lone surrogates, invalid UTF-8) gives nil.
+    /// A JSON string, its escapes decoded. Anything ``JSON``'s parser would refuse gives nil:
+    /// this is the parser's own reading of strings, and ``stringProblem`` says what was wrong.
     @inlinable package mutating func string() -> String? {
         skipSpace()
-        guard i < bytes.count, bytes[i] == Self.quote else { return nil }
+        guard i < bytes.count, bytes[i] == Self.quote else { return problem("expected a string") }
         i += 1
         let start = i
         var ascii = true
@@ -107,13 +109,19 @@ package struct JSONCursor {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<i])
                 i += 1
                 // ASCII is valid UTF-8: only other text needs the validating initialiser.
-                return ascii ? String(decoding: slice, as: UTF8.self) : String(validating: slice, as: UTF8.self)
+                if ascii { return String(decoding: slice, as: UTF8.self) }
+                return String(validating: slice, as: UTF8.self) ?? problem("invalid UTF-8")
             }
             if b == Self.backslash { return escapedString(from: start) }
-            if b < 0x20 { return nil }
+            if b < 0x20 { return problem("control character in string") }
             if b >= 0x80 { ascii = false }
             i += 1
         }
+        return problem("unterminated string")
+    }
+
+    @inlinable package mutating func problem(_ reason: StaticString) -> String? {
+        stringProblem = reason
         return nil
     }
 
@@ -123,16 +131,16 @@ package struct JSONCursor {
             let b = bytes[i]
             if b == Self.quote {
                 i += 1
-                return String(validating: out, as: UTF8.self)
+                return String(validating: out, as: UTF8.self) ?? problem("invalid UTF-8")
             }
-            if b < 0x20 { return nil }
+            if b < 0x20 { return problem("control character in string") }
             guard b == Self.backslash else {
                 out.append(b)
                 i += 1
                 continue
             }
             i += 1
-            guard i < bytes.count else { return nil }
+            guard i < bytes.count else { return problem("unterminated escape") }
             let e = bytes[i]
             i += 1
             switch e {
@@ -145,21 +153,22 @@ package struct JSONCursor {
             case UInt8(ascii: "r"): out.append(13)
             case UInt8(ascii: "t"): out.append(9)
             case UInt8(ascii: "u"):
-                guard var scalar = hex4() else { return nil }
+                guard var scalar = hex4() else { return problem("bad \\u escape") }
                 if (0xD800..<0xDC00).contains(scalar) {
                     guard i + 2 <= bytes.count, bytes[i] == Self.backslash, bytes[i + 1] == UInt8(ascii: "u") else {
-                        return nil
+                        return problem("lone surrogate")
                     }
                     i += 2
-                    guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
+                    guard let low = hex4() else { return problem("bad \\u escape") }
+                    guard (0xDC00..<0xE000).contains(low) else { return problem("bad surrogate pair") }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 }
-                guard let u = Unicode.Scalar(scalar) else { return nil }
+                guard let u = Unicode.Scalar(scalar) else { return problem("invalid code point") }
                 out.append(contentsOf: String(Character(u)).utf8)
-            default: return nil
+            default: return problem("bad escape")
             }
         }
-        return nil
+        return problem("unterminated string")
     }
 
     @inlinable package mutating func hex4() -> UInt32? {
