@@ -9,7 +9,6 @@ struct HubRoutes: Sendable {
     let feedGzip = FeedGzipCache()
 
     static let defaultFeedLimit = 1000
-    static let maxFeedLimit = SyncOptions.maxPageSize
 
     func register(on router: Router<HubRequestContext>) {
         router.get("/health") { _, _ in JSONResponse.make(json: .object(["status": .string("ok")])) }
@@ -65,7 +64,7 @@ struct HubRoutes: Sendable {
         var limit = Self.defaultFeedLimit
         if let text = query["limit"] {
             guard let l = Int(text), l >= 1 else { throw HubError.badRequest("limit must be an integer ≥ 1") }
-            limit = min(l, Self.maxFeedLimit)
+            limit = min(l, SyncOptions.maxPageSize)
         }
         let slice = try await store.feed(since: since, limit: limit)
         guard JSONResponse.compresses(slice.entries.reduce(0, { $0 + $1.json.utf8.count }), for: request) else {

@@ -1,4 +1,5 @@
 import RegistryCore
+import RegistrySync
 
 /// The OpenAPI 3.1 description of every hub route, served at `GET /openapi.json`.
 /// A test checks that its paths and methods are exactly the router's.
@@ -86,7 +87,7 @@ enum OpenAPIDocument {
                         ]),
                         .object([
                             "name": .string("limit"), "in": .string("query"), "required": .bool(false),
-                            "description": .string("Most entries in one page; larger values are capped at 10000."),
+                            "description": .string("Most entries in one page; larger values are capped at \(SyncOptions.maxPageSize)."),
                             "schema": .object([
                                 "type": .string("integer"), "format": .string("int64"), "minimum": .int(1),
                                 "maximum": .int(Int64.max), "default": .int(1000),

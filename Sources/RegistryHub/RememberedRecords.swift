@@ -75,6 +75,4 @@ final class RememberedRecords: Sendable {
             }
         }
     }
-
-    var count: Int { state.withLock { $0.newer.count + $0.older.count } }
 }
