@@ -137,16 +137,15 @@ extension PostgresHubStore {
 
     /// One batch in one round trip: applied in memory against the records the hub remembers, as if
     /// every record it creates were new and every change and the batch id unanswered, then sent
-    /// as BEGIN, the check that the remembered records are unchanged (locking them), the write
-    /// and COMMIT, all at once. Any guess that was wrong fails the transaction before it commits:
-    /// a remembered record changed (a serialization failure), a record it created, a change it
-    /// sent or its batch id already known (a unique key). The caller then applies the batch the
-    /// usual way (``apply(_:_:id:clinic:bodySHA256:_:)``), which reads them.
+    /// as one statement, which is its own transaction: the check that the remembered records are
+    /// unchanged (locking them), then the write. Any guess that was wrong fails the statement
+    /// before it commits: a remembered record changed (a serialization failure), a record it
+    /// created, a change it sent or its batch id already known (a unique key). The caller then
+    /// applies the batch the usual way (``apply(_:_:id:clinic:bodySHA256:_:)``), which reads them.
     func applyRemembered(
         _ batch: SyncBatch, _ known: [RecordKey: RememberedRecords.Record], id: String, clinic: String, bodySHA256: String,
         _ c: PostgresConnection
     ) async throws -> BatchOutcome {
-        try await statements.prepare([VerifyRemembered.sql, WriteBatch.sql], on: c)
         var snapshot = HubSnapshot()
         for (key, record) in known {
             snapshot.records[key] = try HubRecord(origin: record.origin, fieldsJSON: record.fieldsJSON)
@@ -156,23 +155,16 @@ extension PostgresHubStore {
         let write = WriteBatch(
             effects: effects, existed: Set(known.keys), batchId: id, clinic: clinic, bodySHA256: bodySHA256,
             changeCount: batch.changes.count)
-        let begun = c.collect("BEGIN", logger: logger)
-        let verified = known.isEmpty ? nil : statements.execute(VerifyRemembered.sql, try VerifyRemembered.binds(known), on: c)
-        let written = statements.execute(WriteBatch.sql, try write.binds, on: c)
-        let committed = c.collect("COMMIT", logger: logger)
-        let base: Int64
-        do {
-            _ = try await begun.get()
-            _ = try await verified?.get()
-            base = try write.base(try await written.get())
-            let tag = try await committed.get().metadata.command
-            guard tag == "COMMIT" else { throw HubError.database("PostgreSQL answered \(tag) to COMMIT") }
-        } catch {
-            // After a failure the COMMIT sent behind it ends the transaction as a rollback.
-            _ = try? await written.get()
-            _ = try? await committed.get()
-            throw error
+        var binds = try write.binds
+        let sql: String
+        if known.isEmpty {
+            sql = WriteBatch.sql
+        } else {
+            sql = WriteBatch.sqlVerifyingRemembered
+            try VerifyRemembered.append(known, to: &binds)
         }
+        try await statements.prepare([sql], on: c)
+        let base = try write.base(try await statements.execute(sql, binds, on: c).get())
         appliedInOneRoundTrip.add(1, ordering: .relaxed)
         return try afterCommit(write, base: base)
     }

@@ -56,29 +56,32 @@ enum LoadTouched {
 
 /// The records a batch applied against remembered states (``RememberedRecords``), locked in key
 /// order as ``LoadTouched`` locks them, and counted where the database still holds exactly the
-/// remembered origin and field text: any other count fails the transaction as a serialization
-/// failure (`hub_expect_unchanged`, migration 004), and with it the write sent behind it.
+/// remembered origin and field text: any other count fails the statement as a serialization
+/// failure (`hub_expect_unchanged`, migration 004). It is the first part of the batch's
+/// statement (``WriteBatch/sqlVerifyingRemembered``): the counter waits for it, so the records
+/// are locked before the counter, in the order the usual path locks them.
 enum VerifyRemembered {
-    static let sql = """
-        SELECT hub_expect_unchanged((
-            SELECT count(*) FROM (
-                SELECT 1 FROM hub_records r
-                JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS e(table_name, row_id, origin, fields)
-                    ON r.table_name = e.table_name AND r.row_id = e.row_id
-                WHERE r.origin = e.origin AND r.fields = e.fields
-                ORDER BY r.table_name, r.row_id
-                FOR UPDATE OF r
-            ) AS matched), $5::integer)
+    /// Parameters $30 to $34: they follow ``WriteBatch``'s.
+    static let cte = """
+        verified AS MATERIALIZED (
+            SELECT hub_expect_unchanged((
+                SELECT count(*) FROM (
+                    SELECT 1 FROM hub_records r
+                    JOIN unnest($30::text[], $31::text[], $32::text[], $33::text[]) AS e(table_name, row_id, origin, fields)
+                        ON r.table_name = e.table_name AND r.row_id = e.row_id
+                    WHERE r.origin = e.origin AND r.fields = e.fields
+                    ORDER BY r.table_name, r.row_id
+                    FOR UPDATE OF r
+                ) AS matched), $34::integer)
+        ),
         """
 
-    static func binds(_ records: [RecordKey: RememberedRecords.Record]) throws -> PreparedBinds {
-        var b = PreparedBinds(capacity: 5)
+    static func append(_ records: [RecordKey: RememberedRecords.Record], to b: inout PreparedBinds) throws {
         try b.append(records.keys.map(\.table))
         try b.append(records.keys.map(\.rowId))
         try b.append(records.values.map(\.origin))
         try b.append(records.values.map(\.fieldsJSON))
         try b.append(Int32(records.count))
-        return b
     }
 }
 
@@ -96,15 +99,23 @@ enum VerifyRemembered {
 /// is stored with the batch's own answers counted from 0 and the base beside it
 /// (``StoredReceipt/shifted(_:by:positions:)``).
 ///
-/// Sent unprepared, so that the COMMIT can follow it at once: any check must fail the statement
-/// itself, in the database. A record the batch found missing is inserted without ON CONFLICT:
+/// The COMMIT (or nothing, ``sqlVerifyingRemembered``) follows it at once: any check must fail
+/// the statement itself, in the database. A record the batch found missing is inserted without ON CONFLICT:
 /// if another batch created it since (it could not be locked: it did not exist), the insert fails
 /// on the primary key, the transaction rolls back and the batch is tried again, now seeing the
 /// record.
 struct WriteBatch {
-    static let sql = """
-        WITH counter AS (
-            UPDATE hub_counter SET last_seq = last_seq + $7::bigint WHERE id = 1
+    static let sql = statement(verifyingRemembered: false)
+    /// The same, first checking and locking the remembered records the batch was applied to
+    /// (``VerifyRemembered``, parameters $30 to $34). One statement is one transaction: sent
+    /// alone, without BEGIN and COMMIT, it is a batch in one round trip.
+    static let sqlVerifyingRemembered = statement(verifyingRemembered: true)
+
+    private static func statement(verifyingRemembered: Bool) -> String {
+        "WITH " + (verifyingRemembered ? VerifyRemembered.cte : "") + """
+        counter AS (
+            UPDATE hub_counter SET last_seq = last_seq + $7::bigint
+            WHERE id = 1\(verifyingRemembered ? " AND EXISTS (SELECT 1 FROM verified)" : "")
             RETURNING last_seq - $7::bigint AS base
         ), batch AS (
             INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip, seq_base)
@@ -135,6 +146,8 @@ struct WriteBatch {
         )
         SELECT id, (SELECT base FROM counter) FROM batch
         """
+    }
+
     var effects: BatchEffects
     /// The records that existed (and were locked) when the batch read them.
     var existed: Set<RecordKey>
@@ -159,7 +172,7 @@ struct WriteBatch {
 
     var binds: PreparedBinds {
         get throws {
-            var b = PreparedBinds(capacity: 29)
+            var b = PreparedBinds(capacity: 34)
             try b.append(batchId)
             try b.append(clinic)
             try b.append(bodySHA256)
