@@ -469,6 +469,8 @@ func loadHub(_ arguments: ArraySlice<String>) throws {
         "p50_ms": ms(percentile(every, 50)), "p99_ms": ms(percentile(every, 99)),
         "push_p50_ms": ms(percentile(pushes, 50)), "push_p99_ms": ms(percentile(pushes, 99)),
         "pull_p50_ms": ms(percentile(pulls, 50)), "pull_p99_ms": ms(percentile(pulls, 99)),
+        "push_mean_ms": ms(pushes.reduce(0, +) / Double(max(1, pushes.count))),
+        "pull_mean_ms": ms(pulls.reduce(0, +) / Double(max(1, pulls.count))),
         "max_ms": ms(every.max() ?? 0), "feed_changes": fed.count,
         "errors": errors.count, "error_examples": Array(errors.prefix(5)),
         "load_cpu_s": (loadCPU * 10).rounded() / 10,
