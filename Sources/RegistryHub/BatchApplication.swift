@@ -67,6 +67,10 @@ public struct BatchEffects: Sendable {
     public var receiptJSON: [UInt8] = []
     /// The receipt as stores keep it and clinics that accept gzip get it (``StoredReceipt``).
     public var receiptGzip: [UInt8] = []
+    /// Where in ``receiptJSON`` the results answered by this batch are (new answers and their
+    /// repeats within the batch), in order: the results whose seqs count from the snapshot's
+    /// `lastSeq` (``StoredReceipt/shifted(_:by:)``).
+    public var ownResultRanges: [Range<Int>] = []
 }
 
 /// The protocol's rules for applying a pushed batch, independent of storage: a store loads a
@@ -128,9 +132,14 @@ public struct BatchApplication {
         receipt.append(contentsOf: #"{"batchId":"#.utf8)
         JSON.writeString(batchId, to: &receipt)
         receipt.append(contentsOf: #","results":["#.utf8)
+        var answeredHere = Set<String>(minimumCapacity: batch.changes.count)
         for (i, change) in batch.changes.enumerated() {
             if i > 0 { receipt.append(UInt8(ascii: ",")) }
+            let start = receipt.count
+            let firstAnswers = effects.results.count
             receipt.append(contentsOf: answer(change, position: i).utf8)
+            if effects.results.count > firstAnswers { answeredHere.insert(change.changeId) }
+            if answeredHere.contains(change.changeId) { effects.ownResultRanges.append(start..<receipt.count) }
         }
         receipt.append(contentsOf: "]}".utf8)
         effects.receiptJSON = receipt

@@ -176,8 +176,7 @@ extension PostgresHubStore {
         feedEntries.keep(try write.entries(base: base))
         remembered.keep(write.written.lazy.map { (key: $0.key, record: $0.record) })
         let effects = write.effects
-        let receipt = try StoredReceipt.shifted(
-            effects.receiptJSON, by: base, positions: Set(effects.results.map(\.position)))
+        let receipt = try StoredReceipt.shifted(effects, by: base)
         return .receipt(json: receipt, gzip: receipt == effects.receiptJSON ? effects.receiptGzip : JSONResponse.compress(receipt))
     }
 

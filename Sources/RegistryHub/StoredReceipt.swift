@@ -49,6 +49,49 @@ enum StoredReceipt {
     }
 }
 
+extension StoredReceipt {
+    /// The receipt of a batch just applied on a base of 0 (``BatchEffects``), with the seqs of
+    /// its own answers moved up by `base`: the bytes ``shifted(_:by:positions:)`` gives, without
+    /// reading the receipt back. Each of those results is rewritten where it stands.
+    static func shifted(_ effects: BatchEffects, by base: Int64) throws(HubError) -> [UInt8] {
+        let json = effects.receiptJSON
+        guard base != 0, !effects.ownResultRanges.isEmpty else { return json }
+        var out = [UInt8]()
+        out.reserveCapacity(json.count + 8 * effects.ownResultRanges.count)
+        var copied = 0
+        for range in effects.ownResultRanges {
+            out.append(contentsOf: json[copied..<range.lowerBound])
+            try appendShiftingSeq(json[range], by: base, to: &out)
+            copied = range.upperBound
+        }
+        out.append(contentsOf: json[copied...])
+        return out
+    }
+
+    /// One result's canonical text (``SyncReceipt/Result/canonicalText``) with its seq moved up
+    /// by `base`; a result without a seq as it is. Its keys are sorted and `status` comes last,
+    /// so a seq is the member before it: the text ends `,"seq":N,"status":"S"}`, and only a seq
+    /// puts a digit right before `,"status":"`.
+    static func appendShiftingSeq(_ result: ArraySlice<UInt8>, by base: Int64, to out: inout [UInt8]) throws(HubError) {
+        let statusKey = #","status":""#.utf8, seqKey = #","seq":"#.utf8
+        var status = result.endIndex - statusKey.count
+        while status >= result.startIndex, !result[status..<status + statusKey.count].elementsEqual(statusKey) { status -= 1 }
+        guard status >= result.startIndex else { throw .database("a receipt result has no status") }
+        var digits = status
+        while digits > result.startIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(result[digits - 1]) { digits -= 1 }
+        guard digits < status else {
+            out.append(contentsOf: result)
+            return
+        }
+        guard digits - seqKey.count >= result.startIndex, result[(digits - seqKey.count)..<digits].elementsEqual(seqKey),
+            let seq = Int64(String(decoding: result[digits..<status], as: UTF8.self))
+        else { throw .database("a receipt result has a malformed seq") }
+        out.append(contentsOf: result[..<digits])
+        DecimalText.append(seq + base, to: &out)
+        out.append(contentsOf: result[status...])
+    }
+}
+
 /// A change the hub answered before, as `hub_changes` keeps it: the answer is the result at
 /// `position` in the receipt of batch row `batchRow`.
 struct StoredAnswer {

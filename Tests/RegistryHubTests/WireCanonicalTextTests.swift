@@ -90,6 +90,34 @@ import Testing
     }
 }
 
+/// A receipt's own answers renumbered where they stand are the receipt read back and written
+/// again with those seqs moved (what a retried batch's stored receipt goes through).
+@Suite struct ReceiptShiftTests {
+    @Test func ownAnswersAreRenumberedAsTheReadingShiftsThem() throws {
+        let patient = WireChanges.patient()
+        let clinicalCase = WireChanges.clinicalCase(patientId: patient.rowId)
+        let orphan = WireChanges.clinicalCase(patientId: EntityID.make())  // rejected: no seq
+        let earlier = WireChanges.patient()  // answered by an earlier batch: keeps its seq
+        var snapshot = HubSnapshot(lastSeq: 0)
+        snapshot.processed[earlier.changeId] = ProcessedChange(
+            clinic: "A", status: .accepted,
+            resultJSON: SyncReceipt.Result(changeId: earlier.changeId, status: .accepted, seq: 7, revisions: ["sex": 1])
+                .canonicalText)
+        // The case twice: its repeat gets the first answer, counted from the batch's base too.
+        let changes = [patient, earlier, clinicalCase, orphan, clinicalCase]
+        var application = BatchApplication(batchId: EntityID.make(), clinic: "A", snapshot: snapshot)
+        let effects = application.apply(SyncBatch(changes: changes))
+        #expect(effects.ownResultRanges.count == 4)
+        for base: Int64 in [0, 1, 999, 1_000_000_000_000] {
+            let read = try StoredReceipt.shifted(
+                effects.receiptJSON, by: base, positions: Set(effects.results.map(\.position)))
+            #expect(try StoredReceipt.shifted(effects, by: base) == read, "base \(base)")
+        }
+        let seqs = try SyncReceipt(json: try JSON.parse(bytes: try StoredReceipt.shifted(effects, by: 100))).results.map(\.seq)
+        #expect(seqs == [101, 7, 102, nil, 102])
+    }
+}
+
 /// The hub's allocation-free checks agree with RegistryCore's.
 @Suite struct ChangeCheckTests {
     @Test func uuidAndClockChecksAgreeWithRegistryCore() {
