@@ -12,15 +12,28 @@ public struct HybridLogicalClock: Sendable, Hashable, Comparable, CustomStringCo
     }
 
     public init?(_ text: String) {
-        let u = Array(text.utf8)
-        guard u.count == 21,
-            u.indices.allSatisfy({ $0 == 15 ? u[$0] == UInt8(ascii: "-") : u[$0] >= 48 && u[$0] <= 57 })
-        else { return nil }
-        let parts = text.split(separator: "-")
-        guard parts.count == 2, parts[0].count == 15, parts[1].count == 5,
-            let m = UInt64(parts[0]), let c = UInt32(parts[1])
-        else { return nil }
-        self.init(millis: m, counter: c)
+        var t = text
+        guard let clock = t.withUTF8(Self.parse) else { return nil }
+        self = clock
+    }
+
+    /// The clock `text` writes: 15 decimal digits of milliseconds, `-`, 5 of counter (ASCII
+    /// digits only; a pulled change carries one, so this is read in one pass, without allocating).
+    static func parse(_ text: UnsafeBufferPointer<UInt8>) -> HybridLogicalClock? {
+        guard text.count == 21, text[15] == UInt8(ascii: "-") else { return nil }
+        var millis: UInt64 = 0
+        for i in 0..<15 {
+            let digit = text[i] &- UInt8(ascii: "0")
+            guard digit <= 9 else { return nil }
+            millis = millis * 10 + UInt64(digit)
+        }
+        var counter: UInt32 = 0
+        for i in 16..<21 {
+            let digit = text[i] &- UInt8(ascii: "0")
+            guard digit <= 9 else { return nil }
+            counter = counter * 10 + UInt32(digit)
+        }
+        return HybridLogicalClock(millis: millis, counter: counter)
     }
 
     public var description: String {
