@@ -26,6 +26,9 @@ struct LoadOptions {
     var pause = 0.5
     var patients = 5
     var limit = 1000
+    /// Draws each clinic's pauses and record contents: the same seed gives every store the same
+    /// schedule, so a difference between two runs is the hub's.
+    var seed: UInt64 = 1
 
     init(_ arguments: ArraySlice<String>) throws {
         var rest = arguments
@@ -38,8 +41,9 @@ struct LoadOptions {
             case "--pause": pause = try Self.number(flag, value)
             case "--patients": patients = Int(try Self.number(flag, value))
             case "--limit": limit = Int(try Self.number(flag, value))
+            case "--seed": seed = UInt64(try Self.number(flag, value))
             default:
-                throw BenchFailure("unknown option \(flag) (--hub, --tokens, --duration, --pause, --patients, --limit)")
+                throw BenchFailure("unknown option \(flag) (--hub, --tokens, --duration, --pause, --patients, --limit, --seed)")
             }
         }
         if hub.isEmpty || tokens.isEmpty { throw BenchFailure("load-hub needs --hub URL and --tokens FILE") }
@@ -411,7 +415,7 @@ func loadHub(_ arguments: ArraySlice<String>) throws {
         return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
     }
     guard !tokens.isEmpty else { throw BenchFailure("\(options.tokens) names no clinic (CODE TOKEN lines)") }
-    let seed = Clock.nowMillis()
+    let seed = options.seed
     let clinics = try tokens.enumerated().map { i, t in
         try SimulatedClinic(code: t.0, token: t.1, options: options, seed: seed &+ UInt64(i) &* 0x9E37_79B9)
     }

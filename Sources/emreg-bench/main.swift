@@ -107,6 +107,6 @@ case (_, "load-hub"):
 case (3, "report"):
     try report(try Registry.open(at: args[2], author: "bench"))
 default:
-    FileHandle.standardError.write(Data("usage: emreg-bench entry CASES DIRECTORY | import-report FILE.jsonl DIRECTORY | report REGISTRY | load-hub --hub URL --tokens FILE [--duration S] [--pause S] [--patients N] [--limit N]\n".utf8))
+    FileHandle.standardError.write(Data("usage: emreg-bench entry CASES DIRECTORY | import-report FILE.jsonl DIRECTORY | report REGISTRY | load-hub --hub URL --tokens FILE [--duration S] [--pause S] [--patients N] [--limit N] [--seed N]\n".utf8))
     exit(64)
 }
