@@ -39,8 +39,9 @@ extension PostgresHubStore {
     /// touching the same records apply one after the other and others side by side. The batch is
     /// then applied with its feed entries numbered from 0, and the database numbers them as it
     /// writes them (``WriteBatch``): the counter lock, which keeps the feed gap-free in commit
-    /// order, is taken by that one statement and held only until the COMMIT sent with it. No
-    /// round trip to the hub, and none of its work, happens while a batch holds the lock.
+    /// order, is taken by that one statement and held until the COMMIT queued behind it, which
+    /// postgres-nio sends as soon as the write is answered: one network round trip, and none of
+    /// the hub's work, happens while a batch holds the lock.
     func apply(
         _ batch: SyncBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String,
         _ c: PostgresConnection
@@ -269,9 +270,10 @@ extension PostgresConnection {
         try await collect(query, logger: logger).get().rows
     }
 
-    /// Sends `query` now and returns its whole result to come. Statements sent one after another
-    /// run in that order; a caller that sends the next before awaiting the first saves a round
-    /// trip (a transaction's last write and its COMMIT go out together). Read whole, as above.
+    /// Queues `query` now and returns its whole result to come. Statements queued one after
+    /// another run in that order. postgres-nio (1.33.2) sends each only once the one before is
+    /// answered, but without waiting for the caller: queuing the next before awaiting the first
+    /// saves the way through the caller's task, not the round trip. Read whole, as above.
     func collect(_ query: PostgresQuery, logger: Logger) -> EventLoopFuture<PostgresQueryResult> {
         self.query(query, logger: logger)
     }
