@@ -99,11 +99,11 @@ enum VerifyRemembered {
 /// is stored with the batch's own answers counted from 0 and the base beside it
 /// (``StoredReceipt/shifted(_:by:positions:)``).
 ///
-/// The COMMIT (or nothing, ``sqlVerifyingRemembered``) follows it at once: any check must fail
-/// the statement itself, in the database. A record the batch found missing is inserted without ON CONFLICT:
-/// if another batch created it since (it could not be locked: it did not exist), the insert fails
-/// on the primary key, the transaction rolls back and the batch is tried again, now seeing the
-/// record.
+/// Its COMMIT is queued behind it (``sqlVerifyingRemembered`` needs none): any check must fail
+/// the statement itself, in the database. A record the batch found missing is inserted without
+/// ON CONFLICT: if another batch created it since (it could not be locked: it did not exist), the
+/// insert fails on the primary key, the transaction rolls back and the batch is tried again, now
+/// seeing the record.
 struct WriteBatch {
     static let sql = statement(verifyingRemembered: false)
     /// The same, first checking and locking the remembered records the batch was applied to
