@@ -175,14 +175,7 @@ package struct JSONCursor {
         guard i + 4 <= bytes.count else { return nil }
         var v: UInt32 = 0
         for k in 0..<4 {
-            let c = bytes[i + k]
-            let d: UInt8
-            switch c {
-            case 48...57: d = c - 48
-            case 97...102: d = c - 87
-            case 65...70: d = c - 55
-            default: return nil
-            }
+            guard let d = Hex.nibble(bytes[i + k]) else { return nil }
             v = v << 4 | UInt32(d)
         }
         i += 4

@@ -1,3 +1,5 @@
+import RegistryCore
+
 /// A record id (a UUID) as 16 bytes: the key the CSV checking pass indexes parents by, so a
 /// million of them take tens of megabytes rather than hundreds.
 struct RecordKey: Hashable, Sendable, CustomStringConvertible {
@@ -14,13 +16,7 @@ struct RecordKey: Hashable, Sendable, CustomStringConvertible {
                 guard c == UInt8(ascii: "-") else { return nil }
                 continue
             }
-            let v: UInt8
-            switch c {
-            case 48...57: v = c - 48
-            case 97...102: v = c - 87
-            case 65...70: v = c - 55
-            default: return nil
-            }
+            guard let v = Hex.nibble(c) else { return nil }
             if digits < 16 { high = high << 4 | UInt64(v) } else { low = low << 4 | UInt64(v) }
             digits += 1
         }
