@@ -15,7 +15,7 @@ final class FeedEntryCache: Sendable {
 
     /// The kept entries from `first` on without a gap, at most `limit` of them.
     func run(from first: Int64, limit: Int) -> [HubFeedSlice.Entry] {
-        kept.run(from: first, limit: limit).map { HubFeedSlice.Entry(seq: $0.key, json: $0.value) }
+        kept.run(from: first, limit: limit) { HubFeedSlice.Entry(seq: $0, json: $1) }
     }
 
     func keep(_ entries: some Collection<HubFeedSlice.Entry>) {

@@ -20,6 +20,23 @@ import Testing
         #expect(cache.run(from: 1, limit: 100).map(\.json) == Self.entries(1...10).map(\.json))
     }
 
+    /// Entries are kept in blocks of 64 seqs: runs cross blocks, stop at a hole inside one, and
+    /// entries kept out of order (batches commit in order but are kept as they finish) fill in.
+    @Test func runsCrossBlocksAndStopAtHoles() {
+        let cache = FeedEntryCache()
+        cache.keep(Self.entries(Array(130...200) + Array(101...129)))
+        cache.keep(Self.entries(1...99))
+        #expect(cache.count == 199)
+        #expect(cache.run(from: 1, limit: 1_000).map(\.seq) == Array(1...99))
+        #expect(cache.run(from: 62, limit: 4).map(\.seq) == [62, 63, 64, 65])
+        #expect(cache.run(from: 100, limit: 10).isEmpty)
+        #expect(cache.run(from: 101, limit: 1_000).map(\.seq) == Array(101...200))
+        cache.keep(Self.entries(100...100))
+        cache.keep(Self.entries(100...100))
+        #expect(cache.count == 200)
+        #expect(cache.run(from: 1, limit: 1_000).map(\.json) == Self.entries(1...200).map(\.json))
+    }
+
     @Test func keptEntriesStayWithinTheBudgetAndTheLatestStay() {
         let cache = FeedEntryCache(budget: 2_000)
         for start in stride(from: Int64(1), to: 1_000, by: 50) { cache.keep(Self.entries(start..<(start + 50))) }
