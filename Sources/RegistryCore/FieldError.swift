@@ -29,6 +29,8 @@ public enum Parse {
     }
 
     public static func vocabulary<V: Vocabulary>(_ type: V.Type, _ text: String, field: String) throws(FieldError) -> V {
+        // Stored and exchanged values are already exact: they need no copy trimmed and lowered.
+        if let value = V(rawValue: text) { return value }
         guard let value = V(rawValue: text.trimmed.lowercased()) else {
             throw FieldError(field, "'\(text)' is not accepted", accepted: V.acceptedList)
         }

@@ -10,9 +10,8 @@ public struct RegistryTransaction {
     var log: ChangeLogAppender
     /// The date "in the future" is measured against.
     public let today = Clock.today()
-    /// Records written or read in this transaction, by id: children validated against a
-    /// parent written moments ago need no query (an import writes patient, case, sites in turn).
-    var known = [String: any RegistryRecord]()
+    /// Parents written or read in this transaction (``KnownParents``).
+    var known = KnownParents()
     /// Each entity's INSERT and SELECT by id, prepared once per transaction (looking them up by
     /// SQL text hashes the text).
     private var inserts = [Statement?](repeating: nil, count: Entity.allCases.count)
@@ -100,7 +99,7 @@ public struct RegistryTransaction {
         else { throw StoreError.notFound(entity, id: id, field: nil) }
         if row[0] as String? != nil { throw StoreError.deleted(entity, id: id) }
         let stamp = log.timestamp
-        known[id] = nil
+        known.forget(id)
         try db.cachedStatement(sql: sql.tombstone).execute(arguments: [stamp, why, stamp, id])
         // A delete is based on everything this clinic knew of the record: the hub turns it
         // into a conflict if someone edited the record since.
@@ -130,17 +129,7 @@ public struct RegistryTransaction {
 
     // MARK: Generic writing
 
-    /// How many records `known` holds at most: an import writes a parent and then its children,
-    /// so recent records are what is asked for, and a million-patient import must not keep
-    /// every record it wrote in memory.
-    static let knownLimit = 4096
-
-    mutating func remember(_ record: any RegistryRecord) {
-        // Room for a 1,000-record transaction from the start: growing rehashes every key.
-        if known.capacity == 0 { known.reserveCapacity(1024) }
-        if known.count >= Self.knownLimit { known.removeAll(keepingCapacity: true) }
-        known[record.id] = record
-    }
+    mutating func remember<R: RegistryRecord>(_ record: R) { known.keep(record) }
 
     @discardableResult
     mutating func insert<R: RegistryRecord>(_ record: R) throws -> R {
@@ -211,7 +200,7 @@ public struct RegistryTransaction {
         func check<R: RegistryRecord>(_: R.Type) throws {
             guard let row = try Row.fetchOne(db, sql: EntitySQL.of(entity).select + " WHERE \(entity.idColumn) = ?", arguments: [id])
             else { throw StoreError.notFound(entity, id: id, field: nil) }
-            known[id] = nil
+            known.forget(id)
             _ = try validated(try R(id: id, values: (1...entity.fields.count).map { (row[$0] as FieldValue?) ?? .null }))
         }
         switch entity {
@@ -226,7 +215,7 @@ public struct RegistryTransaction {
 
     /// The live record with this id, from this transaction's own writes when it has them.
     mutating func parent<R: RegistryRecord>(_ type: R.Type, _ id: String, field: String? = nil) throws -> R {
-        if let r = known[id] as? R { return r }
+        if let r = known.find(R.self, id) { return r }
         let values = try FastRead.row(db, try Self.statement(db, &selects, R.entity) { EntitySQL.of($0).selectById }, id)
         let r = try Stored<R>.live(values.map { try Stored(R.self, values: $0) }, id: id, field: field)
         remember(r)
