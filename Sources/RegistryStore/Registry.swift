@@ -97,6 +97,11 @@ public struct Registry: Sendable {
                 try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864")
             }
             let queue = try DatabaseQueue(path: path, configuration: config)
+            // A registry a newer emreg has migrated may hold what this one would read wrong.
+            if try queue.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw StoreError.database(
+                    "\(path) was last opened by a newer emreg (its schema has migrations this one does not know); use that emreg or a newer one")
+            }
             if try !queue.read({ try migrator.hasCompletedMigrations($0) }) {
                 try migrator.migrate(queue)
             }

@@ -181,11 +181,13 @@ public struct RegistryTransaction {
         try log.append(db: db, table: entity.table, rowId: new.id, op: .update, changes: changes)
     }
 
-    /// The hub-confirmed revision a local edit of this field is based on (0 before any sync).
+    /// The hub-confirmed revision a local edit of this field is based on (0 before any sync): its
+    /// own row's or the whole record's (``RevisionWriter/wholeRecord``), the larger.
     func revision(_ entity: Entity, _ id: String, _ field: String) throws -> Int64 {
         try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT revision FROM field_revisions WHERE table_name = ? AND row_id = ? AND field = ?"),
-            arguments: [entity.table, id, field]) ?? 0
+            db.cachedStatement(
+                sql: "SELECT MAX(revision) FROM field_revisions WHERE table_name = ? AND row_id = ? AND field IN (?, ?)"),
+            arguments: [entity.table, id, field, RevisionWriter.wholeRecord]) ?? 0
     }
 
     func checkMRNUnused(_ mrn: String, patientId: String) throws {

@@ -208,5 +208,14 @@ CREATE TABLE conflicts (
 
 CREATE INDEX conflicts_row ON conflicts (row_id);
 """#),
+        ("003-whole-record-revisions", #"""
+-- emreg clinic registry, schema version 3 (SQLite): no new tables or columns; field_revisions
+-- gains a convention that an older emreg would misread, so the version moves on (an emreg that
+-- does not know this migration refuses the registry instead of reading it wrong).
+--
+-- A field_revisions row whose field is '*' stands for every field of its record: it is written
+-- when a change gives each of its entity's fields one revision, as every insert does, instead of
+-- a row per field. A field's revision is the larger of its own row's and the '*' row's.
+"""#),
     ]
 }

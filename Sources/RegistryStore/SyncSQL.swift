@@ -90,6 +90,13 @@ package struct SyncStatement {
 struct RevisionWriter {
     let upsert: SyncStatement
 
+    /// The `field` of the row that stands for every field of a record: written when a change
+    /// gives each of its entity's fields one revision, as every insert does (the hub starts each
+    /// field at 1), instead of a row per field. A field's revision is the larger of its own row's
+    /// and this one's (``RegistryTransaction/revision(_:_:_:)``): revisions only grow, so a field
+    /// row written after it is newer and one written before it is older. Migration 003.
+    static let wholeRecord = "*"
+
     init(_ db: Database) throws {
         upsert = try SyncStatement(
             db,
@@ -100,13 +107,32 @@ struct RevisionWriter {
             """)
     }
 
-    func set(_ table: String, _ rowId: String, _ revisions: some Sequence<(String, Int64)>) throws {
+    func set(_ table: String, _ rowId: String, _ revisions: some Collection<(String, Int64)>) throws {
         upsert.bind(1, table)
         upsert.bind(2, rowId)
+        if let revision = Self.wholeRecordRevision(table, revisions) {
+            upsert.bind(3, Self.wholeRecord)
+            upsert.bind(4, revision)
+            try upsert.run()
+            return
+        }
         for (field, revision) in revisions {
             upsert.bind(3, field)
             upsert.bind(4, revision)
             try upsert.run()
         }
+    }
+
+    /// The one revision `revisions` gives every field of `table`'s entity, if it does.
+    static func wholeRecordRevision(_ table: String, _ revisions: some Collection<(String, Int64)>) -> Int64? {
+        guard let layout = EntityLayout.byTable[table], revisions.count >= layout.fields.count,
+            let first = revisions.first?.1
+        else { return nil }
+        var covered: UInt64 = 0
+        for (field, revision) in revisions {
+            guard revision == first else { return nil }
+            if let k = layout.index[field] { covered |= 1 << UInt64(k) }
+        }
+        return covered.nonzeroBitCount == layout.fields.count ? first : nil
     }
 }
