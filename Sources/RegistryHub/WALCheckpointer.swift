@@ -36,9 +36,11 @@ final class WALCheckpointer: Sendable {
 
     private func run() async {
         while true {
-            // A failure (busy, I/O) leaves the WAL for the next request or the safety net.
-            _ = try? await connection.writeWithoutTransaction { db in
-                try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+            // A failure (busy, I/O) leaves the WAL for the next request or the safety net. The
+            // closure returns nothing (Sendable), so this is GRDB's async form: the checkpoint runs
+            // on the connection's own queue, not on one of the few threads requests run on.
+            try? await connection.writeWithoutTransaction { db in
+                _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
             }
             let again = state.withLock { s -> Bool in
                 if s.again {
