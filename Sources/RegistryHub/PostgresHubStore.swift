@@ -153,9 +153,11 @@ public final class PostgresHubStore: HubStore {
     /// Runs `work` on a pooled connection, ending it with a database error if the connection
     /// closes under it (``PostgresConnectionWatch``) or the server is silent for longer than
     /// ``responseTimeout``, counted from asking the pool. Work that lost its connection is run again
-    /// on another, up to once per connection the pool can hold: after a restart every idle
-    /// connection in the pool can be one whose server is gone before the pool learns so, and
-    /// each failed try retires one of them. A connection that fails as it is made (the server
+    /// on another, up to twice per connection the pool can hold: after a restart every idle
+    /// connection in the pool can be one whose server is gone before the pool learns so, and the
+    /// pool can hand the same one out again until it has handled its closing (once failed in CI
+    /// after a try per connection), so tries past the first round wait a few milliseconds for it
+    /// first. A connection that fails as it is made (the server
     /// still down) is tried once more, then its error is the answer. Every use is safe to repeat
     /// (reads; a batch is one transaction that either committed, and is then answered from its
     /// stored receipt, or did not). Work the server left unanswered is not run again: the server
@@ -175,7 +177,8 @@ public final class PostgresHubStore: HubStore {
                     }
                 }
             } catch let lost as LostHandedOut {
-                if tries > maximumConnections { throw lost.error }
+                if tries > 2 * maximumConnections { throw lost.error }
+                if tries >= maximumConnections { try? await Task.sleep(for: .milliseconds(5)) }
             } catch where tries == 1 && Self.lostConnection(error) {
                 continue
             }
