@@ -36,6 +36,8 @@ public final class PostgresHubStore: HubStore {
     let remembered: RememberedRecords
     /// How many batches were applied in one round trip, against remembered records.
     let appliedInOneRoundTrip = Atomic<Int>(0)
+    /// How many times work lost a handed-out connection and was run again on another.
+    let triedAgainAfterALostConnection = Atomic<Int>(0)
     /// The pool's size: after a restart every idle connection in it can be stale at once.
     let maximumConnections: Int
     /// How long one use of a connection may wait for the server (``withConnectionOnce(_:_:)``).
@@ -178,6 +180,7 @@ public final class PostgresHubStore: HubStore {
                 }
             } catch let lost as LostHandedOut {
                 if tries > 2 * maximumConnections { throw lost.error }
+                triedAgainAfterALostConnection.add(1, ordering: .relaxed)
                 if tries >= maximumConnections { try? await Task.sleep(for: .milliseconds(5)) }
             } catch where tries == 1 && Self.lostConnection(error) {
                 continue
