@@ -12,13 +12,16 @@ final class FeedTailCache<Value: Sendable>: Sendable {
     let budget: Int
     private let size: @Sendable (Value) -> Int
     private struct State {
-        /// By `key >> 6`: the values of keys `block << 6 ..< (block + 1) << 6`, nil where none is kept.
+        /// By block (``place(_:)``): the values of its 64 keys, nil where none is kept.
         var blocks: [Int64: [Value?]] = [:]
         var count = 0
         var bytes = 0
     }
     private let state = Mutex(State())
     private static var blockSize: Int { 64 }
+
+    /// The block a key is kept in, and its slot there.
+    private static func place(_ key: Int64) -> (block: Int64, slot: Int) { (key >> 6, Int(key & 63)) }
 
     init(budget: Int, size: @escaping @Sendable (Value) -> Int) {
         self.budget = budget
@@ -27,7 +30,10 @@ final class FeedTailCache<Value: Sendable>: Sendable {
 
     var count: Int { state.withLock { $0.count } }
 
-    subscript(key: Int64) -> Value? { state.withLock { $0.blocks[key >> 6]?[Int(key & 63)] ?? nil } }
+    subscript(key: Int64) -> Value? {
+        let (block, slot) = Self.place(key)
+        return state.withLock { $0.blocks[block]?[slot] ?? nil }
+    }
 
     /// The values from `first` on at consecutive keys, at most `limit` of them, each with its key
     /// made into a `T`.
@@ -35,9 +41,9 @@ final class FeedTailCache<Value: Sendable>: Sendable {
         state.withLock { s in
             var out = [T]()
             var key = first
-            while out.count < limit, let block = s.blocks[key >> 6] {
+            while out.count < limit, let block = s.blocks[Self.place(key).block] {
                 if out.isEmpty { out.reserveCapacity(min(limit, 1024)) }
-                var slot = Int(key & 63)
+                var slot = Self.place(key).slot
                 while slot < Self.blockSize, out.count < limit, let value = block[slot] {
                     out.append(make(key, value))
                     key += 1
@@ -53,10 +59,9 @@ final class FeedTailCache<Value: Sendable>: Sendable {
         guard budget > 0 else { return }
         state.withLock { s in
             for (key, value) in pairs {
-                let (block, slot) = (key >> 6, Int(key & 63))
-                if s.blocks[block] == nil { s.blocks[block] = Array(repeating: nil, count: Self.blockSize) }
-                let added = s.blocks[block]![slot] == nil
-                s.blocks[block]![slot] = value
+                let (block, slot) = Self.place(key)
+                let added = s.blocks[block]?[slot] == nil
+                s.blocks[block, default: Array(repeating: nil, count: Self.blockSize)][slot] = value
                 if added {
                     s.count += 1
                     s.bytes += size(value)

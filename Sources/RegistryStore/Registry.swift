@@ -97,14 +97,16 @@ public struct Registry: Sendable {
                 try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864")
             }
             let queue = try DatabaseQueue(path: path, configuration: config)
+            let migrator = Self.migrator
+            let (superseded, complete) = try queue.read {
+                (try migrator.hasBeenSuperseded($0), try migrator.hasCompletedMigrations($0))
+            }
             // A registry a newer emreg has migrated may hold what this one would read wrong.
-            if try queue.read({ try migrator.hasBeenSuperseded($0) }) {
+            if superseded {
                 throw StoreError.database(
                     "\(path) was last opened by a newer emreg (its schema has migrations this one does not know); use that emreg or a newer one")
             }
-            if try !queue.read({ try migrator.hasCompletedMigrations($0) }) {
-                try migrator.migrate(queue)
-            }
+            if !complete { try migrator.migrate(queue) }
             let meta = try queue.read { db in
                 try Dictionary(
                     uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM registry_meta").map {
