@@ -61,9 +61,14 @@ extension PatientIdentity {
 
 extension ClinicalCase {
     public func validated(patient: Patient, today: CalendarDay = Clock.today()) throws(FieldError) -> ClinicalCase {
+        try validated(patientBirthYear: patient.birthYear, today: today)
+    }
+
+    /// The checks against the patient need their birth year only.
+    public func validated(patientBirthYear: Int, today: CalendarDay = Clock.today()) throws(FieldError) -> ClinicalCase {
         var out = self
         try Validation.notFuture(diagnosedOn, field: "diagnosedOn", today: today)
-        try Validation.notBeforeBirth(diagnosedOn, field: "diagnosedOn", birthYear: patient.birthYear)
+        try Validation.notBeforeBirth(diagnosedOn, field: "diagnosedOn", birthYear: patientBirthYear)
         if let icd10 {
             let code = try ICD10Code(icd10)
             try code.check(matches: diagnosis)
@@ -82,9 +87,15 @@ extension ExtramedullarySite {
     public func validated(in clinicalCase: ClinicalCase, patient: Patient, today: CalendarDay = Clock.today())
         throws(FieldError) -> ExtramedullarySite
     {
+        try validated(in: clinicalCase, patientBirthYear: patient.birthYear, today: today)
+    }
+
+    public func validated(in clinicalCase: ClinicalCase, patientBirthYear: Int, today: CalendarDay = Clock.today())
+        throws(FieldError) -> ExtramedullarySite
+    {
         var out = self
         try Validation.notFuture(detectedOn, field: "detectedOn", today: today)
-        try Validation.notBeforeBirth(detectedOn, field: "detectedOn", birthYear: patient.birthYear)
+        try Validation.notBeforeBirth(detectedOn, field: "detectedOn", birthYear: patientBirthYear)
         if let sizeMm, !(1...Validation.maxSizeMm).contains(sizeMm) {
             throw FieldError(
                 "sizeMm", sizeMm < 1 ? "\(sizeMm) is not a positive size" : "\(sizeMm) mm is too large",
@@ -112,9 +123,15 @@ extension Biopsy {
     public func validated(
         in clinicalCase: ClinicalCase, site: ExtramedullarySite?, patient: Patient, today: CalendarDay = Clock.today()
     ) throws(FieldError) -> Biopsy {
+        try validated(in: clinicalCase, site: site, patientBirthYear: patient.birthYear, today: today)
+    }
+
+    public func validated(
+        in clinicalCase: ClinicalCase, site: ExtramedullarySite?, patientBirthYear: Int, today: CalendarDay = Clock.today()
+    ) throws(FieldError) -> Biopsy {
         var out = self
         try Validation.notFuture(performedOn, field: "performedOn", today: today)
-        try Validation.notBeforeBirth(performedOn, field: "performedOn", birthYear: patient.birthYear)
+        try Validation.notBeforeBirth(performedOn, field: "performedOn", birthYear: patientBirthYear)
         if let site, site.caseId != clinicalCase.id {
             throw FieldError("siteId", "site \(site.id) belongs to another case", accepted: "a site of case \(clinicalCase.id)")
         }

@@ -1,5 +1,6 @@
 import GRDB
 import RegistryCore
+import RegistryStore
 import RegistrySync
 
 /// The hub's default store: one SQLite file (WAL, synchronous FULL), created on first use.
@@ -33,7 +34,10 @@ public struct SQLiteHubStore: HubStore {
             // A receipt the hub has answered survives power loss: the clinic forgets what it sent.
             try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             try migrator.migrate(pool)
-            return SQLiteHubStore(path: path, pool: pool, checkpointer: try WALCheckpointer(path: path))
+            let checkpointer = WALCheckpointer(path: path, label: "emreg-hub-checkpoint") {
+                try $0.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            return SQLiteHubStore(path: path, pool: pool, checkpointer: checkpointer)
         }
     }
 

@@ -73,9 +73,14 @@ struct BoundRow {
             return step
         }
         guard step == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: step), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            throw sqliteError(db, step)
         }
     }
+}
+
+/// The error of a failed step, with SQLite's message.
+func sqliteError(_ db: Database, _ code: Int32) -> DatabaseError {
+    DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
 }
 
 /// Executes a cached INSERT or UPDATE once, for callers without a ``BoundRow`` of their own.
@@ -99,6 +104,21 @@ enum FastRead {
         defer { sqlite3_reset(s) }
         var values = [FieldValue]()
         return try step(db, s, into: &values) ? values : nil
+    }
+
+    /// The first row of `statement` (bound to `argument`) as integers, a column that holds no
+    /// integer as nil; nil without a row. Nothing is copied out of SQLite.
+    static func integers(_ db: Database, _ statement: Statement, _ argument: String) throws -> [Int64?]? {
+        let s = try bound(statement, [argument])
+        defer { sqlite3_reset(s) }
+        switch sqlite3_step(s) {
+        case SQLITE_ROW:
+            return (0..<sqlite3_column_count(s)).map { sqlite3_column_type(s, $0) == SQLITE_INTEGER ? sqlite3_column_int64(s, $0) : nil }
+        case SQLITE_DONE:
+            return nil
+        case let failure:
+            throw sqliteError(db, failure)
+        }
     }
 
     /// Steps `statement` with `arguments` bound to its parameters in order, handing each row's
@@ -144,7 +164,7 @@ enum FastRead {
         case SQLITE_DONE:
             return false
         case let failure:
-            throw DatabaseError(resultCode: ResultCode(rawValue: failure), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            throw sqliteError(db, failure)
         }
     }
 }

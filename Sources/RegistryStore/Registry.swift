@@ -18,6 +18,8 @@ public struct Registry: Sendable {
     /// and parsing the schema again — a third of an `emreg case add`'s own work. Other processes
     /// still read while this one writes (WAL); `busyMode` makes concurrent writers wait.
     let database: DatabaseQueue
+    /// Copies the WAL into the main file beside the writer, once a commit has filled it.
+    let checkpointer: WALCheckpointer
     /// The code of the clinic that owns this registry; stamped on every local change.
     public let clinic: String
     /// Who is making changes through this handle; recorded in the audit trail.
@@ -26,9 +28,13 @@ public struct Registry: Sendable {
     /// The linkage secret's HMAC key, its padded blocks hashed once for every MRN.
     let linkageHMAC: HMACKey
 
-    init(path: String, database: DatabaseQueue, clinic: String, author: String, linkageSecret: [UInt8]) {
+    init(
+        path: String, database: DatabaseQueue, checkpointer: WALCheckpointer, clinic: String, author: String,
+        linkageSecret: [UInt8]
+    ) {
         self.path = path
         self.database = database
+        self.checkpointer = checkpointer
         self.clinic = clinic
         self.author = author
         self.linkageSecret = linkageSecret
@@ -82,19 +88,11 @@ public struct Registry: Sendable {
             config.foreignKeysEnabled = true
             // Concurrent emreg processes wait for each other instead of failing.
             config.busyMode = .timeout(60)
+            // Checkpoints run beside the writer (``WALCheckpointer``), on a connection set up alike.
+            let checkpointer = WALCheckpointer(path: path, label: "emreg-checkpoint", prepare: prepare)
             config.prepareDatabase { db in
-                // Keep the WAL file when the last connection closes (it is still checkpointed
-                // into the main file). Otherwise every open would recreate it with a write,
-                // and a command that fails validation would touch the database file.
-                var persist: Int32 = 1
-                sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
-                // WAL is a property of the file: this sets it on a file `create` has just built
-                // and is a no-op afterwards. FULL: a committed case survives power loss, not only
-                // a crash. The journal size limit makes the last connection truncate the
-                // persisted WAL to zero bytes once its closing checkpoint has succeeded; without
-                // it the file kept its largest size (an import's: as large as the registry) and
-                // the next process to open the registry re-read all of it to rebuild the WAL index.
-                try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864")
+                try prepare(db)
+                checkpointer.watch(db)
             }
             let queue = try DatabaseQueue(path: path, configuration: config)
             let migrator = Self.migrator
@@ -116,8 +114,25 @@ public struct Registry: Sendable {
             guard let clinic = meta["clinic"], let secret = meta["linkage_secret"].flatMap(Hex.decode) else {
                 throw StoreError.database("\(path) is not an emreg registry (registry_meta is incomplete)")
             }
-            return Registry(path: path, database: queue, clinic: clinic, author: author, linkageSecret: secret)
+            return Registry(
+                path: path, database: queue, checkpointer: checkpointer, clinic: clinic, author: author, linkageSecret: secret)
         }
+    }
+
+    /// Sets up each connection to a registry file.
+    @Sendable static func prepare(_ db: Database) throws {
+        // Keep the WAL file when the last connection closes (it is still checkpointed
+        // into the main file). Otherwise every open would recreate it with a write,
+        // and a command that fails validation would touch the database file.
+        var persist: Int32 = 1
+        sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+        // WAL is a property of the file: this sets it on a file `create` has just built
+        // and is a no-op afterwards. FULL: a committed case survives power loss, not only
+        // a crash. The journal size limit makes the last connection truncate the
+        // persisted WAL to zero bytes once its closing checkpoint has succeeded; without
+        // it the file kept its largest size (an import's: as large as the registry) and
+        // the next process to open the registry re-read all of it to rebuild the WAL index.
+        try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864")
     }
 
     static var migrator: DatabaseMigrator {
@@ -178,5 +193,9 @@ public struct Registry: Sendable {
     }
 
     /// Closes the database; further use throws.
-    public func close() throws(StoreError) { try storeErrors { try database.close() } }
+    public func close() throws(StoreError) {
+        // First the checkpointer: the last connection to close checkpoints and trims the WAL.
+        checkpointer.close()
+        try storeErrors { try database.close() }
+    }
 }

@@ -16,6 +16,8 @@ public struct RegistryTransaction {
     /// SQL text hashes the text).
     private var inserts = [Statement?](repeating: nil, count: Entity.allCases.count)
     private var selects = [Statement?](repeating: nil, count: Entity.allCases.count)
+    /// ``birthYear(ofPatient:field:)``'s SELECT, prepared on first use.
+    private var patientYear: Statement?
     /// The values of the record being inserted; kept to reuse its buffers.
     private var row = BoundRow()
 
@@ -224,27 +226,44 @@ public struct RegistryTransaction {
         return r
     }
 
+    /// The birth year of the live patient `id`, all that the records below a patient are checked
+    /// against: from this transaction's own writes when it has them, else read alone (two
+    /// integers, not the whole row: case entry reads a patient for every case).
+    mutating func birthYear(ofPatient id: String, field: String? = nil) throws -> Int {
+        if let year = known.birthYear(ofPatient: id) { return year }
+        if patientYear == nil {
+            patientYear = try db.cachedStatement(sql: "SELECT birth_year, deleted_at IS NOT NULL FROM patients WHERE id = ?")
+        }
+        let row = try FastRead.integers(db, patientYear!, id)
+        try requireLive(.patient, id: id, field: field, exists: row != nil, deleted: row?[1] == 1)
+        guard let year = row?[0], let birthYear = Int(exactly: year) else {
+            throw StoreError.tampered("stored patient \(id) has an invalid birthYear")
+        }
+        known.keepBirthYear(birthYear, ofPatient: id)
+        return birthYear
+    }
+
     /// Runs the record's checks against the live records it depends on.
     mutating func validated<R: RegistryRecord>(_ record: R) throws -> R {
         switch record {
         case let p as Patient:
             return try p.validated(today: today) as! R
         case let i as PatientIdentity:
-            let p = try parent(Patient.self, i.patientId, field: "patientId")
-            return try i.validated(birthYear: p.birthYear, today: today) as! R
+            let year = try birthYear(ofPatient: i.patientId, field: "patientId")
+            return try i.validated(birthYear: year, today: today) as! R
         case let c as ClinicalCase:
-            let p = try parent(Patient.self, c.patientId, field: "patientId")
-            return try c.validated(patient: p, today: today) as! R
+            let year = try birthYear(ofPatient: c.patientId, field: "patientId")
+            return try c.validated(patientBirthYear: year, today: today) as! R
         case let s as ExtramedullarySite:
             let c = try parent(ClinicalCase.self, s.caseId, field: "caseId")
-            let p = try parent(Patient.self, c.patientId)
-            return try s.validated(in: c, patient: p, today: today) as! R
+            let year = try birthYear(ofPatient: c.patientId)
+            return try s.validated(in: c, patientBirthYear: year, today: today) as! R
         case let b as Biopsy:
             let c = try parent(ClinicalCase.self, b.caseId, field: "caseId")
-            let p = try parent(Patient.self, c.patientId)
+            let year = try birthYear(ofPatient: c.patientId)
             var site: ExtramedullarySite?
             if let siteId = b.siteId { site = try parent(ExtramedullarySite.self, siteId, field: "siteId") }
-            return try b.validated(in: c, site: site, patient: p, today: today) as! R
+            return try b.validated(in: c, site: site, patientBirthYear: year, today: today) as! R
         case let f as FollowUp:
             let c = try parent(ClinicalCase.self, f.caseId, field: "caseId")
             return try f.validated(in: c, today: today) as! R

@@ -79,15 +79,20 @@ extension Stored {
 extension Stored {
     /// The record of a live stored one; a missing or deleted one is an error naming `field`.
     static func live(_ stored: Stored?, id: String, field: String?) throws(StoreError) -> R {
-        guard let stored else { throw StoreError.notFound(R.entity, id: id, field: field) }
-        if stored.isDeleted {
-            if let field {
-                throw StoreError.invalid(
-                    FieldError(field, "\(R.entity.label) \(id) was deleted", accepted: "the id of a live \(R.entity.label)"))
-            }
-            throw StoreError.deleted(R.entity, id: id)
+        try requireLive(R.entity, id: id, field: field, exists: stored != nil, deleted: stored?.isDeleted == true)
+        return stored!.record
+    }
+}
+
+/// Refuses a missing or deleted record: as an error naming `field` when one is given (the field
+/// that pointed at it), else as the record's own.
+func requireLive(_ entity: Entity, id: String, field: String?, exists: Bool, deleted: Bool) throws(StoreError) {
+    guard exists else { throw StoreError.notFound(entity, id: id, field: field) }
+    guard !deleted else {
+        if let field {
+            throw StoreError.invalid(FieldError(field, "\(entity.label) \(id) was deleted", accepted: "the id of a live \(entity.label)"))
         }
-        return stored.record
+        throw StoreError.deleted(entity, id: id)
     }
 }
 
