@@ -146,9 +146,10 @@ public struct ChangeLogEntry: Sendable, Hashable {
     }
 
     /// What ``encode(_:)`` writes for a new record: each non-null value of `values` (in the
-    /// entity's field order) set from null, based on revision 0.
+    /// entity's field order) set from null, based on revision 0. Every entry but the values is
+    /// known in advance, as bytes (``insertHeads``, ``insertTail``).
     static func encodeInsert(_ entity: Entity, _ values: [FieldValue], to out: inout [UInt8]) {
-        let fields = entity.fields
+        let heads = insertHeads[entity.ordinal]
         out.append(UInt8(ascii: "{"))
         var first = true
         for i in entity.canonicalFieldOrder {
@@ -156,23 +157,47 @@ public struct ChangeLogEntry: Sendable, Hashable {
             if value.isNull { continue }
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            writeFieldChange(fields[i], new: value, old: .null, baseRevision: 0, to: &out)
+            out.append(contentsOf: heads[i])
+            write(value, to: &out)
+            out.append(contentsOf: insertTail)
         }
         out.append(UInt8(ascii: "}"))
     }
+
+    /// `"field":{"new":` for every field of every entity (by ordinal, then field index).
+    private static let insertHeads: [[[UInt8]]] = Entity.allCases.map { entity in
+        entity.fields.map { field in
+            var head = [UInt8]()
+            JSON.writeString(field, to: &head)
+            return head + newKey
+        }
+    }
+    private static let insertTail = Array(#","old":null,"rev":0}"#.utf8)
+    private static let newKey = Array(#":{"new":"#.utf8)
+    private static let oldKey = Array(#","old":"#.utf8)
+    private static let revKey = Array(#","rev":"#.utf8)
 
     /// One field's entry: `"field":{"new":…,"old":…,"rev":…}`.
     private static func writeFieldChange(
         _ field: String, new: FieldValue, old: FieldValue, baseRevision: Int64, to out: inout [UInt8]
     ) {
         JSON.writeString(field, to: &out)
-        out.append(contentsOf: #":{"new":"#.utf8)
-        JSON(new).write(to: &out)
-        out.append(contentsOf: #","old":"#.utf8)
-        JSON(old).write(to: &out)
-        out.append(contentsOf: #","rev":"#.utf8)
+        out.append(contentsOf: newKey)
+        write(new, to: &out)
+        out.append(contentsOf: oldKey)
+        write(old, to: &out)
+        out.append(contentsOf: revKey)
         DecimalText.append(baseRevision, to: &out)
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// A value as JSON (as `JSON(value).write` would, without building the JSON value).
+    private static func write(_ value: FieldValue, to out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .int(let n): DecimalText.append(n, to: &out)
+        case .text(let t): JSON.writeString(t, to: &out)
+        }
     }
 
     /// A change made at another clinic, as pulled from the hub (not yet in this log).

@@ -11,13 +11,15 @@ import Synchronization
 /// and never waits for one; what it cannot copy yet waits for the next request), so with two
 /// cores the next transactions go on while the last ones are copied.
 ///
-/// Its connection is opened for each run of checkpoints: a short command that never fills the
-/// WAL never opens one.
+/// Its connection is opened by the first request: a short command that never fills the WAL never
+/// opens it.
 package final class WALCheckpointer: Sendable {
     private let path: String
     private let configuration: Configuration
     private let queue: DispatchQueue
     private let state = Mutex<State>(State())
+    /// Opened by the first run and kept until ``close()``; touched on `queue` only.
+    nonisolated(unsafe) private var connection: DatabaseQueue?
 
     private struct State {
         /// Whether a checkpoint runs now, and whether another was asked for meanwhile.
@@ -77,19 +79,22 @@ package final class WALCheckpointer: Sendable {
             }, Unmanaged.passUnretained(self).toOpaque())
     }
 
-    /// Waits for a running checkpoint; later requests are ignored.
+    /// Waits for a running checkpoint and closes the connection; later requests are ignored.
+    /// (The last connection to close a WAL database checkpoints it and trims the file: the
+    /// writer's, when this one has gone first.)
     package func close() {
         state.withLock { $0.closed = true }
-        queue.sync {}
+        queue.sync {
+            try? connection?.close()
+            connection = nil
+        }
     }
 
-    /// Checkpoints until no request is left, on a connection opened for the run and closed after
-    /// it: none is left open to outlive the writer's (the last connection to close a WAL
-    /// database checkpoints it and trims the file).
+    /// Checkpoints until no request is left.
     private func run() {
-        let connection = try? DatabaseQueue(path: path, configuration: configuration)
         while true {
             // A failure (busy, I/O) leaves the WAL for the next request or the safety net.
+            if connection == nil { connection = try? DatabaseQueue(path: path, configuration: configuration) }
             try? connection?.writeWithoutTransaction { db in
                 _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
             }
@@ -101,8 +106,7 @@ package final class WALCheckpointer: Sendable {
                 s.running = false
                 return false
             }
-            if !again { break }
+            if !again { return }
         }
-        try? connection?.close()
     }
 }
