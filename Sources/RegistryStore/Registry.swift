@@ -41,6 +41,12 @@ public struct Registry: Sendable {
         linkageHMAC = HMACKey(linkageSecret)
     }
 
+    /// The page size of a new registry file. 8 KB rather than SQLite's 4 KB: half as many B-tree
+    /// pages for every row written, read and checkpointed. Through the SQLite C API alone (scripts/
+    /// sqlite_floor.c), a case and its change-log row went in 20-25 % faster (16 KB: no faster
+    /// again). A registry made before keeps its 4 KB pages: changing them means rewriting the file.
+    static let pageSize = 8192
+
     static let clinicAccepted = "1 to 32 letters, digits, '-' or '_', starting with a letter or digit"
     static let authorAccepted = "1 to 64 printable characters"
 
@@ -57,6 +63,8 @@ public struct Registry: Sendable {
         defer { unlink(temp) }
         try storeErrors {
             let queue = try DatabaseQueue(path: temp)
+            // Before the first write, which fixes the page size of the file for good.
+            try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA page_size = \(pageSize)") }
             try migrator.migrate(queue)
             let secret = linkageSecret ?? (0..<32).map { _ in UInt8.random(in: 0...255) }
             try queue.write { db in

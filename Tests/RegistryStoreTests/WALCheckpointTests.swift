@@ -13,10 +13,13 @@ import Testing
         let t = try TestRegistry()
         let wal = t.path + "-wal"
         let before = size(t.path)
+        let pageSize = try t.raw().read { try Int.fetchOne($0, sql: "PRAGMA page_size")! }
+        #expect(pageSize == Registry.pageSize)
+        let requested = Int(WALCheckpointer.requestPages) * pageSize
         // Write until the WAL holds more than the pages that ask for a checkpoint.
         var cases = 0
         var patient = ""
-        for round in 0..<200 where size(wal) <= Int(WALCheckpointer.requestPages) * 4096 + 65536 {
+        for round in 0..<200 where size(wal) <= requested + 65536 {
             try t.registry.write { tx in
                 patient = try tx.addPatient(Patient(sex: .male, birthYear: 1950), identity: PatientIdentity(patientId: "", mrn: "W\(round)")).id
                 for day in 0..<300 {
@@ -28,7 +31,7 @@ import Testing
                 }
             }
         }
-        #expect(size(wal) > Int(WALCheckpointer.requestPages) * 4096)
+        #expect(size(wal) > requested)
         // No further write: the main file grows only by the copy running beside the writer.
         let deadline = Date().addingTimeInterval(30)
         while size(t.path) < before + 2_000_000 && Date() < deadline { usleep(20_000) }
