@@ -149,17 +149,20 @@ public struct ChangeLogEntry: Sendable, Hashable {
     /// entity's field order) set from null, based on revision 0. Every entry but the values is
     /// known in advance, as bytes (``insertHeads``, ``insertTail``).
     static func encodeInsert(_ entity: Entity, _ values: [FieldValue], to out: inout [UInt8]) {
-        let heads = insertHeads[entity.ordinal]
         out.append(UInt8(ascii: "{"))
         var first = true
-        for i in entity.canonicalFieldOrder {
-            let value = values[i]
-            if value.isNull { continue }
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            out.append(contentsOf: heads[i])
-            write(value, to: &out)
-            out.append(contentsOf: insertTail)
+        // Through buffers: reading the elements by subscript retained and released each one.
+        insertHeads[entity.ordinal].withUnsafeBufferPointer { heads in
+            values.withUnsafeBufferPointer { values in
+                for i in entity.canonicalFieldOrder {
+                    if values[i].isNull { continue }
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    heads[i].withUnsafeBufferPointer { out.append(contentsOf: $0) }
+                    write(values[i], to: &out)
+                    insertTail.withUnsafeBufferPointer { out.append(contentsOf: $0) }
+                }
+            }
         }
         out.append(UInt8(ascii: "}"))
     }
