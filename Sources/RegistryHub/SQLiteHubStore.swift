@@ -41,6 +41,9 @@ public struct SQLiteHubStore: HubStore {
         }
     }
 
+    /// Waits for a checkpoint under way, so that a hub that stops leaves its WAL copy finished.
+    public func close() async { checkpointer.close() }
+
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         for (name, sql) in HubSchemaSQL.migrations {
