@@ -3,6 +3,13 @@
 public enum DecimalText {
     /// Appends `n`, left-padded with zeros to at least `width` digits.
     public static func append(_ n: UInt64, width: Int = 1, to out: inout [UInt8]) {
+        // Most numbers written are the lengths that frame the change log's hash message: short.
+        if n < 1000 && width <= 1 {
+            if n >= 100 { out.append(48 &+ UInt8(truncatingIfNeeded: n / 100)) }
+            if n >= 10 { out.append(48 &+ UInt8(truncatingIfNeeded: n / 10 % 10)) }
+            out.append(48 &+ UInt8(truncatingIfNeeded: n % 10))
+            return
+        }
         var digits: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)  // 40 bytes: 20 digits fit
         var count = 0
         withUnsafeMutableBytes(of: &digits) { buffer in

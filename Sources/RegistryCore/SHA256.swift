@@ -93,9 +93,14 @@ public enum Hex {
 
     /// Appends the hex text of `bytes` to `out`.
     public static func append(_ bytes: [UInt8], to out: inout [UInt8]) {
-        for b in bytes {
-            out.append(digit(b >> 4))
-            out.append(digit(b & 0x0F))
+        // Room first, then the digits in place: appending each one checked capacity and uniqueness.
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: bytes.count * 2))
+        out.withUnsafeMutableBufferPointer { o in
+            for (i, b) in bytes.enumerated() {
+                o[start &+ 2 &* i] = digit(b >> 4)
+                o[start &+ 2 &* i &+ 1] = digit(b & 0x0F)
+            }
         }
     }
 

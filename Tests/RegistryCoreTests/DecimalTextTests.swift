@@ -16,6 +16,10 @@ import Testing
             #expect(text { DecimalText.append(n, to: &$0) } == String(n))
             #expect(text { DecimalText.append(UInt64(bitPattern: n), to: &$0) } == String(UInt64(bitPattern: n)))
         }
+        // The short path (under 1,000) and its edges, each number.
+        for n: Int64 in -1_100...1_100 {
+            #expect(text { DecimalText.append(n, to: &$0) } == String(n))
+        }
         for n: Int64 in [0, 1, -1, 9, 10, Int64.max, Int64.min] {
             #expect(text { DecimalText.append(n, to: &$0) } == String(n))
         }
@@ -26,6 +30,8 @@ import Testing
         #expect(text { DecimalText.append(UInt64(12345), width: 4, to: &$0) } == "12345")
         #expect(text { DecimalText.append(UInt64(0), width: 2, to: &$0) } == "00")
         #expect(text { DecimalText.append(UInt64(42), width: 15, to: &$0) } == "000000000000042")
+        #expect(text { DecimalText.append(UInt64(5), width: 1, to: &$0) } == "5")
+        #expect(text { DecimalText.append(UInt64(5), width: 3, to: &$0) } == "005")
     }
 
     @Test func stampsAndClocksKeepTheirForms() {
