@@ -7,7 +7,7 @@
  * case i patient i mod CASES / 4. scripts/bench-entry compares emreg's library with it,
  * scripts/bench-import sqlite3's `.import` (every case in one transaction).
  *
- * build: cc -O2 -o sqlite_floor scripts/sqlite_floor.c -lsqlite3
+ * build: scripts/build-sqlite-floor DIRECTORY (cc -O2 -o DIRECTORY/sqlite_floor scripts/sqlite_floor.c -lsqlite3)
  * usage: sqlite_floor SCHEMA.sql DIRECTORY [CASES [PER_TRANSACTION]]
  *   PER_TRANSACTION 0: every case in one transaction, as `emreg import` writes a file
  */

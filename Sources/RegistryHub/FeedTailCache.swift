@@ -41,9 +41,11 @@ final class FeedTailCache<Value: Sendable>: Sendable {
         state.withLock { s in
             var out = [T]()
             var key = first
-            while out.count < limit, let block = s.blocks[Self.place(key).block] {
+            while out.count < limit {
+                let (index, start) = Self.place(key)
+                guard let block = s.blocks[index] else { break }
                 if out.isEmpty { out.reserveCapacity(min(limit, 1024)) }
-                var slot = Self.place(key).slot
+                var slot = start
                 while slot < Self.blockSize, out.count < limit, let value = block[slot] {
                     out.append(make(key, value))
                     key += 1

@@ -22,11 +22,7 @@ import Testing
             _ = try runner.ok(["init", "--clinic", "KILL"])
             try text.write(toFile: runner.directory + "/bulk.jsonl", atomically: true, encoding: .utf8)
             let before = size(runner.db)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: EmregProcess.binary)
-            p.arguments = ["import", "bulk.jsonl"]
-            p.currentDirectoryURL = URL(fileURLWithPath: runner.directory)
-            p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("EMREG_") }.merging(["EMREG_AUTHOR": "e2e"]) { $1 }
+            let p = runner.process(["import", "bulk.jsonl"])
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()

@@ -29,8 +29,9 @@ struct EmregProcess {
 
     var db: String { directory + "/emreg.sqlite" }
 
-    @discardableResult
-    func run(_ arguments: [String], stdin: String? = nil, executable: String = EmregProcess.binary) throws -> Result {
+    /// `emreg ARGS` (or `executable`), set up to run in this directory with this environment
+    /// (EMREG_ variables of the test process left out), not yet started.
+    func process(_ arguments: [String], executable: String = EmregProcess.binary) -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
@@ -39,6 +40,12 @@ struct EmregProcess {
         env["EMREG_AUTHOR"] = "e2e"
         env.merge(environment) { $1 }
         p.environment = env
+        return p
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], stdin: String? = nil, executable: String = EmregProcess.binary) throws -> Result {
+        let p = process(arguments, executable: executable)
         let out = Pipe()
         let err = Pipe()
         let input = Pipe()

@@ -369,15 +369,8 @@ extension SyncFaultTests {
         func spawn(_ arguments: [String], log: String, errors: String? = nil, environment: [String: String] = [:])
             throws -> Process
         {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: EmregProcess.binary)
-            p.arguments = arguments
-            p.currentDirectoryURL = URL(fileURLWithPath: runner.directory)
-            var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("EMREG_") }
-            env["EMREG_AUTHOR"] = "e2e"
-            env.merge(runner.environment) { $1 }
-            env.merge(environment) { $1 }
-            p.environment = env
+            let p = runner.process(arguments)
+            p.environment!.merge(environment) { $1 }
             func handle(_ name: String) throws -> FileHandle {
                 let path = runner.directory + "/" + name
                 FileManager.default.createFile(atPath: path, contents: nil)
