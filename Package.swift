@@ -26,7 +26,7 @@ let package = Package(
             name: "RegistryStore",
             dependencies: [
                 "RegistryCore", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"), "CSQLite",
             ],
             swiftSettings: strict),
         .target(
@@ -36,6 +36,9 @@ let package = Package(
         // libcurl's headers (libcurl4-openssl-dev, scripts/setup); the library is loaded with dlopen
         // on first use (Sources/CCurl/include/emreg_curl.h says why).
         .target(name: "CCurl"),
+        // sqlite3_config, variadic in C, behind a function Swift can call (the system SQLite,
+        // libsqlite3-dev, as GRDB uses).
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "RegistrySync",

@@ -15,6 +15,7 @@ public struct SQLiteHubStore: HubStore {
     /// Opens the hub database at `path`, creating it and bringing its schema up to date.
     public static func open(at path: String) throws(HubError) -> SQLiteHubStore {
         try databaseErrors {
+            SQLiteSetup.ready
             var config = Configuration()
             config.foreignKeysEnabled = true
             // Writers queue behind each other (the CLI and a running hub share the file).

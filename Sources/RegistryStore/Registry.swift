@@ -62,6 +62,7 @@ public struct Registry: Sendable {
         let temp = path + ".creating-\(getpid())"
         defer { unlink(temp) }
         try storeErrors {
+            SQLiteSetup.ready
             let queue = try DatabaseQueue(path: temp)
             // Before the first write, which fixes the page size of the file for good.
             try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA page_size = \(pageSize)") }
@@ -92,6 +93,7 @@ public struct Registry: Sendable {
         try checkAuthor(author)
         guard access(path, F_OK) == 0 else { throw .noRegistry(path: path) }
         return try storeErrors {
+            SQLiteSetup.ready
             var config = Configuration()
             config.foreignKeysEnabled = true
             // Concurrent emreg processes wait for each other instead of failing.
