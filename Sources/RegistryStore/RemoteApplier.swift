@@ -70,6 +70,7 @@ struct RemoteApplier {
     /// (this clinic's own, or delivered twice) only brings its confirmed revisions.
     mutating func apply(_ change: RemoteChange, seq: Int64) throws {
         guard let layout = EntityLayout.byTable[change.table], layout.entity.isSynced else { return }
+        if change.op == .insert, try insertNew(change, layout, seq: seq) { return }
         let entity = layout.entity
         inLog.bind(1, change.changeId)
         if try inLog.exists() {
@@ -88,34 +89,7 @@ struct RemoteApplier {
         var logged = [ChangeLogEntry.FieldChange]()
         let exists = try rowExists(layout, change.rowId)
         try check(change, seq: seq, entity: entity, exists: exists)
-        if change.op == .insert && !exists {
-            // The entity's own fields, in the layout's order (tombstones never come in an insert).
-            var given = [(index: Int, field: ChangeLogEntry.FieldChange)]()
-            given.reserveCapacity(change.fields.count)
-            var mask: UInt64 = 0
-            for f in change.fields {
-                guard let k = layout.index[f.field] else { continue }
-                mask |= 1 << UInt64(k)
-                given.append((k, f))
-            }
-            given.sort { $0.index < $1.index }
-            let insert = try insertStatement(layout, mask)
-            insert.bind(1, change.rowId)
-            var column: Int32 = 2
-            for (_, f) in given {
-                insert.bind(column, f.new)
-                column += 1
-            }
-            insert.bind(column, change.origin)
-            insert.bind(column + 1, stamp)
-            insert.bind(column + 2, stamp)
-            try insert.run()
-            // Logged in field-name order, as the change log encodes them anyway.
-            logged.reserveCapacity(given.count)
-            for f in change.fields where layout.index[f.field] != nil {
-                logged.append(.init(field: f.field, old: .null, new: f.new, baseRevision: f.baseRevision))
-            }
-        } else if exists {
+        if exists {
             for f in change.fields where layout.index[f.field] != nil || Entity.tombstoneFields.contains(f.field) {
                 let old = try Self.value(db, entity, change.rowId, f.field)
                 guard old != f.new else { continue }
@@ -128,6 +102,57 @@ struct RemoteApplier {
         try log.appendRemote(
             db: db, changeId: change.changeId, table: change.table, rowId: change.rowId, op: change.op, changes: logged,
             conflictId: change.conflictId, remoteHLC: change.hlc, author: change.author, origin: change.origin)
+    }
+
+    /// Nearly every pulled change inserts a record this clinic has never seen. Such a change is
+    /// not in the log either (no record is ever removed, so a logged insert left its record), so
+    /// it goes in with no probe first; false, with nothing written, when the record is here
+    /// already (this clinic's own insert coming back, a delivery repeated): ``apply(_:seq:)``
+    /// takes it the general way.
+    mutating func insertNew(_ change: RemoteChange, _ layout: EntityLayout, seq: Int64) throws -> Bool {
+        let stamp = log.timestamp
+        // The entity's own fields, in the layout's order (tombstones never come in an insert).
+        var given = [(index: Int, field: ChangeLogEntry.FieldChange)]()
+        given.reserveCapacity(change.fields.count)
+        var mask: UInt64 = 0
+        for f in change.fields {
+            guard let k = layout.index[f.field] else { continue }
+            mask |= 1 << UInt64(k)
+            given.append((k, f))
+        }
+        given.sort { $0.index < $1.index }
+        let insert = try insertStatement(layout, mask)
+        insert.bind(1, change.rowId)
+        var column: Int32 = 2
+        for (_, f) in given {
+            insert.bind(column, f.new)
+            column += 1
+        }
+        insert.bind(column, change.origin)
+        insert.bind(column + 1, stamp)
+        insert.bind(column + 2, stamp)
+        do {
+            guard try insert.insertUnlessPresent() else { return false }
+        } catch {
+            // A value SQLite refuses (a required field missing, a code its CHECK does not know):
+            // the check says which field and what is accepted, as it would have first.
+            try check(change, seq: seq, entity: layout.entity, exists: false)
+            throw error
+        }
+        // Checked once in: a refusal aborts the whole page, this insert with it.
+        try check(change, seq: seq, entity: layout.entity, exists: false)
+        try setRevisions(change)
+        // Logged in field-name order, as the change log encodes them anyway.
+        var logged = [ChangeLogEntry.FieldChange]()
+        logged.reserveCapacity(given.count)
+        for f in change.fields where layout.index[f.field] != nil {
+            logged.append(.init(field: f.field, old: .null, new: f.new, baseRevision: f.baseRevision))
+        }
+        guard !logged.isEmpty else { return true }
+        try log.appendRemote(
+            db: db, changeId: change.changeId, table: change.table, rowId: change.rowId, op: change.op, changes: logged,
+            conflictId: change.conflictId, remoteHLC: change.hlc, author: change.author, origin: change.origin)
+        return true
     }
 
     /// The record as the change would leave it must be one this registry can read back, as the

@@ -57,6 +57,19 @@ package struct SyncStatement {
         sqlite3_reset(handle)
     }
 
+    /// Steps an INSERT: false, with nothing written, when a row with its primary key is there
+    /// already; any other failure throws.
+    package func insertUnlessPresent() throws -> Bool {
+        let code = sqlite3_step(handle)
+        if code == SQLITE_DONE {
+            sqlite3_reset(handle)
+            return true
+        }
+        guard sqlite3_extended_errcode(db.sqliteConnection) == ResultCode.SQLITE_CONSTRAINT_PRIMARYKEY.rawValue else { throw failure(code) }
+        sqlite3_reset(handle)
+        return false
+    }
+
     /// True when the query finds a row.
     package func exists() throws -> Bool {
         let code = sqlite3_step(handle)
