@@ -105,10 +105,11 @@ public struct RegistryTransaction {
         try db.cachedStatement(sql: sql.tombstone).execute(arguments: [stamp, why, stamp, id])
         // A delete is based on everything this clinic knew of the record: the hub turns it
         // into a conflict if someone edited the record since.
-        let known =
+        let known = max(
             try Int64.fetchOne(
                 db, sql: "SELECT MAX(revision) FROM field_revisions WHERE table_name = ? AND row_id = ?",
-                arguments: [entity.table, id]) ?? 0
+                arguments: [entity.table, id]) ?? 0,
+            try insertRevisions(entity, id).values.max() ?? 0)
         try log.append(
             db: db, table: entity.table, rowId: id, op: .delete,
             changes: [
@@ -183,13 +184,30 @@ public struct RegistryTransaction {
         try log.append(db: db, table: entity.table, rowId: new.id, op: .update, changes: changes)
     }
 
-    /// The hub-confirmed revision a local edit of this field is based on (0 before any sync): its
-    /// own row's or the whole record's (``RevisionWriter/wholeRecord``), the larger.
+    /// The hub-confirmed revision a local edit of this field is based on (0 before any sync): the
+    /// largest of its own row's, the whole record's (``RevisionWriter/wholeRecord``) and the one
+    /// the record's insert was logged with (``insertRevisions(_:_:)``).
     func revision(_ entity: Entity, _ id: String, _ field: String) throws -> Int64 {
-        try Int64.fetchOne(
-            db.cachedStatement(
-                sql: "SELECT MAX(revision) FROM field_revisions WHERE table_name = ? AND row_id = ? AND field IN (?, ?)"),
-            arguments: [entity.table, id, field, RevisionWriter.wholeRecord]) ?? 0
+        max(
+            try Int64.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT MAX(revision) FROM field_revisions WHERE table_name = ? AND row_id = ? AND field IN (?, ?)"),
+                arguments: [entity.table, id, field, RevisionWriter.wholeRecord]) ?? 0,
+            try insertRevisions(entity, id)[field] ?? 0)
+    }
+
+    /// The revisions in the change-log entry of the record's insert, by field. A record pulled in
+    /// from the hub has its fields' revisions there, the hub's (migration 004: no field_revisions
+    /// row is written for them); one inserted here has revision 0 there, the base it was made on.
+    func insertRevisions(_ entity: Entity, _ id: String) throws -> [String: Int64] {
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT change_id, fields FROM change_log WHERE row_id = ? AND op = 'insert' AND table_name = ? ORDER BY seq LIMIT 1"),
+                arguments: [id, entity.table])
+        else { return [:] }
+        let changes = try ChangeLogEntry.fieldChanges(row[1], changeId: row[0])
+        return Dictionary(changes.map { ($0.field, $0.baseRevision) }, uniquingKeysWith: max)
     }
 
     func checkMRNUnused(_ mrn: String, patientId: String) throws {

@@ -141,7 +141,8 @@ struct RemoteApplier {
         }
         // Checked once in: a refusal aborts the whole page, this insert with it.
         try check(change, seq: seq, entity: layout.entity, exists: false)
-        try setRevisions(change)
+        // No field_revisions row: the revisions the hub gave are the ones its change-log entry
+        // holds, and are read from there (``RegistryTransaction/insertRevisions(_:_:)``).
         // Logged in field-name order, as the change log encodes them anyway.
         var logged = [ChangeLogEntry.FieldChange]()
         logged.reserveCapacity(given.count)

@@ -58,6 +58,50 @@ struct FieldRevisionTests {
         #expect(try Self.revisions(t, id) == expected.mapValues { max($0, 4) })
     }
 
+    /// A record pulled in as an insert has no revision row: its fields' revisions are the ones its
+    /// insert was logged with, the hub's; a field the insert left out is at 0; a later revision of
+    /// a field (a row) wins; a delete is based on the highest. A record inserted here is at 0.
+    @Test func aPulledInsertsRevisionsAreReadFromItsLogEntry() throws {
+        let t = try TestRegistry()
+        let local = try t.seed().patient.id
+        let id = EntityID.make()
+        // The hub's revisions as a feed brings them (2 stands for a field edited before this pull).
+        let insert = RemoteChange(
+            changeId: EntityID.make(), txId: EntityID.make(), table: "patients", rowId: id, op: .insert,
+            fields: [
+                .init(field: "sex", old: .null, new: .text("female"), baseRevision: 1),
+                .init(field: "birthYear", old: .null, new: .int(1960), baseRevision: 2),
+            ],
+            conflictId: nil, hlc: HybridLogicalClock(millis: Clock.nowMillis()).description, author: "registrar",
+            origin: "TEST-B")
+        try t.registry.applyPulled([.change(seq: 1, insert)], next: 1)
+        #expect(try t.raw().read { try Self.rows($0, id) } == [])
+        var expected = Dictionary(uniqueKeysWithValues: RegistryCore.Entity.patient.fields.map { ($0, Int64(0)) })
+        expected["sex"] = 1
+        expected["birthYear"] = 2
+        #expect(try Self.revisions(t, id) == expected)
+        #expect(try Self.revisions(t, local).values.allSatisfy { $0 == 0 })
+
+        // A newer revision of one field, as a pulled update or a receipt writes it.
+        try t.raw().write { db in try RevisionWriter(db).set("patients", id, [("sex", Int64(5))]) }
+        expected["sex"] = 5
+        #expect(try Self.revisions(t, id) == expected)
+
+        // The record's delete is based on its highest revision: the log entry's when no row is
+        // higher.
+        let other = EntityID.make()
+        var second = insert
+        second.changeId = EntityID.make()
+        second.rowId = other
+        try t.registry.applyPulled([.change(seq: 2, second)], next: 2)
+        _ = try t.registry.write { tx in try tx.delete(.patient, id: other, reason: "entered twice") }
+        let deleted = try t.raw().read { db in
+            try String.fetchOne(
+                db, sql: "SELECT fields FROM change_log WHERE row_id = ? AND op = 'delete'", arguments: [other])
+        }
+        #expect(deleted?.contains(#""rev":2"#) == true, "\(deleted ?? "no delete logged")")
+    }
+
     /// A registry a newer emreg migrated (a migration this one does not know) is refused on open,
     /// saying why, rather than read by rules that may have changed.
     @Test func aRegistryANewerEmregMigratedIsRefused() throws {

@@ -1,0 +1,8 @@
+-- emreg clinic registry, schema version 4 (SQLite): no new tables or columns; field_revisions
+-- gains a convention that an older emreg would misread, so the version moves on (an emreg that
+-- does not know this migration refuses the registry instead of reading it wrong).
+--
+-- A record pulled in from the hub as an insert gets no field_revisions row: the revisions the hub
+-- gave its fields are the "rev" of each field in the change-log entry of its insert, which holds
+-- them anyway (a record inserted here has revision 0 there, the base it was made on). A field's
+-- revision is the largest of its own row's, the '*' row's and its insert entry's.
