@@ -196,6 +196,12 @@ public enum PulledEntry: Sendable, Hashable {
     }
 }
 
+/// A page of the hub feed readied to apply (``Registry/preparePulled(_:)``).
+public struct PreparedPull: Sendable {
+    public let entries: [PulledEntry]
+    let inserts: [PreparedInsert?]
+}
+
 /// Where sync stands, for `emreg sync status`.
 public struct SyncStatus: Sendable, Encodable {
     public var pendingChanges: Int
@@ -343,16 +349,27 @@ extension Registry {
         try storeErrors { try database.read { try Self.state($0, "pull_cursor").flatMap { Int64($0) } ?? 0 } }
     }
 
+    /// Readies a page of the hub feed for ``applyPulled(_:next:)-(PreparedPull,_)``: the work
+    /// that needs no database, done on any thread (the sync engine's fetching one, while the page
+    /// before is applied).
+    public static func preparePulled(_ entries: [PulledEntry]) -> PreparedPull {
+        PreparedPull(entries: entries, inserts: entries.map(PreparedInsert.init))
+    }
+
+    public func applyPulled(_ entries: [PulledEntry], next: Int64) throws(StoreError) {
+        try applyPulled(Self.preparePulled(entries), next: next)
+    }
+
     /// Applies a page of the hub feed and moves the pull cursor, in one transaction: a kill
     /// at any instant leaves either the whole page applied or none of it.
-    public func applyPulled(_ entries: [PulledEntry], next: Int64) throws(StoreError) {
+    public func applyPulled(_ page: PreparedPull, next: Int64) throws(StoreError) {
         try storeErrors {
             try database.write { db in
                 // A page writes thousands of rows across a handful of B-trees: keep their
                 // pages in memory from one page to the next (SQLite's default cache is 2 MB).
                 try db.execute(sql: "PRAGMA cache_size = -65536")
                 var applier = try RemoteApplier(db: db, registry: self)
-                for e in entries { try applier.apply(e) }
+                for (e, prepared) in zip(page.entries, page.inserts) { try applier.apply(e, prepared: prepared) }
                 try applier.checkReferences()
                 try Self.setState(db, "pull_cursor", String(next))
                 try Self.setState(db, "last_pull_at", Clock.timestamp())

@@ -39,9 +39,9 @@ struct RemoteApplier {
         rowProbes = Array(repeating: nil, count: EntityLayout.all.count)
     }
 
-    mutating func apply(_ entry: PulledEntry) throws {
+    mutating func apply(_ entry: PulledEntry, prepared: PreparedInsert? = nil) throws {
         do {
-            try applyChecked(entry)
+            try applyChecked(entry, prepared: prepared)
         } catch let e as DatabaseError {
             // A constraint the entry breaks here (a record it names that this registry lacks):
             // which entry, so the operator can find it; the page is not applied.
@@ -50,9 +50,10 @@ struct RemoteApplier {
         }
     }
 
-    mutating func applyChecked(_ entry: PulledEntry) throws {
+    mutating func applyChecked(_ entry: PulledEntry, prepared: PreparedInsert?) throws {
         switch entry {
         case .change(let seq, let change):
+            if let prepared, try insertNew(change, prepared, seq: seq) { return }
             try apply(change, seq: seq)
         case .conflict(let seq, let conflict):
             // A conflict delivered again after its resolution must not reopen it.
@@ -70,7 +71,6 @@ struct RemoteApplier {
     /// (this clinic's own, or delivered twice) only brings its confirmed revisions.
     mutating func apply(_ change: RemoteChange, seq: Int64) throws {
         guard let layout = EntityLayout.byTable[change.table], layout.entity.isSynced else { return }
-        if change.op == .insert, try insertNew(change, layout, seq: seq) { return }
         let entity = layout.entity
         inLog.bind(1, change.changeId)
         if try inLog.exists() {
@@ -108,24 +108,14 @@ struct RemoteApplier {
     /// not in the log either (no record is ever removed, so a logged insert left its record), so
     /// it goes in with no probe first; false, with nothing written, when the record is here
     /// already (this clinic's own insert coming back, a delivery repeated): ``apply(_:seq:)``
-    /// takes it the general way.
-    mutating func insertNew(_ change: RemoteChange, _ layout: EntityLayout, seq: Int64) throws -> Bool {
+    /// takes it the general way. What it writes was worked out before (``PreparedInsert``).
+    mutating func insertNew(_ change: RemoteChange, _ prepared: PreparedInsert, seq: Int64) throws -> Bool {
         let stamp = log.timestamp
-        // The entity's own fields, in the layout's order (tombstones never come in an insert).
-        var given = [(index: Int, field: ChangeLogEntry.FieldChange)]()
-        given.reserveCapacity(change.fields.count)
-        var mask: UInt64 = 0
-        for f in change.fields {
-            guard let k = layout.index[f.field] else { continue }
-            mask |= 1 << UInt64(k)
-            given.append((k, f))
-        }
-        given.sort { $0.index < $1.index }
-        let insert = try insertStatement(layout, mask)
+        let insert = try insertStatement(prepared.layout, prepared.mask)
         insert.bind(1, change.rowId)
         var column: Int32 = 2
-        for (_, f) in given {
-            insert.bind(column, f.new)
+        for value in prepared.values {
+            insert.bind(column, value)
             column += 1
         }
         insert.bind(column, change.origin)
@@ -136,23 +126,18 @@ struct RemoteApplier {
         } catch {
             // A value SQLite refuses (a required field missing, a code its CHECK does not know):
             // the check says which field and what is accepted, as it would have first.
-            try check(change, seq: seq, entity: layout.entity, exists: false)
-            throw error
+            throw prepared.problem ?? error
         }
-        // Checked once in: a refusal aborts the whole page, this insert with it.
-        try check(change, seq: seq, entity: layout.entity, exists: false)
+        // Refused once in: the refusal aborts the whole page, this insert with it.
+        if let problem = prepared.problem { throw problem }
+        for r in prepared.references { named.append((seq, change.table, r.field, r.parent, r.id)) }
         // No field_revisions row: the revisions the hub gave are the ones its change-log entry
         // holds, and are read from there (``RegistryTransaction/insertRevisions(_:_:)``).
-        // Logged in field-name order, as the change log encodes them anyway.
-        var logged = [ChangeLogEntry.FieldChange]()
-        logged.reserveCapacity(given.count)
-        for f in change.fields where layout.index[f.field] != nil {
-            logged.append(.init(field: f.field, old: .null, new: f.new, baseRevision: f.baseRevision))
-        }
-        guard !logged.isEmpty else { return true }
+        guard !prepared.logged.isEmpty else { return true }
         try log.appendRemote(
-            db: db, changeId: change.changeId, table: change.table, rowId: change.rowId, op: change.op, changes: logged,
-            conflictId: change.conflictId, remoteHLC: change.hlc, author: change.author, origin: change.origin)
+            db: db, changeId: change.changeId, table: change.table, rowId: change.rowId, op: change.op,
+            changes: prepared.logged, conflictId: change.conflictId, remoteHLC: change.hlc, author: change.author,
+            origin: change.origin)
         return true
     }
 
@@ -165,10 +150,7 @@ struct RemoteApplier {
     mutating func check(_ change: RemoteChange, seq: Int64, entity: Entity, exists: Bool) throws {
         // Only an insert writes a record that is not here (an edit of one is not applied).
         guard exists || change.op == .insert else { return }
-        for (field, parent) in entity.references {
-            guard let f = change.fields.first(where: { $0.field == field }), case .text(let id) = f.new else { continue }
-            named.append((seq, change.table, field, parent, id))
-        }
+        for r in Self.references(change, entity) { named.append((seq, change.table, r.field, r.parent, r.id)) }
         let names = entity.fields
         var values: [FieldValue]
         if exists {
@@ -185,6 +167,21 @@ struct RemoteApplier {
         for f in change.fields {
             if let i = names.firstIndex(of: f.field) { values[i] = f.new }
         }
+        if let problem = Self.problem(change, seq: seq, entity: entity, values: values) { throw problem }
+    }
+
+    /// The records `change` names by id (a case's patient, a site's case), each to be here once
+    /// its page is applied.
+    static func references(_ change: RemoteChange, _ entity: Entity) -> [PreparedInsert.Reference] {
+        entity.references.compactMap { field, parent in
+            guard let f = change.fields.first(where: { $0.field == field }), case .text(let id) = f.new else { return nil }
+            return .init(field: field, parent: parent, id: id)
+        }
+    }
+
+    /// Why the record `values` (the entity's fields in order, as `change` leaves them) cannot be
+    /// stored here: a required field missing, a value its type does not read; nil when it can.
+    static func problem(_ change: RemoteChange, seq: Int64, entity: Entity, values: [FieldValue]) -> StoreError? {
         func refused(_ field: String, _ accepted: String?) -> StoreError {
             .invalid(
                 FieldError(
@@ -192,8 +189,9 @@ struct RemoteApplier {
                     "the hub's feed entry \(seq) holds a value this registry cannot store (nothing of its page was applied; a clinic on a newer emreg may have sent it)",
                     accepted: accepted))
         }
-        if let field = entity.missingRequired(in: values) { throw refused(field, "a value: the field is required") }
-        if let error = entity.unreadable(id: change.rowId, values: values) { throw refused(error.field, error.accepted) }
+        if let field = entity.missingRequired(in: values) { return refused(field, "a value: the field is required") }
+        if let error = entity.unreadable(id: change.rowId, values: values) { return refused(error.field, error.accepted) }
+        return nil
     }
 
     /// Every record the page's changes named must be here once the page is applied (a parent may
@@ -304,4 +302,49 @@ struct EntityLayout: Sendable {
     }
 
     static let byTable: [String: EntityLayout] = Dictionary(uniqueKeysWithValues: all.map { ($0.entity.table, $0) })
+}
+
+/// What applying a pulled insert takes that needs no database, worked out on the thread that
+/// fetched its page while the page before is applied (``Registry/preparePulled(_:)``).
+struct PreparedInsert: Sendable {
+    struct Reference: Sendable {
+        let field: String
+        let parent: Entity
+        let id: String
+    }
+
+    let layout: EntityLayout
+    /// The fields given, a bit per field of the layout (which INSERT), and their values in the
+    /// layout's order.
+    let mask: UInt64
+    let values: [FieldValue]
+    /// The entry for the change log: the entity's own fields, set from null, in field-name order.
+    let logged: [ChangeLogEntry.FieldChange]
+    let references: [Reference]
+    /// Why the record cannot be stored here, if it cannot (``RemoteApplier/problem(_:seq:entity:values:)``).
+    let problem: StoreError?
+
+    /// Nil for anything but an insert of a synced record.
+    init?(_ entry: PulledEntry) {
+        guard case .change(let seq, let change) = entry, change.op == .insert,
+            let layout = EntityLayout.byTable[change.table], layout.entity.isSynced
+        else { return nil }
+        var record = [FieldValue](repeating: .null, count: layout.fields.count)
+        var mask: UInt64 = 0
+        var logged = [ChangeLogEntry.FieldChange]()
+        logged.reserveCapacity(change.fields.count)
+        // Tombstones never come in an insert; fields this emreg does not know are not stored.
+        for f in change.fields {
+            guard let k = layout.index[f.field] else { continue }
+            mask |= 1 << UInt64(k)
+            record[k] = f.new
+            logged.append(.init(field: f.field, old: .null, new: f.new, baseRevision: f.baseRevision))
+        }
+        self.layout = layout
+        self.mask = mask
+        values = record.indices.compactMap { mask & (1 << UInt64($0)) != 0 ? record[$0] : nil }
+        self.logged = logged
+        references = RemoteApplier.references(change, layout.entity)
+        problem = RemoteApplier.problem(change, seq: seq, entity: layout.entity, values: record)
+    }
 }

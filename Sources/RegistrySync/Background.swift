@@ -39,6 +39,14 @@ final class Background<T>: @unchecked Sendable {
     }
 }
 
+/// A value handed to another thread to be let go of there (``SyncEngine/pull(_:progress:)``):
+/// whoever holds the box last, only the thread that sets `value` to nil frees the value.
+final class Retired<T>: @unchecked Sendable {
+    var value: T?
+
+    init(_ value: T? = nil) { self.value = value }
+}
+
 private final class ResultBox<T>: @unchecked Sendable {
     var value: T?
 }

@@ -197,40 +197,55 @@ public final class SyncEngine {
             })
     }
 
-    /// Pulls until the feed is exhausted. Pipelined: the next page is fetched and decoded (on a
-    /// helper thread) while this one is applied; only the applying transaction moves the cursor,
-    /// so a kill at any instant loses and duplicates nothing.
+    /// Pulls until the feed is exhausted. Pipelined: the next page is fetched, decoded and
+    /// readied (on a helper thread) while this one is applied; only the applying transaction
+    /// moves the cursor, so a kill at any instant loses and duplicates nothing.
     func pull(_ report: inout SyncReport, progress: (String, Int) -> Void) throws(SyncError) {
         let since = try store { () throws(StoreError) in try registry.pullCursor() }
-        var fetched = try fetchPage(since: since)
+        var current = try fetchPage(since: since)
+        // The page applied last, freed on the next helper thread: thousands of entries of
+        // several allocations each, which the applying thread need not wait to free.
+        var retired = Retired<PreparedPull>()
         while true {
-            let (page, answer) = fetched
-            report.bytesSent += Int(answer.bytesSent)
-            report.bytesReceived += Int(answer.bytesReceived)
+            report.bytesSent += Int(current.answer.bytesSent)
+            report.bytesReceived += Int(current.answer.bytesReceived)
+            let count = current.page.entries.count
             let prefetch =
-                page.more && !page.entries.isEmpty
-                ? Background { [self] in Result { () throws(SyncError) in try fetchPage(since: page.next) } } : nil
+                current.more && count > 0
+                ? Background { [self, retired, next = current.next] in
+                    retired.value = nil
+                    return Result { () throws(SyncError) in try fetchPage(since: next) }
+                } : nil
             let applied = Result { () throws(SyncError) in
-                try store { () throws(StoreError) in try registry.applyPulled(page.entries, next: page.next) }
+                try store { () throws(StoreError) in try registry.applyPulled(current.page, next: current.next) }
             }
             let upcoming = prefetch?.wait()
             try applied.get()
-            report.pulled += page.entries.count
-            progress("pull", page.entries.count)
+            report.pulled += count
+            progress("pull", count)
             guard let upcoming else { return }
-            fetched = try upcoming.get()
+            retired = Retired(current.page)
+            current = try upcoming.get()
         }
     }
 
-    /// One page of the feed after `since`, decoded.
-    func fetchPage(since: Int64) throws(SyncError) -> (PulledPage, HTTPTransport.Response) {
+    /// A page of the feed, decoded and readied to apply.
+    struct FetchedPage {
+        var page: PreparedPull
+        var next: Int64
+        var more: Bool
+        var answer: HTTPTransport.Response
+    }
+
+    /// One page of the feed after `since`, decoded and readied (``Registry/preparePulled(_:)``).
+    func fetchPage(since: Int64) throws(SyncError) -> FetchedPage {
         var answer = try send { () throws(TransportError) in
             try transport.get(path: "/v1/changes?since=\(since)&limit=\(options.pageSize)")
         }
         let page = try Self.page(answer.body)
         try Self.checkContinues(page, since: since)
         answer.body = []
-        return (page, answer)
+        return FetchedPage(page: Registry.preparePulled(page.entries), next: page.next, more: page.more, answer: answer)
     }
 
     /// The feed is gap-free in hub commit order, so a page asked for after `since` holds seqs
