@@ -315,9 +315,31 @@ struct ChangeLogAppender {
         db: Database, changeId: String, table: String, rowId: String, op: ChangeLogEntry.Operation,
         changes: [ChangeLogEntry.FieldChange], conflictId: String?, remoteHLC: String, author: String, origin: String
     ) throws {
-        hlc = HybridLogicalClock(remoteHLC).map { hlc.receive($0) } ?? hlc.tick()
         fields.removeAll(keepingCapacity: true)
         ChangeLogEntry.encode(changes, to: &fields)
+        try appendRemote(
+            db: db, changeId: changeId, table: table, rowId: rowId, op: op, conflictId: conflictId,
+            remoteHLC: HybridLogicalClock(remoteHLC), author: author, origin: origin)
+    }
+
+    /// The same, its fields JSON (``ChangeLogEntry/encode(_:to:)``) and clock read before.
+    mutating func appendRemote(
+        db: Database, changeId: String, table: String, rowId: String, op: ChangeLogEntry.Operation,
+        encodedFields: [UInt8], conflictId: String?, remoteHLC: HybridLogicalClock?, author: String, origin: String
+    ) throws {
+        fields.removeAll(keepingCapacity: true)
+        fields.append(contentsOf: encodedFields)
+        try appendRemote(
+            db: db, changeId: changeId, table: table, rowId: rowId, op: op, conflictId: conflictId, remoteHLC: remoteHLC,
+            author: author, origin: origin)
+    }
+
+    /// Writes the remote entry whose fields JSON is in `fields`.
+    private mutating func appendRemote(
+        db: Database, changeId: String, table: String, rowId: String, op: ChangeLogEntry.Operation,
+        conflictId: String?, remoteHLC: HybridLogicalClock?, author: String, origin: String
+    ) throws {
+        hlc = remoteHLC.map { hlc.receive($0) } ?? hlc.tick()
         try write(
             db: db, changeId: changeId, table: table, rowId: rowId, op: op, conflictId: conflictId, author: author,
             origin: origin)

@@ -133,10 +133,10 @@ struct RemoteApplier {
         for r in prepared.references { named.append((seq, change.table, r.field, r.parent, r.id)) }
         // No field_revisions row: the revisions the hub gave are the ones its change-log entry
         // holds, and are read from there (``RegistryTransaction/insertRevisions(_:_:)``).
-        guard !prepared.logged.isEmpty else { return true }
+        guard let fields = prepared.loggedFields else { return true }
         try log.appendRemote(
             db: db, changeId: change.changeId, table: change.table, rowId: change.rowId, op: change.op,
-            changes: prepared.logged, conflictId: change.conflictId, remoteHLC: change.hlc, author: change.author,
+            encodedFields: fields, conflictId: change.conflictId, remoteHLC: prepared.clock, author: change.author,
             origin: change.origin)
         return true
     }
@@ -318,8 +318,11 @@ struct PreparedInsert: Sendable {
     /// layout's order.
     let mask: UInt64
     let values: [FieldValue]
-    /// The entry for the change log: the entity's own fields, set from null, in field-name order.
-    let logged: [ChangeLogEntry.FieldChange]
+    /// The fields JSON of its change-log entry (the entity's own fields, set from null); nil when
+    /// it sets none, and is not logged.
+    let loggedFields: [UInt8]?
+    /// The change's clock reading, which the log's clock moves past.
+    let clock: HybridLogicalClock?
     let references: [Reference]
     /// Why the record cannot be stored here, if it cannot (``RemoteApplier/problem(_:seq:entity:values:)``).
     let problem: StoreError?
@@ -343,7 +346,15 @@ struct PreparedInsert: Sendable {
         self.layout = layout
         self.mask = mask
         values = record.indices.compactMap { mask & (1 << UInt64($0)) != 0 ? record[$0] : nil }
-        self.logged = logged
+        if logged.isEmpty {
+            loggedFields = nil
+        } else {
+            var json = [UInt8]()
+            json.reserveCapacity(64 * logged.count)
+            ChangeLogEntry.encode(logged, to: &json)
+            loggedFields = json
+        }
+        clock = HybridLogicalClock(change.hlc)
         references = RemoteApplier.references(change, layout.entity)
         problem = RemoteApplier.problem(change, seq: seq, entity: layout.entity, values: record)
     }
