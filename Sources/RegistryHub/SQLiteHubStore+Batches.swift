@@ -24,9 +24,11 @@ extension SQLiteHubStore {
                     let gzip = Array(stored[2] as Data)
                     return .receipt(json: try StoredReceipt.inflate(gzip, batchId: id), gzip: gzip)
                 }
-                var application = BatchApplication(
+                var application: BatchApplication? = BatchApplication(
                     batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch))
-                let effects = application.apply(batch)
+                let effects = application!.apply(batch)
+                // Its snapshot and records are freed beside the writer, not in its way.
+                Retired.letGo(application.take())
                 try db.cachedStatement(
                     sql: """
                         INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
@@ -37,7 +39,9 @@ extension SQLiteHubStore {
                     Data(effects.receiptGzip),
                 ])
                 try Self.write(effects, batchRow: db.lastInsertedRowID, db)
-                return .receipt(json: effects.receiptJSON, gzip: effects.receiptGzip)
+                let receipt = BatchOutcome.receipt(json: effects.receiptJSON, gzip: effects.receiptGzip)
+                Retired.letGo(consume effects)
+                return receipt
             }
         }
     }

@@ -53,7 +53,8 @@ struct RemoteApplier {
     mutating func applyChecked(_ entry: PulledEntry, prepared: PreparedInsert?) throws {
         switch entry {
         case .change(let seq, let change):
-            if let prepared, try insertNew(change, prepared, seq: seq) { return }
+            // This clinic's own inserts coming back are in the log already: the general way.
+            if let prepared, change.origin != registry.clinic, try insertNew(change, prepared, seq: seq) { return }
             try apply(change, seq: seq)
         case .conflict(let seq, let conflict):
             // A conflict delivered again after its resolution must not reopen it.

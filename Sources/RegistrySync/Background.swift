@@ -39,12 +39,21 @@ final class Background<T>: @unchecked Sendable {
     }
 }
 
-/// A value handed to another thread to be let go of there (``SyncEngine/pull(_:progress:)``):
-/// whoever holds the box last, only the thread that sets `value` to nil frees the value.
-final class Retired<T>: @unchecked Sendable {
-    var value: T?
+/// A value handed to another thread to be let go of there: whoever holds the box last, only
+/// the thread that sets `value` to nil frees the value. Freeing a page or batch of thousands of
+/// changes (several allocations each) is work the thread that used it need not wait for: the sync
+/// engine's applying thread (``SyncEngine/pull(_:progress:)``), the hub's writer.
+package final class Retired<T>: @unchecked Sendable {
+    package var value: T?
 
-    init(_ value: T? = nil) { self.value = value }
+    package init(_ value: consuming T? = nil) { self.value = value }
+
+    /// Frees `value` on a background task: pass it with `consume` (or `Optional.take()`), so that
+    /// no other reference is left here.
+    package static func letGo(_ value: consuming T?) {
+        let box = Retired(value)
+        Task.detached(priority: .background) { box.value = nil }
+    }
 }
 
 private final class ResultBox<T>: @unchecked Sendable {
