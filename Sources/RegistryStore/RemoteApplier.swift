@@ -86,9 +86,17 @@ struct RemoteApplier {
             try setRevisions(change)
             return
         }
+        let exists = try rowExists(layout, change.rowId)
+        // An insert not readied before: this clinic's own, coming back to a registry that does
+        // not hold it (one made anew under the clinic's code).
+        if change.op == .insert && !exists, let prepared = PreparedInsert(.change(seq: seq, change)) {
+            guard try insertNew(change, prepared, seq: seq) else {
+                throw StoreError.database("the \(entity.label) of the hub's feed entry \(seq) appeared while it was applied")
+            }
+            return
+        }
         let stamp = log.timestamp
         var logged = [ChangeLogEntry.FieldChange]()
-        let exists = try rowExists(layout, change.rowId)
         try check(change, seq: seq, entity: entity, exists: exists)
         if exists {
             for f in change.fields where layout.index[f.field] != nil || Entity.tombstoneFields.contains(f.field) {

@@ -28,6 +28,24 @@ import Testing
         return (patients, sites, try t.registry.pullCursor())
     }
 
+    /// A registry made anew under a clinic's code pulls that clinic's history from the hub: its
+    /// own changes, which its log does not hold. They are stored like any other clinic's, and
+    /// their revisions are the hub's; its own changes already here are not applied twice.
+    @Test func aClinicsOwnChangesMissingHereAreStoredWhenPulled() throws {
+        let t = try TestRegistry(clinic: "TEST-A")
+        let seeded = try t.seed().patient.id
+        var own = Self.change("patients", EntityID.make(), .insert, ["sex": .text("male"), "birthYear": .int(1950)])
+        own.origin = "TEST-A"
+        let localLog = try t.raw().read { try Int.fetchOne($0, sql: "SELECT count(*) FROM change_log") ?? 0 }
+        try t.registry.applyPulled([.change(seq: 1, own)], next: 1)
+        #expect(try Self.state(t).patients == 2)
+        #expect(try t.registry.write { tx in try tx.revision(.patient, own.rowId, "sex") } == 1)
+        // Delivered again: nothing more.
+        try t.registry.applyPulled([.change(seq: 1, own)], next: 1)
+        #expect(try t.raw().read { try Int.fetchOne($0, sql: "SELECT count(*) FROM change_log") ?? 0 } == localLog + 1)
+        #expect(try t.registry.write { tx in try tx.revision(.patient, seeded, "sex") } == 0)
+    }
+
     @Test func aPulledRecordThisRegistryCannotReadStopsThePageWithNothingApplied() throws {
         let t = try TestRegistry()
         let site = try t.seed().site
