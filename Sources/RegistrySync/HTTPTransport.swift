@@ -184,11 +184,13 @@ public final class HTTPTransport {
 
     // MARK: Requests
 
-    /// POSTs a JSON body, gzip-compressed unless `gzip` is false. Any HTTP status is a
-    /// response; only a failure to get one throws.
-    public func post(path: String, json body: [UInt8], gzip: Bool = true) throws(TransportError) -> Response {
+    /// POSTs a JSON body, gzip-compressed unless `gzip` is false (`compressed`: that gzip, made
+    /// before). Any HTTP status is a response; only a failure to get one throws.
+    public func post(path: String, json body: [UInt8], gzip: Bool = true, compressed: [UInt8]? = nil)
+        throws(TransportError) -> Response
+    {
         let url = try url(for: path)
-        let wire = gzip ? Gzip.compress(body) : body
+        let wire = gzip ? compressed ?? Gzip.compress(body) : body
         let lines = gzip ? postGzipHeaderLines : postPlainHeaderLines
         if let onSend {
             onSend(OutgoingRequest(method: "POST", path: path, headers: redacted(lines), body: body, wireBody: wire))

@@ -83,10 +83,11 @@ public final class SyncEngine {
         return report
     }
 
-    /// A batch frozen and its request body written, ready to send.
+    /// A batch frozen and its request body written and compressed, ready to send.
     struct PreparedBatch {
         var batch: OutboxBatch
         var body: [UInt8]
+        var gzip: [UInt8]
     }
 
     /// Freezes the next batch after `after` (default: the push cursor) and writes its body.
@@ -96,11 +97,14 @@ public final class SyncEngine {
             try registry.nextOutboxBatch(maxChanges: options.batchSize, after: after) { row in try writer.append(row) }
         }
         guard let batch else { return nil }
-        return PreparedBatch(batch: batch, body: writer.finish())
+        // Compressed here, while the hub applies the batch before, rather than once the hub is
+        // waiting for it (about 20 ms a batch of 5,000 changes).
+        let body = writer.finish()
+        return PreparedBatch(batch: batch, body: body, gzip: Gzip.compress(body))
     }
 
-    /// Pushes every pending change. Pipelined: while one batch is compressed, sent and applied
-    /// at the hub (on a helper thread), the next is frozen and written here; once the answer is
+    /// Pushes every pending change. Pipelined: while one batch is sent and applied at the hub
+    /// (on a helper thread), the next is frozen, written and compressed here; once the answer is
     /// in, the next batch goes out at once and the answer is recorded while the hub works on it.
     /// Batches are still sent one at a time and in order, each frozen before it is sent, so a
     /// kill at any instant leaves batches that are resent with their ids, in order (the hub
@@ -145,10 +149,12 @@ public final class SyncEngine {
     /// Sends `prepared` on a helper thread; its answer and decoded receipt come from `wait()`.
     func startSending(_ prepared: PreparedBatch) -> Background<Result<(HTTPTransport.Response, DecodedReceipt), SyncError>> {
         let path = "/v1/batches/\(prepared.batch.batchId)"
-        let body = prepared.body
+        let (body, gzip) = (prepared.body, prepared.gzip)
         return Background { [self] in
             Result { () throws(SyncError) in
-                let answer = try send { () throws(TransportError) in try transport.post(path: path, json: body) }
+                let answer = try send { () throws(TransportError) in
+                    try transport.post(path: path, json: body, compressed: gzip)
+                }
                 return (answer, try Self.receipt(answer.body))
             }
         }
