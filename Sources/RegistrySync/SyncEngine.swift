@@ -105,26 +105,30 @@ public final class SyncEngine {
 
     /// Pushes every pending change. Pipelined: while one batch is sent and applied at the hub
     /// (on a helper thread), the next is frozen, written and compressed here; once the answer is
-    /// in, the next batch goes out at once and the answer is recorded while the hub works on it.
-    /// Batches are still sent one at a time and in order, each frozen before it is sent, so a
-    /// kill at any instant leaves batches that are resent with their ids, in order (the hub
-    /// replays the answers it gave).
+    /// in (the hub took the batch: a 2xx), the next batch goes out at once, and the answer is read,
+    /// checked and recorded while the hub works on it. Batches are still sent one at a time and in
+    /// order, each frozen before it is sent, so a kill at any instant leaves batches that are
+    /// resent with their ids, in order (the hub replays the answers it gave). A receipt refused
+    /// (``checkAnswers(_:for:)``) records nothing of its batch, which is resent with its id.
     func push(_ report: inout SyncReport, progress: (String, Int) -> Void) throws(SyncError) {
         guard var current = try prepareBatch(after: nil) else { return }
         var sending = startSending(current)
         while true {
             let next = Result { () throws(SyncError) in try prepareBatch(after: current.batch.lastSeq) }
-            let (answer, receipt) = try sending.wait().get()
-            try Self.checkAnswers(receipt, for: current.batch)
+            let answer = try sending.wait().get()
             let following = (try? next.get()).flatMap { $0 }
             let nextSending = following.map(startSending)
             // Every helper thread is joined before this function returns or throws.
-            let recorded = Result { () throws(SyncError) in
+            let recorded = Result { () throws(SyncError) -> DecodedReceipt in
+                let receipt = try Self.receipt(answer.body)
+                try Self.checkAnswers(receipt, for: current.batch)
                 try store { () throws(StoreError) in try registry.recordPushOutcomes(current.batch, receipt.outcomes) }
+                return receipt
             }
-            guard case .success = recorded else {
+            guard case .success(let receipt) = recorded else {
                 _ = nextSending?.wait()
-                return try recorded.get()
+                _ = try recorded.get()
+                return
             }
             report.bytesSent += Int(answer.bytesSent)
             report.bytesReceived += Int(answer.bytesReceived)
@@ -146,16 +150,14 @@ public final class SyncEngine {
         }
     }
 
-    /// Sends `prepared` on a helper thread; its answer and decoded receipt come from `wait()`.
-    func startSending(_ prepared: PreparedBatch) -> Background<Result<(HTTPTransport.Response, DecodedReceipt), SyncError>> {
+    /// Sends `prepared` on a helper thread; its answer (a 2xx: ``send(_:)`` throws any other)
+    /// comes from `wait()`.
+    func startSending(_ prepared: PreparedBatch) -> Background<Result<HTTPTransport.Response, SyncError>> {
         let path = "/v1/batches/\(prepared.batch.batchId)"
         let (body, gzip) = (prepared.body, prepared.gzip)
         return Background { [self] in
             Result { () throws(SyncError) in
-                let answer = try send { () throws(TransportError) in
-                    try transport.post(path: path, json: body, compressed: gzip)
-                }
-                return (answer, try Self.receipt(answer.body))
+                try send { () throws(TransportError) in try transport.post(path: path, json: body, compressed: gzip) }
             }
         }
     }
