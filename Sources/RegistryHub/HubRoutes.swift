@@ -36,14 +36,14 @@ struct HubRoutes: Sendable {
         guard EntityID.isValid(batchId) else {
             throw HubError.badRequest("batch id \(batchId.prefix(64)) is not a UUID")
         }
-        var upload: BatchUpload? = try await BatchUpload.read(request, context: context, configuration: configuration)
-        if let refusal = ChangeCheck.clockRefusal(upload!.batch, now: Clock.nowMillis()) {
+        let upload = try await BatchUpload.read(request, context: context, configuration: configuration)
+        if let refusal = ChangeCheck.clockRefusal(upload.batch, now: Clock.nowMillis()) {
             throw HubError.clockAhead(refusal)
         }
         let outcome = try await store.applyBatch(
-            upload!.batch, id: batchId.lowercased(), clinic: clinic, bodySHA256: upload!.sha256)
+            upload.batch, id: batchId.lowercased(), clinic: clinic, bodySHA256: upload.sha256)
         // The body and decoded batch are freed beside the answer, not before it.
-        Retired.letGo(upload.take())
+        Retired.letGo(consume upload)
         switch outcome {
         case .receipt(let json, let gzip): return JSONResponse.make(bytes: json, for: request, gzip: gzip)
         case .idTaken:

@@ -24,11 +24,11 @@ extension SQLiteHubStore {
                     let gzip = Array(stored[2] as Data)
                     return .receipt(json: try StoredReceipt.inflate(gzip, batchId: id), gzip: gzip)
                 }
-                var application: BatchApplication? = BatchApplication(
+                var application = BatchApplication(
                     batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch))
-                let effects = application!.apply(batch)
+                let effects = application.apply(batch)
                 // Its snapshot and records are freed beside the writer, not in its way.
-                Retired.letGo(application.take())
+                Retired.letGo(consume application)
                 try db.cachedStatement(
                     sql: """
                         INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)

@@ -353,7 +353,12 @@ extension Registry {
     /// that needs no database, done on any thread (the sync engine's fetching one, while the page
     /// before is applied).
     public static func preparePulled(_ entries: [PulledEntry]) -> PreparedPull {
-        PreparedPull(entries: entries, inserts: entries.map(PreparedInsert.init))
+        PreparedPull(
+            entries: entries,
+            inserts: entries.map { e in
+                guard case .change(let seq, let change) = e else { return nil }
+                return PreparedInsert(change, seq: seq)
+            })
     }
 
     public func applyPulled(_ entries: [PulledEntry], next: Int64) throws(StoreError) {

@@ -171,11 +171,12 @@ public struct RegistryTransaction {
         var assignments = [String]()
         var arguments = StatementArguments()
         for (field, (before, after)) in zip(entity.fields, zip(old.values, new.values)) where before != after {
-            changes.append(.init(field: field, old: before, new: after, baseRevision: try revision(entity, new.id, field)))
+            changes.append(.init(field: field, old: before, new: after, baseRevision: 0))
             assignments.append("\(Entity.column(for: field)) = ?")
             arguments += [after]
         }
         guard !changes.isEmpty else { return }
+        for (i, rev) in try revisions(entity, new.id, changes.map(\.field)).enumerated() { changes[i].baseRevision = rev }
         remember(new)
         arguments += [log.timestamp, new.id]
         try db.execute(
@@ -188,12 +189,19 @@ public struct RegistryTransaction {
     /// largest of its own row's, the whole record's (``RevisionWriter/wholeRecord``) and the one
     /// the record's insert was logged with (``insertRevisions(_:_:)``).
     func revision(_ entity: Entity, _ id: String, _ field: String) throws -> Int64 {
-        max(
-            try Int64.fetchOne(
-                db.cachedStatement(
-                    sql: "SELECT MAX(revision) FROM field_revisions WHERE table_name = ? AND row_id = ? AND field IN (?, ?)"),
-                arguments: [entity.table, id, field, RevisionWriter.wholeRecord]) ?? 0,
-            try insertRevisions(entity, id)[field] ?? 0)
+        try revisions(entity, id, [field])[0]
+    }
+
+    /// ``revision(_:_:_:)`` of each of `fields`, the record's insert entry read once.
+    func revisions(_ entity: Entity, _ id: String, _ fields: [String]) throws -> [Int64] {
+        let inserted = try insertRevisions(entity, id)
+        let rows = try db.cachedStatement(
+            sql: "SELECT MAX(revision) FROM field_revisions WHERE table_name = ? AND row_id = ? AND field IN (?, ?)")
+        return try fields.map { field in
+            max(
+                try Int64.fetchOne(rows, arguments: [entity.table, id, field, RevisionWriter.wholeRecord]) ?? 0,
+                inserted[field] ?? 0)
+        }
     }
 
     /// The revisions in the change-log entry of the record's insert, by field. A record pulled in

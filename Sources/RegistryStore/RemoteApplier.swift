@@ -39,7 +39,7 @@ struct RemoteApplier {
         rowProbes = Array(repeating: nil, count: EntityLayout.all.count)
     }
 
-    mutating func apply(_ entry: PulledEntry, prepared: PreparedInsert? = nil) throws {
+    mutating func apply(_ entry: PulledEntry, prepared: PreparedInsert?) throws {
         do {
             try applyChecked(entry, prepared: prepared)
         } catch let e as DatabaseError {
@@ -89,7 +89,7 @@ struct RemoteApplier {
         let exists = try rowExists(layout, change.rowId)
         // An insert not readied before: this clinic's own, coming back to a registry that does
         // not hold it (one made anew under the clinic's code).
-        if change.op == .insert && !exists, let prepared = PreparedInsert(.change(seq: seq, change)) {
+        if change.op == .insert && !exists, let prepared = PreparedInsert(change, seq: seq) {
             guard try insertNew(change, prepared, seq: seq) else {
                 throw StoreError.database("the \(entity.label) of the hub's feed entry \(seq) appeared while it was applied")
             }
@@ -337,9 +337,8 @@ struct PreparedInsert: Sendable {
     let problem: StoreError?
 
     /// Nil for anything but an insert of a synced record.
-    init?(_ entry: PulledEntry) {
-        guard case .change(let seq, let change) = entry, change.op == .insert,
-            let layout = EntityLayout.byTable[change.table], layout.entity.isSynced
+    init?(_ change: RemoteChange, seq: Int64) {
+        guard change.op == .insert, let layout = EntityLayout.byTable[change.table], layout.entity.isSynced
         else { return nil }
         var record = [FieldValue](repeating: .null, count: layout.fields.count)
         var mask: UInt64 = 0
