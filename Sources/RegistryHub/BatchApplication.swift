@@ -54,8 +54,9 @@ public struct BatchEffects: Sendable {
         public var json: String
     }
 
-    /// The new state of every record the batch changed, each once.
-    public var records: [(key: RecordKey, record: HubRecord)] = []
+    /// The new state of every record the batch changed, each once, with its fields as canonical
+    /// JSON (``HubRecord/fieldsJSON``).
+    public var records: [(key: RecordKey, record: HubRecord, fieldsJSON: String)] = []
     /// Feed entries in seq order, continuing the snapshot's `lastSeq` without gaps.
     public var feed: [FeedRow] = []
     /// New answers, one per change id answered for the first time, with the change's position
@@ -65,8 +66,6 @@ public struct BatchEffects: Sendable {
     public var resolvedConflicts: [ConflictRow] = []
     /// The receipt as canonical JSON.
     public var receiptJSON: [UInt8] = []
-    /// The receipt as stores keep it and clinics that accept gzip get it (``StoredReceipt``).
-    public var receiptGzip: [UInt8] = []
     /// Where in ``receiptJSON`` the results answered by this batch are (new answers and their
     /// repeats within the batch), in order: the results whose seqs count from the snapshot's
     /// `lastSeq` (``StoredReceipt/shifted(_:by:)``).
@@ -83,23 +82,22 @@ public struct BatchApplication {
     public let clinic: String
     let now: UInt64
     var snapshot: HubSnapshot
-    /// The snapshot's records as the batch changes them, each marked once it has changed.
-    var records: [RecordKey: (record: HubRecord, changed: Bool)]
+    /// The snapshot's records as the batch changes them, each marked once it has changed, with
+    /// its fields JSON when that was readied (an insert's).
+    var records: [RecordKey: (record: HubRecord, changed: Bool, fieldsJSON: String?)]
     var effects = BatchEffects()
 
     public init(batchId: String, clinic: String, snapshot: HubSnapshot, now: UInt64 = Clock.nowMillis()) {
         self.batchId = batchId
         self.clinic = clinic
         self.now = now
-        records = snapshot.records.mapValues { ($0, false) }
+        records = snapshot.records.mapValues { ($0, false, nil) }
         self.snapshot = snapshot
         self.snapshot.records = [:]
     }
 
-    /// What a store must load for `batch` (keys may repeat).
-    public static func needs(of batch: SyncBatch) -> (
-        records: [String: [String]], changeIds: [String], conflictIds: [String]
-    ) {
+    /// What a store must load for `batch`.
+    public static func needs(of batch: SyncBatch) -> BatchNeeds {
         var rowIds = [String: [String]]()
         var changeIds = [String]()
         changeIds.reserveCapacity(batch.changes.count)
@@ -118,11 +116,19 @@ public struct BatchApplication {
                 if named.insert(RecordKey(table: entity.table, rowId: id)).inserted { rowIds[entity.table, default: []].append(id) }
             }
         }
-        return (rowIds, changeIds, conflictIds)
+        return BatchNeeds(records: rowIds, changeIds: changeIds, conflictIds: conflictIds)
     }
 
-    /// Applies every change in order and returns what to write.
+    /// Applies every change of `batch` in order and returns what to write.
     public mutating func apply(_ batch: SyncBatch) -> BatchEffects {
+        apply(PreparedBatch(batch, clinic: clinic, now: now))
+    }
+
+    /// Applies every change in order and returns what to write. `prepared` must be readied
+    /// for this application's clinic.
+    public mutating func apply(_ prepared: PreparedBatch) -> BatchEffects {
+        precondition(prepared.clinic == clinic, "a batch readied for another clinic")
+        let batch = prepared.batch
         snapshot.processed.reserveCapacity(snapshot.processed.count + batch.changes.count)
         records.reserveCapacity(records.count + batch.changes.count)
         effects.results.reserveCapacity(batch.changes.count)
@@ -137,46 +143,67 @@ public struct BatchApplication {
             if i > 0 { receipt.append(UInt8(ascii: ",")) }
             let start = receipt.count
             let firstAnswers = effects.results.count
-            receipt.append(contentsOf: answer(change, position: i).utf8)
+            answer(change, prepared.changes[i], position: i, to: &receipt)
             if effects.results.count > firstAnswers { answeredHere.insert(change.changeId) }
             if answeredHere.contains(change.changeId) { effects.ownResultRanges.append(start..<receipt.count) }
         }
         receipt.append(contentsOf: "]}".utf8)
         effects.receiptJSON = receipt
-        effects.receiptGzip = StoredReceipt.compress(receipt)
-        effects.records = records.compactMap { $0.value.changed ? ($0.key, $0.value.record) : nil }
+        effects.records = records.compactMap { key, r in
+            r.changed ? (key, r.record, r.fieldsJSON ?? r.record.fieldsJSON) : nil
+        }
         return effects
     }
 
-    /// The answer to one change as canonical JSON: the stored one for a change id seen before.
-    mutating func answer(_ change: WireChange, position: Int) -> String {
+    /// The answer to one change as canonical JSON, appended to `receipt`: the stored one for a
+    /// change id seen before.
+    mutating func answer(_ change: WireChange, _ prepared: PreparedChange, position: Int, to receipt: inout [UInt8]) {
         if let done = snapshot.processed[change.changeId] {
-            if done.clinic == clinic { return done.resultJSON }
+            if done.clinic == clinic {
+                receipt.append(contentsOf: done.resultJSON.utf8)
+                return
+            }
             let refused = SyncReceipt.Result(
                 changeId: change.changeId, status: .rejected, reason: "change id was already pushed by another clinic")
-            return refused.canonicalText
+            receipt.append(contentsOf: refused.canonicalText.utf8)
+            return
         }
-        let (status, resultJSON) = decide(change)
-        let answer = ProcessedChange(clinic: clinic, status: status, resultJSON: resultJSON)
+        let start = receipt.count
+        let status = decide(change, prepared, to: &receipt)
+        let answer = ProcessedChange(
+            clinic: clinic, status: status, resultJSON: String(decoding: receipt[start...], as: UTF8.self))
         snapshot.processed[change.changeId] = answer
         effects.results.append((change.changeId, position, answer))
-        return answer.resultJSON
     }
 
     func rejected(_ change: WireChange, _ reason: String) -> SyncReceipt.Result {
         SyncReceipt.Result(changeId: change.changeId, status: .rejected, reason: reason)
     }
 
-    /// The result of one change: its status and canonical JSON.
-    mutating func decide(_ change: WireChange) -> (SyncReceipt.Result.Status, String) {
-        if let problem = ChangeCheck.problem(with: change, now: now) { return text(rejected(change, problem)) }
+    /// Decides one change: its result as canonical JSON appended to `receipt`, and its status.
+    mutating func decide(_ change: WireChange, _ prepared: PreparedChange, to receipt: inout [UInt8])
+        -> SyncReceipt.Result.Status
+    {
         let key = RecordKey(table: change.table, rowId: change.rowId)
-        switch change.op {
-        case .insert: return insert(change, key)
-        case .update: return text(update(change, key))
-        case .delete: return text(delete(change, key))
-        case .resolve: return text(resolve(change, key))
+        let result: SyncReceipt.Result
+        if let problem = prepared.problem {
+            result = rejected(change, problem)
+        } else if let insert = prepared.insert {
+            if let problem = self.insert(change, insert, key, to: &receipt) {
+                result = rejected(change, problem)
+            } else {
+                return .accepted
+            }
+        } else {
+            switch change.op {
+            case .insert: preconditionFailure("an insert that passes its checks is readied")
+            case .update: result = update(change, key)
+            case .delete: result = delete(change, key)
+            case .resolve: result = resolve(change, key)
+            }
         }
+        receipt.append(contentsOf: result.canonicalText.utf8)
+        return result.status
     }
 
     /// Why `change` would leave its record without a field the registry's schema requires,
@@ -191,48 +218,59 @@ public struct BatchApplication {
         // The record as it would stand. A stored record has every required field, so one missing
         // here is one an insert left out or a change clears.
         let values = entity.fields.map { name in change.fields[name]?.new ?? record?.fields[name]?.value ?? .null }
-        if let field = entity.missingRequired(in: values) { return "\(change.table).\(field) is required" }
+        if let missing = Self.missing(entity, change, values) { return missing }
+        return unheld(change, entity) ?? Self.unreadable(entity, change, values)
+    }
+
+    /// The parts of ``unacceptable(_:record:)`` that need no stored record, for an insert: the
+    /// required field it leaves out, and why it would not read back.
+    static func unacceptableAlone(_ change: WireChange) -> (missing: String?, unreadable: String?) {
+        guard let entity = ChangeCheck.entities[change.table] else { return (nil, nil) }
+        let values = entity.fields.map { name in change.fields[name]?.new ?? .null }
+        return (missing(entity, change, values), unreadable(entity, change, values))
+    }
+
+    static func missing(_ entity: Entity, _ change: WireChange, _ values: [FieldValue]) -> String? {
+        entity.missingRequired(in: values).map { "\(change.table).\($0) is required" }
+    }
+
+    /// A record `change` names that the hub does not hold (nor inserted earlier in this batch).
+    func unheld(_ change: WireChange, _ entity: Entity) -> String? {
         for (field, parent) in entity.references {
             guard case .text(let id) = change.fields[field]?.new else { continue }
             if records[RecordKey(table: parent.table, rowId: id)] == nil {
                 return "\(change.table).\(field) names a \(parent.label) the hub does not hold"
             }
         }
-        // The record as it would stand must read back as its type does at every clinic (coded
-        // values from their vocabularies, real dates, whole numbers): a clinic holding one that
-        // does not cannot list, report or export its registry. The reason names the field and
-        // what is accepted, never the value.
+        return nil
+    }
+
+    /// The record as it would stand must read back as its type does at every clinic (coded
+    /// values from their vocabularies, real dates, whole numbers): a clinic holding one that
+    /// does not cannot list, report or export its registry. The reason names the field and
+    /// what is accepted, never the value.
+    static func unreadable(_ entity: Entity, _ change: WireChange, _ values: [FieldValue]) -> String? {
         guard let error = entity.unreadable(id: change.rowId, values: values) else { return nil }
         return "\(change.table).\(error.field) is not valid" + (error.accepted.map { "; accepted: \($0)" } ?? "")
     }
 
-    func text(_ result: SyncReceipt.Result) -> (SyncReceipt.Result.Status, String) {
-        (result.status, result.canonicalText)
-    }
-
     // MARK: Operations
 
-    /// Most pushed changes are inserts: their feed entry and result are written straight from the
-    /// change's fields, sorted once, with no dictionary built for either.
-    mutating func insert(_ change: WireChange, _ key: RecordKey) -> (SyncReceipt.Result.Status, String) {
-        if records[key] != nil { return text(rejected(change, "record already exists")) }
-        if let problem = unacceptable(change) { return text(rejected(change, problem)) }
-        // mapValues keeps the hash table of `fields`: no field name is hashed again.
-        store(HubRecord(origin: clinic, fields: change.fields.mapValues { .init(value: $0.new, revision: 1) }), key)
-        let sorted = change.fields.sorted(by: { $0.key < $1.key })
+    /// Most pushed changes are inserts: their record, feed entry and result were readied before
+    /// the writer (``PreparedInsert``), and are finished here with their seq. Returns why the
+    /// insert is rejected, or nil when its result is in `receipt`.
+    mutating func insert(_ change: WireChange, _ prepared: PreparedInsert, _ key: RecordKey, to receipt: inout [UInt8])
+        -> String?
+    {
+        if records[key] != nil { return "record already exists" }
+        if let missing = prepared.missing { return missing }
+        if let entity = ChangeCheck.entities[change.table], let problem = unheld(change, entity) { return problem }
+        if let unreadable = prepared.unreadable { return unreadable }
+        records[key] = (prepared.record, true, prepared.fieldsJSON)
         let seq = nextSeq()
-        let entry = FeedEntry.canonicalText(seq: seq, kind: .change, conflict: nil) { [clinic] out in
-            change.writeCanonical(
-                fields: sorted.lazy.map { (key: $0.key, value: WireField(old: .null, new: $0.value.new, rev: 1)) },
-                origin: clinic, to: &out)
-        }
-        effects.feed.append(.init(seq: seq, kind: .change, json: entry))
-        return (
-            .accepted,
-            SyncReceipt.Result.canonicalText(
-                changeId: change.changeId, status: .accepted, seq: seq,
-                revisions: sorted.lazy.map { (key: $0.key, value: Int64(1)) })
-        )
+        effects.feed.append(.init(seq: seq, kind: .change, json: prepared.entry(seq: seq)))
+        prepared.writeResult(seq: seq, to: &receipt)
+        return nil
     }
 
     mutating func update(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
@@ -319,7 +357,7 @@ public struct BatchApplication {
     // MARK: Effects
 
     mutating func store(_ record: HubRecord, _ key: RecordKey) {
-        records[key] = (record, true)
+        records[key] = (record, true, nil)
     }
 
     /// The change as the feed carries it: the fields the hub applied, with their new revisions,

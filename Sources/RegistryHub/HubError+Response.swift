@@ -8,6 +8,7 @@ extension HubError: HTTPResponseError {
         case .badRequest, .invalid: .badRequest
         case .tooLarge: .contentTooLarge
         case .batchIdTaken, .clinicExists: .conflict
+        case .tooEarly: .tooEarly
         case .clockAhead: .unprocessableContent
         case .unsupportedEncoding: .unsupportedMediaType
         case .notFound, .unknownClinic: .notFound

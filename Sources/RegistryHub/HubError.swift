@@ -13,6 +13,8 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     case tooLarge(String)
     /// The batch id was used before with another body or by another clinic.
     case batchIdTaken(String)
+    /// The batch named in `Emreg-After-Batch` has not been applied: send it first, then this one.
+    case tooEarly(String)
     /// Changes stamped too far ahead of the hub's clock: the whole batch waits at the clinic.
     case clockAhead(String)
     case unsupportedEncoding(String)
@@ -25,7 +27,7 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unauthorized(let m), .badRequest(let m), .tooLarge(let m), .batchIdTaken(let m), .clockAhead(let m),
+        case .unauthorized(let m), .badRequest(let m), .tooLarge(let m), .batchIdTaken(let m), .tooEarly(let m), .clockAhead(let m),
             .unsupportedEncoding(let m), .notFound(let m):
             m
         case .invalid(let e): e.description

@@ -43,12 +43,14 @@ public struct HubRecord: Sendable, Hashable {
 
     /// Canonical JSON `{"field":[revision,value]}`: the form stores keep, readable with SQL
     /// JSON functions (`fields ->> '$.sizeMm[1]'`).
-    public var fieldsJSON: String {
+    public var fieldsJSON: String { Self.fieldsJSON(fields.sorted(by: { $0.key < $1.key })) }
+
+    /// The fields JSON of `sorted` (by name; sorted as (name, field) pairs: no hash lookup per field).
+    static func fieldsJSON(_ sorted: some Sequence<(key: String, value: Field)>) -> String {
         var out = [UInt8]()
-        out.reserveCapacity(32 * fields.count + 2)
+        out.reserveCapacity(384)
         out.append(UInt8(ascii: "{"))
-        // Sorted as (name, field) pairs: no hash lookup per field.
-        for (i, (name, f)) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
+        for (i, (name, f)) in sorted.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             CanonicalJSON.writeString(name, to: &out)
             out.append(contentsOf: ":[".utf8)

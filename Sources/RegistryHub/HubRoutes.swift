@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import RegistryCore
 import RegistrySync
@@ -7,6 +8,15 @@ struct HubRoutes: Sendable {
     let store: any HubStore
     let configuration: HubConfiguration
     let feedGzip = FeedGzipCache()
+    let sequence = BatchSequence()
+
+    /// The request header naming the batch a pushed batch follows (``BatchSequence``).
+    static let afterBatch = HTTPField.Name("Emreg-After-Batch")!
+    /// The answer header by which a hub says it honours ``afterBatch``: a client sends its next
+    /// batch before this one is answered only to a hub that does.
+    static let ordersBatches = HTTPField.Name("Emreg-Orders-Batches")!
+    /// How long a batch waits for the one it follows to arrive.
+    static let arrivalWait = Duration.seconds(1)
 
     static let defaultFeedLimit = 1000
 
@@ -32,24 +42,59 @@ struct HubRoutes: Sendable {
     /// `POST /v1/batches/{batchId}`: apply a batch, or replay the receipt of a retried one.
     func push(_ request: Request, _ context: HubRequestContext) async throws -> Response {
         guard let clinic = context.clinic else { throw HubError.unauthorized("missing bearer token") }
-        let batchId = context.parameters.get("batchId") ?? ""
-        guard EntityID.isValid(batchId) else {
-            throw HubError.badRequest("batch id \(batchId.prefix(64)) is not a UUID")
+        let given = context.parameters.get("batchId") ?? ""
+        guard EntityID.isValid(given) else {
+            throw HubError.badRequest("batch id \(given.prefix(64)) is not a UUID")
         }
+        let batchId = given.lowercased()
+        var after: String?
+        if let text = request.headers[Self.afterBatch] {
+            guard EntityID.isValid(text) else {
+                throw HubError.badRequest("\(Self.afterBatch) must be the id (a UUID) of the batch this one follows")
+            }
+            after = text.lowercased()
+        }
+        // Begun before the body is read: the batch sent after this one finds it running.
+        sequence.begin(batchId)
+        var applied = false
+        defer { sequence.end(batchId, applied: applied) }
         let upload = try await BatchUpload.read(request, context: context, configuration: configuration)
         if let refusal = ChangeCheck.clockRefusal(upload.batch, now: Clock.nowMillis()) {
             throw HubError.clockAhead(refusal)
         }
-        let outcome = try await store.applyBatch(
-            upload.batch, id: batchId.lowercased(), clinic: clinic, bodySHA256: upload.sha256)
+        let prepared = await PreparedBatch.make(upload.batch, clinic: clinic)
+        if let after { try await awaitApplied(after, before: batchId) }
+        let outcome = try await store.applyBatch(prepared, id: batchId, clinic: clinic, bodySHA256: upload.sha256)
         // The body and decoded batch are freed beside the answer, not before it.
         Retired.letGo(consume upload)
+        Retired.letGo(consume prepared)
         switch outcome {
-        case .receipt(let json, let gzip): return JSONResponse.make(bytes: json, for: request, gzip: gzip)
+        case .receipt(let json, let gzip):
+            applied = true
+            var response = JSONResponse.make(bytes: json, for: request, gzip: gzip)
+            response.headers[Self.ordersBatches] = "1"
+            return response
         case .idTaken:
             throw HubError.batchIdTaken(
                 "batch \(batchId) was already pushed with another body or by another clinic; send new changes under a new batch id"
             )
+        }
+    }
+
+    /// Waits until the batch `id` has been applied: it is being pushed now, or arrives soon.
+    /// Throws ``HubError/tooEarly(_:)`` when its push ended without applying it, or it has not
+    /// arrived in ``arrivalWait``: the clinic sends it, then `batchId` again.
+    func awaitApplied(_ id: String, before batchId: String) async throws(HubError) {
+        let deadline = ContinuousClock.now + Self.arrivalWait
+        while true {
+            let settled = await sequence.settled(id)
+            if settled == true { return }
+            if try await store.batchApplied(id: id) { return }
+            guard settled == nil, ContinuousClock.now < deadline else {
+                throw HubError.tooEarly(
+                    "batch \(batchId) follows batch \(id), which this hub has not applied; push that batch first, then this one again")
+            }
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 

@@ -17,10 +17,13 @@ public protocol HubStore: Sendable {
 
     func clinics() async throws(HubError) -> [HubClinic]
 
-    /// Applies `batch` from `clinic` in one transaction and stores its receipt, or answers a
-    /// retried batch id with the stored receipt.
-    func applyBatch(_ batch: SyncBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
+    /// Applies `batch` from `clinic` (readied for that clinic) in one transaction and stores its
+    /// receipt, or answers a retried batch id with the stored receipt.
+    func applyBatch(_ batch: PreparedBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
+
+    /// Whether the batch `id` has been applied (its receipt is stored).
+    func batchApplied(id: String) async throws(HubError) -> Bool
 
     /// Feed entries with seq > `since`, ascending, at most `limit`.
     func feed(since: Int64, limit: Int) async throws(HubError) -> HubFeedSlice
@@ -32,6 +35,13 @@ public protocol HubStore: Sendable {
 extension HubStore {
     /// A store whose connections close with it (SQLite's) has nothing to do.
     public func close() async {}
+
+    /// Readies `batch` and applies it.
+    public func applyBatch(_ batch: SyncBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
+        -> BatchOutcome
+    {
+        try await applyBatch(await PreparedBatch.make(batch, clinic: clinic), id: id, clinic: clinic, bodySHA256: bodySHA256)
+    }
 }
 
 /// A clinic as the operator sees it.

@@ -44,12 +44,21 @@ enum OpenAPIDocument {
                     Apply a batch of changes in one transaction and answer per change: accepted (with \
                     the feed seq and new revisions), conflict (with conflict ids) or rejected (with a \
                     reason). A retried batch id with the same body gets the stored receipt, byte for \
-                    byte; the same id with another body or from another clinic is refused with 409.
+                    byte; the same id with another body or from another clinic is refused with 409. A \
+                    clinic may send its next batch before this one is answered, naming this one in \
+                    Emreg-After-Batch: the hub applies batches in that order.
                     """,
                     parameters: [
                         .object([
                             "name": .string("batchId"), "in": .string("path"), "required": .bool(true),
                             "description": .string("A UUID the clinic chose for this batch; reuse it only to retry."),
+                            "schema": .object(["type": .string("string"), "format": .string("uuid")]),
+                        ]),
+                        .object([
+                            "name": .string("Emreg-After-Batch"), "in": .string("header"), "required": .bool(false),
+                            "description": .string(
+                                "The id of the batch this one follows, sent while that one may still be at the hub (to a hub that answers with Emreg-Orders-Batches: 1). This batch is applied only after that one; if that one is not applied (its push failed, or it has not arrived within a second), the answer is 425 and nothing of this batch is stored."
+                            ),
                             "schema": .object(["type": .string("string"), "format": .string("uuid")]),
                         ]),
                     ],
@@ -60,13 +69,25 @@ enum OpenAPIDocument {
                         "content": .object(["application/json": .object(["schema": ref("SyncBatch")])]),
                     ]),
                     responses: [
-                        "200": json("The receipt: one result per change, in order.", ref("SyncReceipt")),
+                        "200": .object([
+                            "description": .string("The receipt: one result per change, in order."),
+                            "headers": .object([
+                                "Emreg-Orders-Batches": .object([
+                                    "description": .string("1: this hub honours Emreg-After-Batch."),
+                                    "schema": .object(["type": .string("string"), "enum": .array([.string("1")])]),
+                                ])
+                            ]),
+                            "content": .object(["application/json": .object(["schema": ref("SyncReceipt")])]),
+                        ]),
                         "400": error(
                             "Malformed JSON, wrong types or lengths (the message names the JSON path), a gzip label on non-gzip bytes, or a batch id that is not a UUID."
                         ),
                         "409": error("The batch id was used with another body or by another clinic."),
                         "413": error("The body, or what it inflates to, is over the hub's limit."),
                         "415": error("A Content-Encoding other than gzip or identity."),
+                        "425": error(
+                            "The batch named in Emreg-After-Batch is not applied: send it, then this batch again. Nothing of this batch was stored."
+                        ),
                         "422": error(
                             "Changes stamped more than 48 h ahead of the hub's clock: the whole batch is refused (and stays queued at the clinic) rather than rejected change by change."
                         ),

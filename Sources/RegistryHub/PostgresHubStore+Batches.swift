@@ -3,14 +3,14 @@ import RegistryCore
 import RegistrySync
 
 extension PostgresHubStore {
-    public func applyBatch(_ batch: SyncBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
+    public func applyBatch(_ batch: PreparedBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
     {
-        let lookups = Lookups(BatchApplication.needs(of: batch))
+        let lookups = Lookups(batch.needs)
         return try await postgresErrors(nil) {
             try await batchGate.pass {
                 try await withConnection { [self] c in
-                    if let known = rememberedRecords(for: batch, lookups) {
+                    if let known = rememberedRecords(for: batch.batch, lookups) {
                         do {
                             return try await applyRemembered(batch, known, id: id, clinic: clinic, bodySHA256: bodySHA256, c)
                         } catch where Self.isWorthRetrying(error) && !c.isClosed {
@@ -43,7 +43,7 @@ extension PostgresHubStore {
     /// postgres-nio sends as soon as the write is answered: one network round trip, and none of
     /// the hub's work, happens while a batch holds the lock.
     func apply(
-        _ batch: SyncBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String,
+        _ batch: PreparedBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String,
         _ c: PostgresConnection
     ) async throws -> BatchOutcome {
         try await statements.prepare([Self.storedBatchSQL, LoadTouched.sql, WriteBatch.sql], on: c)
@@ -98,7 +98,7 @@ extension PostgresHubStore {
             let effects = application.apply(batch)
             let write = WriteBatch(
                 effects: effects, existed: existed, batchId: id, clinic: clinic, bodySHA256: bodySHA256,
-                changeCount: batch.changes.count)
+                changeCount: batch.batch.changes.count)
             let written = statements.execute(WriteBatch.sql, try write.binds, on: c)
             let resolved = effects.resolvedConflicts
             // After the write above, which moved the counter on by the batch's entries: a conflict
@@ -144,7 +144,7 @@ extension PostgresHubStore {
     /// created, a change it sent or its batch id already known (a unique key). The caller then
     /// applies the batch the usual way (``apply(_:_:id:clinic:bodySHA256:_:)``), which reads them.
     func applyRemembered(
-        _ batch: SyncBatch, _ known: [RecordKey: RememberedRecords.Record], id: String, clinic: String, bodySHA256: String,
+        _ batch: PreparedBatch, _ known: [RecordKey: RememberedRecords.Record], id: String, clinic: String, bodySHA256: String,
         _ c: PostgresConnection
     ) async throws -> BatchOutcome {
         var snapshot = HubSnapshot()
@@ -155,7 +155,7 @@ extension PostgresHubStore {
         let effects = application.apply(batch)
         let write = WriteBatch(
             effects: effects, existed: Set(known.keys), batchId: id, clinic: clinic, bodySHA256: bodySHA256,
-            changeCount: batch.changes.count)
+            changeCount: batch.batch.changes.count)
         var binds = try write.binds
         let sql: String
         if known.isEmpty {
@@ -178,7 +178,7 @@ extension PostgresHubStore {
         remembered.keep(write.written.lazy.map { (key: $0.key, record: $0.record) })
         let effects = write.effects
         let receipt = try StoredReceipt.shifted(effects, by: base)
-        return .receipt(json: receipt, gzip: receipt == effects.receiptJSON ? effects.receiptGzip : JSONResponse.compress(receipt))
+        return .receipt(json: receipt, gzip: receipt == effects.receiptJSON ? write.receiptGzip : JSONResponse.compress(receipt))
     }
 
     static let storedBatchSQL =
@@ -202,7 +202,7 @@ extension PostgresHubStore {
 
         /// Keys holding NUL are left out: PostgreSQL text cannot hold one, so no row has such a
         /// key, and the protocol rejects the change anyway (ids are UUIDs, tables are named).
-        init(_ needs: (records: [String: [String]], changeIds: [String], conflictIds: [String])) {
+        init(_ needs: BatchNeeds) {
             for (table, ids) in needs.records where table.isStorable {
                 for rowId in Set(ids) where rowId.isStorable {
                     tables.append(table)

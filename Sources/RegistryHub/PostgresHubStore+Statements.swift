@@ -157,6 +157,8 @@ struct WriteBatch {
     var changeCount: Int
     /// Every record the batch changed, in its new state as the statement stores it.
     let written: [(key: RecordKey, record: RememberedRecords.Record, deleted: Bool)]
+    /// The receipt as stored (``StoredReceipt``).
+    let receiptGzip: [UInt8]
 
     init(effects: BatchEffects, existed: Set<RecordKey>, batchId: String, clinic: String, bodySHA256: String, changeCount: Int) {
         self.effects = effects
@@ -166,8 +168,9 @@ struct WriteBatch {
         self.bodySHA256 = bodySHA256
         self.changeCount = changeCount
         written = effects.records.map {
-            ($0.key, RememberedRecords.Record(origin: $0.record.origin, fieldsJSON: $0.record.fieldsJSON), $0.record.isDeleted)
+            ($0.key, RememberedRecords.Record(origin: $0.record.origin, fieldsJSON: $0.fieldsJSON), $0.record.isDeleted)
         }
+        receiptGzip = StoredReceipt.compress(effects.receiptJSON)
     }
 
     var binds: PreparedBinds {
@@ -178,7 +181,7 @@ struct WriteBatch {
             try b.append(bodySHA256)
             try b.append(Clock.timestamp())
             try b.append(Int32(changeCount))
-            try b.append(ByteBuffer(bytes: effects.receiptGzip))
+            try b.append(ByteBuffer(bytes: receiptGzip))
             try b.append(Int64(effects.feed.count))
             try b.append(effects.feed.map(\.seq))
             try b.append(effects.feed.map(\.kind.rawValue))

@@ -299,6 +299,16 @@ public final class PostgresHubStore: HubStore {
         return false
     }
 
+    public func batchApplied(id: String) async throws(HubError) -> Bool {
+        try await postgresErrors(nil) {
+            try await withConnection { [self] c in
+                let rows = try await c.allRows(
+                    "SELECT EXISTS (SELECT 1 FROM hub_batches WHERE batch_id = \(id))", logger: logger)
+                return try rows.first?.decode(Bool.self) ?? false
+            }
+        }
+    }
+
     public func clinics() async throws(HubError) -> [HubClinic] {
         try await postgresErrors(nil) {
             try await withConnection { [self] c in

@@ -9,7 +9,7 @@ extension SQLiteHubStore {
     /// Lookups of many keys go in chunks below SQLite's bound-parameter limit.
     static let lookupChunk = 500
 
-    public func applyBatch(_ batch: SyncBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
+    public func applyBatch(_ batch: PreparedBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
     {
         defer { checkpointer.request() }
@@ -25,30 +25,38 @@ extension SQLiteHubStore {
                     return .receipt(json: try StoredReceipt.inflate(gzip, batchId: id), gzip: gzip)
                 }
                 var application = BatchApplication(
-                    batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch))
+                    batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch.needs))
                 let effects = application.apply(batch)
                 // Its snapshot and records are freed beside the writer, not in its way.
                 Retired.letGo(consume application)
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
-                        VALUES (?, ?, ?, ?, ?, ?)
-                        """
-                ).execute(arguments: [
-                    id, clinic, bodySHA256, Clock.timestamp(), batch.changes.count,
-                    Data(effects.receiptGzip),
-                ])
-                try Self.write(effects, batchRow: db.lastInsertedRowID, db)
-                let receipt = BatchOutcome.receipt(json: effects.receiptJSON, gzip: effects.receiptGzip)
+                // The receipt is compressed on another core while the writer writes the rest.
+                let receiptJSON = effects.receiptJSON
+                let compressing = Background { StoredReceipt.compress(receiptJSON) }
+                let receiptGzip: [UInt8]
+                do {
+                    try db.cachedStatement(
+                        sql: """
+                            INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
+                            VALUES (?, ?, ?, ?, ?, x'')
+                            """
+                    ).execute(arguments: [id, clinic, bodySHA256, Clock.timestamp(), batch.batch.changes.count])
+                    let batchRow = db.lastInsertedRowID
+                    try Self.write(effects, batchRow: batchRow, db)
+                    receiptGzip = compressing.wait()
+                    try db.cachedStatement(sql: "UPDATE hub_batches SET receipt_gzip = ? WHERE id = ?").execute(
+                        arguments: [Data(receiptGzip), batchRow])
+                } catch {
+                    _ = compressing.wait()
+                    throw error
+                }
                 Retired.letGo(consume effects)
-                return receipt
+                return BatchOutcome.receipt(json: receiptJSON, gzip: receiptGzip)
             }
         }
     }
 
-    /// Loads the records, earlier answers and conflicts `batch` can touch.
-    static func snapshot(_ db: Database, for batch: SyncBatch) throws -> HubSnapshot {
-        let needs = BatchApplication.needs(of: batch)
+    /// Loads the records, earlier answers and conflicts a batch can touch.
+    static func snapshot(_ db: Database, for needs: BatchNeeds) throws -> HubSnapshot {
         var snapshot = HubSnapshot()
         snapshot.lastSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM hub_feed") ?? 0
 
@@ -117,12 +125,12 @@ extension SQLiteHubStore {
             INSERT INTO hub_records (table_name, row_id, origin, deleted, fields) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (table_name, row_id) DO UPDATE SET deleted = excluded.deleted, fields = excluded.fields
             """)
-        for (key, r) in effects.records {
+        for (key, r, fieldsJSON) in effects.records {
             record.bind(1, key.table)
             record.bind(2, key.rowId)
             record.bind(3, r.origin)
             record.bind(4, r.isDeleted ? 1 : 0)
-            record.bind(5, r.fieldsJSON)
+            record.bind(5, fieldsJSON)
             try record.run()
         }
         let answer = try SyncStatement(

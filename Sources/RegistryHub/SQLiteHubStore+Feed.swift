@@ -22,4 +22,13 @@ extension SQLiteHubStore {
             }
         }
     }
+
+    public func batchApplied(id: String) async throws(HubError) -> Bool {
+        try await databaseErrors {
+            try await pool.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM hub_batches WHERE batch_id = ?)", arguments: [id])
+                    ?? false
+            }
+        }
+    }
 }

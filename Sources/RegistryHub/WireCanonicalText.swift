@@ -109,6 +109,33 @@ extension SyncReceipt.Result {
     ) -> String {
         var out = [UInt8]()
         out.reserveCapacity(160)
+        writeHead(changeId: changeId, revisions: sortedRevisions, conflictIds: conflictIds, reason: reason, to: &out)
+        if let seq {
+            out.append(contentsOf: #","seq":"#.utf8)
+            DecimalText.append(seq, to: &out)
+        }
+        out.append(contentsOf: #","status":""#.utf8)
+        out.append(contentsOf: status.rawValue.utf8)
+        out.append(contentsOf: #""}"#.utf8)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// An accepted result's canonical text up to its seq, which comes next (then the status).
+    static func canonicalHead(changeId: String, revisions sortedRevisions: some Collection<(key: String, value: Int64)>)
+        -> [UInt8]
+    {
+        var out = [UInt8]()
+        out.reserveCapacity(160)
+        writeHead(changeId: changeId, revisions: sortedRevisions, conflictIds: [], reason: nil, to: &out)
+        out.append(contentsOf: #","seq":"#.utf8)
+        return out
+    }
+
+    /// The members before the seq: changeId, conflictIds, reason, revisions.
+    static func writeHead(
+        changeId: String, revisions sortedRevisions: some Collection<(key: String, value: Int64)>, conflictIds: [String],
+        reason: String?, to out: inout [UInt8]
+    ) {
         out.append(contentsOf: #"{"changeId":"#.utf8)
         CanonicalJSON.writeString(changeId, to: &out)
         if !conflictIds.isEmpty {
@@ -133,13 +160,5 @@ extension SyncReceipt.Result {
             }
             out.append(UInt8(ascii: "}"))
         }
-        if let seq {
-            out.append(contentsOf: #","seq":"#.utf8)
-            DecimalText.append(seq, to: &out)
-        }
-        out.append(contentsOf: #","status":""#.utf8)
-        out.append(contentsOf: status.rawValue.utf8)
-        out.append(contentsOf: #""}"#.utf8)
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -11,11 +11,11 @@
 /// is applied. The caller hands the work values it does not touch until `wait()` returns
 /// (the join orders every write of the thread before the read of the result), which is why
 /// this is `@unchecked Sendable`. `wait()` must be called exactly once.
-final class Background<T>: @unchecked Sendable {
+package final class Background<T>: @unchecked Sendable {
     private let box: ResultBox<T>
     private var thread: pthread_t?
 
-    init(_ work: @escaping () -> T) {
+    package init(_ work: @escaping () -> T) {
         let box = ResultBox<T>()
         self.box = box
         let job = Job { box.value = work() }
@@ -30,7 +30,7 @@ final class Background<T>: @unchecked Sendable {
         }
     }
 
-    func wait() -> T {
+    package func wait() -> T {
         if let t = thread {
             pthread_join(t, nil)
             thread = nil

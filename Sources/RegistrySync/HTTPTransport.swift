@@ -185,18 +185,30 @@ public final class HTTPTransport {
     // MARK: Requests
 
     /// POSTs a JSON body, gzip-compressed unless `gzip` is false (`compressed`: that gzip, made
-    /// before). Any HTTP status is a response; only a failure to get one throws.
-    public func post(path: String, json body: [UInt8], gzip: Bool = true, compressed: [UInt8]? = nil)
-        throws(TransportError) -> Response
-    {
+    /// before), with `headers` (`Name: value` lines) besides the usual ones. Any HTTP status is a
+    /// response; only a failure to get one throws.
+    public func post(
+        path: String, json body: [UInt8], gzip: Bool = true, compressed: [UInt8]? = nil, headers: [String] = []
+    ) throws(TransportError) -> Response {
         let url = try url(for: path)
         let wire = gzip ? compressed ?? Gzip.compress(body) : body
-        let lines = gzip ? postGzipHeaderLines : postPlainHeaderLines
+        let lines = (gzip ? postGzipHeaderLines : postPlainHeaderLines) + headers
         if let onSend {
             onSend(OutgoingRequest(method: "POST", path: path, headers: redacted(lines), body: body, wireBody: wire))
         }
+        if headers.contains(where: { $0.utf8.contains(where: { $0 < 0x20 }) }) {
+            throw .invalidRequest("a request header holds a control character")
+        }
         try set(CURLOPT_URL, url)
-        try set(CURLOPT_HTTPHEADER, pointer: UnsafeMutableRawPointer(gzip ? postGzipHeaders : postPlainHeaders))
+        // A request's own headers go in a list of their own, freed once it is answered.
+        let own = headers.isEmpty ? nil : Self.slist(lines)
+        defer {
+            if let own {
+                _ = emreg_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, nil)
+                emreg_curl_slist_free_all(own)
+            }
+        }
+        try set(CURLOPT_HTTPHEADER, pointer: UnsafeMutableRawPointer(own ?? (gzip ? postGzipHeaders : postPlainHeaders)))
         try set(CURLOPT_POST, 1)
         try set(CURLOPT_POSTFIELDSIZE_LARGE, offset: curl_off_t(wire.count))
         // libcurl reads the body straight from our buffer (no copy), so it must stay alive

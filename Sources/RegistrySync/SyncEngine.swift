@@ -62,6 +62,10 @@ public final class SyncEngine {
     let registry: Registry
     let options: SyncOptions
     let transport: HTTPTransport
+    /// A second connection, for the batch sent while the one before is still at the hub.
+    lazy var secondTransport = Result { () throws(TransportError) in
+        try HTTPTransport(baseURL: options.hub, token: options.token, caFile: options.caFile)
+    }
     let logger: Logger
 
     public init(registry: Registry, options: SyncOptions, logger: Logger = Logger(label: "emreg.sync")) throws(SyncError) {
@@ -103,36 +107,46 @@ public final class SyncEngine {
         return PreparedBatch(batch: batch, body: body, gzip: Gzip.compress(body))
     }
 
-    /// Pushes every pending change. Pipelined: while one batch is sent and applied at the hub
-    /// (on a helper thread), the next is frozen, written and compressed here; once the answer is
-    /// in (the hub took the batch: a 2xx), the next batch goes out at once, and the answer is read,
-    /// checked and recorded while the hub works on it. Batches are still sent one at a time and in
-    /// order, each frozen before it is sent, so a kill at any instant leaves batches that are
+    /// Pushes every pending change, pipelined:
+    /// - While batches are at the hub, the next is frozen, written and compressed here.
+    /// - To a hub that orders batches (it says so in ``orderHeader`` on its answers), the next
+    ///   batch goes out while the one before is still applied, naming it in ``afterHeader``: the
+    ///   hub reads and readies it beside the writer and applies it once the one before is. At
+    ///   most two batches are at the hub, on two connections. To any other hub, one at a time.
+    /// - Answers are read, checked and recorded in the order the batches were frozen, while the
+    ///   hub works on the batches after.
+    /// Every batch is frozen before it is sent, so a kill at any instant leaves batches that are
     /// resent with their ids, in order (the hub replays the answers it gave). A receipt refused
     /// (``checkAnswers(_:for:)``) records nothing of its batch, which is resent with its id.
     func push(_ report: inout SyncReport, progress: (String, Int) -> Void) throws(SyncError) {
-        guard var current = try prepareBatch(after: nil) else { return }
-        var sending = startSending(current)
-        while true {
-            let next = Result { () throws(SyncError) in try prepareBatch(after: current.batch.lastSeq) }
-            let answer = try sending.wait().get()
-            let following = (try? next.get()).flatMap { $0 }
-            let nextSending = following.map(startSending)
-            // Every helper thread is joined before this function returns or throws.
-            let recorded = Result { () throws(SyncError) -> DecodedReceipt in
-                let receipt = try Self.receipt(answer.body)
-                try Self.checkAnswers(receipt, for: current.batch)
-                try store { () throws(StoreError) in try registry.recordPushOutcomes(current.batch, receipt.outcomes) }
-                return receipt
+        guard let first = try prepareBatch(after: nil) else { return }
+        var atHub = [(batch: first, connection: transport, sending: startSending(first, after: [], on: transport))]
+        var ready = Result { () throws(SyncError) in try prepareBatch(after: first.batch.lastSeq) }
+        var ordered = false
+        // Every helper thread is joined before this function returns or throws.
+        defer { for b in atHub { _ = b.sending.wait() } }
+        while !atHub.isEmpty {
+            let (batch, connection, sending) = atHub.removeFirst()
+            var answer = try sending.wait().get()
+            if answer.status == 425 {
+                // Sent after a batch the hub had not applied when this one came; that batch's
+                // answer is recorded by now: send this one again, with nothing to wait for.
+                answer = try send { () throws(TransportError) in try connection.post(batch, headers: []) }
             }
-            guard case .success(let receipt) = recorded else {
-                _ = nextSending?.wait()
-                _ = try recorded.get()
-                return
+            ordered = answer.headers[Self.orderHeader.lowercased()] == "1"
+            while atHub.count < (ordered ? 2 : 1), let next = try ready.get() {
+                // The connection no batch at the hub is on.
+                let connection = atHub.contains { $0.connection === transport } ? try secondConnection() : transport
+                let after = atHub.last.map { [Self.afterHeader + ": " + $0.batch.batch.batchId] } ?? []
+                atHub.append((next, connection, startSending(next, after: after, on: connection)))
+                ready = Result { () throws(SyncError) in try prepareBatch(after: next.batch.lastSeq) }
             }
+            let receipt = try Self.receipt(answer.body)
+            try Self.checkAnswers(receipt, for: batch.batch)
+            try store { () throws(StoreError) in try registry.recordPushOutcomes(batch.batch, receipt.outcomes) }
             report.bytesSent += Int(answer.bytesSent)
             report.bytesReceived += Int(answer.bytesReceived)
-            report.pushed += current.batch.changes.count
+            report.pushed += batch.batch.changes.count
             for o in receipt.outcomes {
                 switch o.status {
                 case .accepted: report.accepted += 1
@@ -140,24 +154,29 @@ public final class SyncEngine {
                 case .rejected: report.rejected += 1
                 }
             }
-            progress("push", current.batch.changes.count)
-            guard let following, let nextSending else {
-                _ = try next.get()  // the error that stopped the next batch, if one did
-                return
-            }
-            current = following
-            sending = nextSending
+            progress("push", batch.batch.changes.count)
         }
     }
 
-    /// Sends `prepared` on a helper thread; its answer (a 2xx: ``send(_:)`` throws any other)
-    /// comes from `wait()`.
-    func startSending(_ prepared: PreparedBatch) -> Background<Result<HTTPTransport.Response, SyncError>> {
-        let path = "/v1/batches/\(prepared.batch.batchId)"
-        let (body, gzip) = (prepared.body, prepared.gzip)
-        return Background { [self] in
+    /// The request header naming the batch a pushed batch follows, and the answer header by
+    /// which a hub says it honours it.
+    static let afterHeader = "Emreg-After-Batch"
+    static let orderHeader = "Emreg-Orders-Batches"
+
+    func secondConnection() throws(SyncError) -> HTTPTransport {
+        do { return try secondTransport.get() } catch { throw .connection(error) }
+    }
+
+    /// Sends `prepared` on `connection` on a helper thread, with `after` (header lines); its
+    /// answer (a 2xx or 425: ``send(_:)`` throws any other) comes from `wait()`.
+    func startSending(_ prepared: PreparedBatch, after: [String], on connection: HTTPTransport)
+        -> Background<Result<HTTPTransport.Response, SyncError>>
+    {
+        Background { [self] in
             Result { () throws(SyncError) in
-                try send { () throws(TransportError) in try transport.post(path: path, json: body, compressed: gzip) }
+                try send(allowing: after.isEmpty ? [] : [425]) { () throws(TransportError) in
+                    try connection.post(prepared, headers: after)
+                }
             }
         }
     }
@@ -287,7 +306,10 @@ public final class SyncEngine {
     }
 
     /// Sends with retries: network errors, timeouts, 5xx and 429 back off and try again.
-    func send(_ request: () throws(TransportError) -> HTTPTransport.Response) throws(SyncError) -> HTTPTransport.Response {
+    /// Runs `request` with retries; a 2xx answer, or one with a status in `allowing`, is returned.
+    func send(allowing: Set<Int> = [], _ request: () throws(TransportError) -> HTTPTransport.Response) throws(SyncError)
+        -> HTTPTransport.Response
+    {
         let response: HTTPTransport.Response
         do {
             response = try options.retry.run(onRetry: { logger.warning("sync: \($0)") }) { (_: Int) throws(TransportError) in
@@ -297,7 +319,7 @@ public final class SyncEngine {
             if error.isRetryable { throw .unreachable("\(error)") }
             throw .connection(error)
         }
-        if response.isSuccess { return response }
+        if response.isSuccess || allowing.contains(response.status) { return response }
         let message = Self.errorMessage(response.body)
         if response.isRetryable { throw .unreachable("HTTP \(response.status) \(message)") }
         throw .refused(status: response.status, message: message)
@@ -342,5 +364,13 @@ public final class SyncEngine {
         case .conflict: return .conflict(seq: e.seq, try conflict(e.conflict))
         case .resolution: return .resolution(seq: e.seq, try change(e.change), try conflict(e.conflict))
         }
+    }
+}
+
+extension HTTPTransport {
+    /// POSTs a frozen batch to its path.
+    func post(_ prepared: SyncEngine.PreparedBatch, headers: [String]) throws(TransportError) -> Response {
+        try post(
+            path: "/v1/batches/\(prepared.batch.batchId)", json: prepared.body, compressed: prepared.gzip, headers: headers)
     }
 }

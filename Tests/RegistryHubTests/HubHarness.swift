@@ -137,15 +137,18 @@ struct RunningHub: Sendable {
 
     /// Pushes `changes` as one batch (gzip unless told otherwise) and returns the raw answer.
     func push(
-        _ changes: [WireChange], as clinic: TestClinic, batchId: String = EntityID.make(), gzip: Bool = true
+        _ changes: [WireChange], as clinic: TestClinic, batchId: String = EntityID.make(), gzip: Bool = true,
+        headers: [(String, String)] = []
     ) async throws -> HTTPReply {
-        try await pushBody(Array(SyncBatch(changes: changes).json.text.utf8), as: clinic, batchId: batchId, gzip: gzip)
+        try await pushBody(
+            Array(SyncBatch(changes: changes).json.text.utf8), as: clinic, batchId: batchId, gzip: gzip, headers: headers)
     }
 
-    func pushBody(_ body: [UInt8], as clinic: TestClinic, batchId: String = EntityID.make(), gzip: Bool = true)
-        async throws -> HTTPReply
-    {
-        var headers = [("Content-Type", "application/json")]
+    func pushBody(
+        _ body: [UInt8], as clinic: TestClinic, batchId: String = EntityID.make(), gzip: Bool = true,
+        headers extra: [(String, String)] = []
+    ) async throws -> HTTPReply {
+        var headers = [("Content-Type", "application/json")] + extra
         if gzip { headers.append(("Content-Encoding", "gzip")) }
         return try await request(
             "POST", "/v1/batches/\(batchId)", token: clinic.token, headers: headers,

@@ -86,7 +86,35 @@ import Testing
             #expect(receipt.results[i] == result)
             #expect(effects.results[i].answer.resultJSON == result.json.text)
         }
-        #expect(effects.receiptGzip == JSONResponse.compress(effects.receiptJSON))
+        // The records' fields JSON, readied before the writer, is what the record writes.
+        #expect(effects.records.count == changes.count)
+        for r in effects.records { #expect(r.fieldsJSON == r.record.fieldsJSON) }
+    }
+
+    /// A large batch is readied in two halves side by side; applied, it gives what the batch
+    /// readied in one piece gives.
+    @Test func aBatchReadiedInHalvesAppliesAsOneReadiedWhole() async throws {
+        var changes = [WireChange]()
+        for _ in 0..<700 {
+            let patient = WireChanges.patient()
+            changes.append(patient)
+            changes.append(WireChanges.clinicalCase(patientId: patient.rowId))
+        }
+        changes.append(WireChanges.clinicalCase(patientId: EntityID.make()))  // rejected: no such patient
+        let batch = SyncBatch(changes: changes)
+        let now = Clock.nowMillis()
+        let halves = await PreparedBatch.make(batch, clinic: "A", now: now)
+        let whole = PreparedBatch(batch, clinic: "A", now: now)
+        let batchId = EntityID.make()
+        var first = BatchApplication(batchId: batchId, clinic: "A", snapshot: HubSnapshot(lastSeq: 5), now: now)
+        var second = BatchApplication(batchId: batchId, clinic: "A", snapshot: HubSnapshot(lastSeq: 5), now: now)
+        let (a, b) = (first.apply(halves), second.apply(whole))
+        #expect(a.receiptJSON == b.receiptJSON)
+        #expect(a.feed == b.feed)
+        #expect(a.feed.count == 1_400)
+        let receipt = try SyncReceipt(json: try JSON.parse(bytes: a.receiptJSON))
+        #expect(receipt.results.filter { $0.status == .accepted }.count == 1_400)
+        #expect(receipt.results.last?.status == .rejected)
     }
 }
 

@@ -1,0 +1,120 @@
+import RegistryCore
+import RegistrySync
+
+/// A pushed batch with the work done that needs nothing the hub holds: each change's checks
+/// that look only at the change, and for an insert that passes them (most pushed changes) the
+/// record it makes and its feed entry and receipt result, written up to the seq the writer gives
+/// them. A store applies it with ``BatchApplication``; the writer, which one batch at a time
+/// waits for, is left the checks against stored records, the seqs and the writes.
+/// ``make(_:clinic:now:)`` readies a large batch on two tasks, so the work is spread over the
+/// machine's cores, not queued for the one writer.
+public struct PreparedBatch: Sendable {
+    public let batch: SyncBatch
+    /// The pushing clinic: the origin of the records it inserts.
+    public let clinic: String
+    /// The hub's clock when the batch came: the limit of its changes' clock readings.
+    public let now: UInt64
+    /// One per change, in order.
+    let changes: [PreparedChange]
+    /// What a store loads for the batch (``BatchApplication/needs(of:)``).
+    public let needs: BatchNeeds
+
+    /// Readies `batch` here, on the caller's thread.
+    public init(_ batch: SyncBatch, clinic: String, now: UInt64 = Clock.nowMillis()) {
+        self.init(batch, clinic: clinic, now: now, changes: Self.prepare(batch.changes[...], clinic: clinic, now: now))
+    }
+
+    init(_ batch: SyncBatch, clinic: String, now: UInt64, changes: [PreparedChange]) {
+        self.batch = batch
+        self.clinic = clinic
+        self.now = now
+        self.changes = changes
+        needs = BatchApplication.needs(of: batch)
+    }
+
+    /// Readies `batch`, a large one in two halves side by side.
+    public static func make(_ batch: SyncBatch, clinic: String, now: UInt64 = Clock.nowMillis()) async -> PreparedBatch {
+        let all = batch.changes
+        guard all.count >= 1_000 else { return PreparedBatch(batch, clinic: clinic, now: now) }
+        let middle = all.count / 2
+        async let first = prepare(all[..<middle], clinic: clinic, now: now)
+        let second = prepare(all[middle...], clinic: clinic, now: now)
+        return PreparedBatch(batch, clinic: clinic, now: now, changes: await first + second)
+    }
+
+    static func prepare(_ changes: ArraySlice<WireChange>, clinic: String, now: UInt64) -> [PreparedChange] {
+        changes.map { PreparedChange($0, clinic: clinic, now: now) }
+    }
+}
+
+/// The records, earlier answers and conflicts a batch can touch: a store loads these (keys may
+/// repeat).
+public struct BatchNeeds: Sendable {
+    public var records: [String: [String]]
+    public var changeIds: [String]
+    public var conflictIds: [String]
+}
+
+/// One change as readied before the writer.
+struct PreparedChange: Sendable {
+    /// Why the change is rejected whatever the hub holds (``ChangeCheck/problem(with:now:)``).
+    var problem: String?
+    /// For an insert that passes that check.
+    var insert: PreparedInsert?
+
+    init(_ change: WireChange, clinic: String, now: UInt64) {
+        problem = ChangeCheck.problem(with: change, now: now)
+        insert = problem == nil && change.op == .insert ? PreparedInsert(change, clinic: clinic) : nil
+    }
+}
+
+/// An insert's effects but for the seq (``BatchApplication/insert(_:_:_:)``).
+struct PreparedInsert: Sendable {
+    /// The record it makes: every field it carries at revision 1.
+    var record: HubRecord
+    /// The record's fields as canonical JSON (``HubRecord/fieldsJSON``).
+    var fieldsJSON: String
+    /// The parts of ``BatchApplication/unacceptable(_:record:)`` that look only at the change:
+    /// the first required field it leaves out, and why it would not read back.
+    var missing: String?
+    var unreadable: String?
+    /// Its feed entry as canonical JSON up to the seq, which comes last (then `}`).
+    var entryHead: [UInt8]
+    /// Its receipt result as canonical JSON up to the seq (then ``resultTail``).
+    var resultHead: [UInt8]
+
+    static let resultTail = Array(#","status":"accepted"}"#.utf8)
+
+    init(_ change: WireChange, clinic: String) {
+        let sorted = change.fields.sorted(by: { $0.key < $1.key })
+        // mapValues keeps the hash table of `fields`: no field name is hashed again.
+        record = HubRecord(origin: clinic, fields: change.fields.mapValues { .init(value: $0.new, revision: 1) })
+        fieldsJSON = HubRecord.fieldsJSON(sorted.lazy.map { (key: $0.key, value: HubRecord.Field(value: $0.value.new, revision: 1)) })
+        (missing, unreadable) = BatchApplication.unacceptableAlone(change)
+        var entry = [UInt8]()
+        entry.reserveCapacity(512)
+        entry.append(contentsOf: #"{"change":"#.utf8)
+        change.writeCanonical(
+            fields: sorted.lazy.map { (key: $0.key, value: WireField(old: .null, new: $0.value.new, rev: 1)) },
+            origin: clinic, to: &entry)
+        entry.append(contentsOf: #","kind":"change","seq":"#.utf8)
+        entryHead = entry
+        resultHead = SyncReceipt.Result.canonicalHead(
+            changeId: change.changeId, revisions: sorted.lazy.map { (key: $0.key, value: Int64(1)) })
+    }
+
+    /// The feed entry with `seq`.
+    func entry(seq: Int64) -> String {
+        var out = entryHead
+        DecimalText.append(seq, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The receipt result with `seq`, appended to `out`.
+    func writeResult(seq: Int64, to out: inout [UInt8]) {
+        out.append(contentsOf: resultHead)
+        DecimalText.append(seq, to: &out)
+        out.append(contentsOf: Self.resultTail)
+    }
+}
