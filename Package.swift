@@ -40,10 +40,14 @@ let package = Package(
         // libsqlite3-dev, as GRDB uses).
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Whole bodies are compressed and inflated with libdeflate; zlib makes the pieces of feed
+        // pages, which libdeflate cannot end without ending the stream (Sources/RegistrySync/Gzip.swift).
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .target(
             name: "RegistrySync",
             dependencies: [
-                "RegistryCore", "RegistryStore", "CCurl", "CZlib", .product(name: "Logging", package: "swift-log"),
+                "RegistryCore", "RegistryStore", "CCurl", "CZlib", "CDeflate",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .target(

@@ -1,5 +1,5 @@
 import Foundation
-import RegistrySync
+@testable import RegistrySync
 import Synchronization
 import Testing
 
@@ -507,6 +507,25 @@ func elapsed(_ body: () throws -> Void) rethrows -> Duration {
         let a = Array("first half,".utf8)
         let b = Array("second half".utf8)
         #expect(try Gzip.decompress(Gzip.compress(a) + Gzip.compress(b), limit: 100) == a + b)
+    }
+
+    /// The whole-body inflater sizes its buffer from the last member's trailer: a small last
+    /// member after a large one, or a trailer that understates the length, makes it grow the
+    /// buffer; it gives what zlib's streaming inflater gives.
+    @Test func aBufferSizedTooSmallGrowsAndMatchesStreaming() throws {
+        let big = sampleBatch(bytes: 300_000)
+        let tail = Array("tail".utf8)
+        let body = Gzip.compress(big) + Gzip.compress(tail)
+        #expect(try Gzip.decompress(body, limit: 1 << 20) == big + tail)
+        #expect(try Gzip.inflateStreaming(body, limit: 1 << 20) == big + tail)
+        // A trailer stating 10 bytes for 300,000: the CRC still checks the data, so libdeflate
+        // refuses it and zlib names the fault.
+        var understated = Gzip.compress(big)
+        understated.replaceSubrange((understated.count - 4)..., with: [10, 0, 0, 0])
+        #expect(throws: GzipError.self) { try Gzip.decompress(understated, limit: 1 << 20) }
+        let limit = big.count + tail.count
+        #expect(try Gzip.decompress(body, limit: limit) == big + tail)
+        #expect(throws: GzipError.tooLarge(limit: limit - 1)) { try Gzip.decompress(body, limit: limit - 1) }
     }
 
     @Test func aGzipBombStopsAtTheLimit() throws {
