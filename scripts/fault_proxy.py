@@ -7,6 +7,8 @@ so every fault in it lands on both pushes and pulls:
 
     pass          forward the request, send the hub's answer back
     delay         forward, then hold the hub's answer --delay-ms before sending it
+    hold-before   hold the request --delay-ms, then forward it (a push sent after it on another
+                  connection reaches the hub first)
     drop-before   close the client's connection without forwarding (the hub never sees it)
     drop-after    forward, let the hub answer (a push is committed), close without a byte back
     truncate      forward, send the first half of the hub's answer, close
@@ -38,7 +40,7 @@ import sys
 import threading
 import time
 
-FAULTS = ("pass", "delay", "drop-before", "drop-after", "truncate", "502-after", "skip-entry", "drop-result")
+FAULTS = ("pass", "delay", "drop-before", "drop-after", "truncate", "502-after", "skip-entry", "drop-result", "hold-before")
 
 
 class Plan:
@@ -137,6 +139,8 @@ def serve(client, target, plan, stopping):
             if fault == "drop-before":
                 plan.record(entry)
                 return
+            if fault == "hold-before":
+                time.sleep(plan.delay)
             try:
                 upstream = socket.create_connection(target, timeout=120)
                 upstream.sendall(request)

@@ -54,7 +54,7 @@ enum Flags {
     static let special: [String: String] = [
         "diagnosedOn": "--diagnosed", "detectedOn": "--detected", "performedOn": "--date", "on": "--date",
         "caseId": "--case", "patientId": "--patient", "siteId": "--site", "EMREG_HUB_TOKEN": "EMREG_HUB_TOKEN",
-        "EMREG_SYNC_PAGE_SIZE": "EMREG_SYNC_PAGE_SIZE",
+        "EMREG_SYNC_PAGE_SIZE": "EMREG_SYNC_PAGE_SIZE", "EMREG_SYNC_BATCH_SIZE": "EMREG_SYNC_BATCH_SIZE",
     ]
 
     static func name(for field: String) -> String {

@@ -58,14 +58,10 @@ struct SyncCommand: ParsableCommand {
         if let n = Environment.values["EMREG_SYNC_MAX_ATTEMPTS"].flatMap(Int.init), n > 0 {
             options.retry = RetryPolicy(maxAttempts: n, baseDelay: .milliseconds(50))
         }
-        // Feed entries a pull asks for at a time: smaller pages for a slow or metered link.
-        if let text = Environment.values["EMREG_SYNC_PAGE_SIZE"] {
-            guard let n = Int(text), (1...SyncOptions.maxPageSize).contains(n) else {
-                throw FieldError(
-                    "EMREG_SYNC_PAGE_SIZE", "is not a page size", accepted: "an integer from 1 to \(SyncOptions.maxPageSize)")
-            }
-            options.pageSize = n
-        }
+        // Feed entries a pull asks for at a time, changes a push sends at a time (whole
+        // transactions are never split): smaller for a slow or metered link.
+        options.pageSize = try Self.size("EMREG_SYNC_PAGE_SIZE", "a page size", upTo: SyncOptions.maxPageSize) ?? options.pageSize
+        options.batchSize = try Self.size("EMREG_SYNC_BATCH_SIZE", "a batch size", upTo: SyncBatch.maxChanges) ?? options.batchSize
         let engine = try SyncEngine(registry: registry, options: options, logger: Logger(label: "emreg.sync"))
         guard let every else {
             let report = try round(engine, quiet: false)
@@ -126,6 +122,15 @@ struct SyncCommand: ParsableCommand {
             throw FieldError(field, "holds spaces or control characters (or letters outside ASCII) within the token", accepted: accepted)
         }
         return token
+    }
+
+    /// The whole number in environment variable `name`, from 1 to `upTo`; nil when it is not set.
+    static func size(_ name: String, _ what: String, upTo limit: Int) throws -> Int? {
+        guard let text = Environment.values[name] else { return nil }
+        guard let n = Int(text), (1...limit).contains(n) else {
+            throw FieldError(name, "is not \(what)", accepted: "an integer from 1 to \(limit)")
+        }
+        return n
     }
 
     static func line(_ r: SyncReport) -> String {

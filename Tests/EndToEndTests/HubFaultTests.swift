@@ -52,6 +52,79 @@ import Testing
             a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: context)
     }
 
+    /// The same faults on one sync of several batches, which the client sends two at a time
+    /// (the next while the hub applies the one before): a batch whose predecessor was lost on the
+    /// way waits for it or is refused with 425 and sent again; nothing is lost or doubled.
+    @Test func aPipelinedPushThroughAFaultyProxyLosesAndDoublesNothing() throws {
+        let patients = 400
+        let (root, hub, a, b) = try World.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: Self.plan, delayMilliseconds: 700)
+        defer { proxy.stop() }
+        // Eight transactions, so eight batches in one push.
+        for f in 0..<8 {
+            let file = "part-\(f).jsonl"
+            let lines = (f * patients / 8..<(f + 1) * patients / 8).map { World.bulkLine($0) }
+            try lines.joined(separator: "\n").write(
+                toFile: a.runner.directory + "/" + file, atomically: true, encoding: .utf8)
+            _ = try a.runner.ok(["import", file])
+        }
+        // Batches of one transaction each (200 changes).
+        var pusher = a.runner
+        pusher.environment["EMREG_SYNC_BATCH_SIZE"] = "150"
+        var r = try pusher.run(["sync", "--hub", proxy.url, "--token-file", a.tokenFile])
+        if r.status != 0 {
+            // Retries ran out on a run of faults: the next sync resends the frozen batches.
+            r = try pusher.run(["sync", "--hub", proxy.url, "--token-file", a.tokenFile])
+        }
+        #expect(r.status == 0, "A's sync through the proxy: \(r.stderr)")
+        r = try b.runner.run(["sync", "--hub", proxy.url, "--token-file", b.tokenFile])
+        #expect(r.status == 0, "B's sync through the proxy: \(r.stderr)")
+        proxy.stop()
+        let log = try proxy.entries()
+        let context = "plan \(Self.plan): " + log.map { "\($0.method) \($0.fault) \($0.status ?? 0)" }.joined(separator: ", ")
+        #expect(log.filter { $0.method == "POST" }.count >= 8, "\(context)")
+        try World.expectExactlyOnce(
+            a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: context)
+    }
+
+    /// A batch held on its way while the next, sent on the other connection, reaches the hub
+    /// first: the next waits for it, is refused with 425 once the wait is over, and is sent again
+    /// after the held one was answered. Every change once, in order.
+    @Test func aBatchOvertakingTheOneItFollowsIsRefusedAndSentAgain() throws {
+        let patients = 200
+        let (root, hub, a, b) = try World.world()
+        defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
+        let proxy = try FaultProxy(
+            targetPort: hub.port, directory: root.directory, plan: ["pass", "hold-before", "pass", "pass"],
+            delayMilliseconds: 1_500)
+        defer { proxy.stop() }
+        for f in 0..<8 {
+            let file = "part-\(f).jsonl"
+            let lines = (f * patients / 8..<(f + 1) * patients / 8).map { World.bulkLine($0) }
+            try lines.joined(separator: "\n").write(
+                toFile: a.runner.directory + "/" + file, atomically: true, encoding: .utf8)
+            _ = try a.runner.ok(["import", file])
+        }
+        var pusher = a.runner
+        pusher.environment["EMREG_SYNC_BATCH_SIZE"] = "50"
+        var r = try pusher.run(["sync", "--hub", proxy.url, "--token-file", a.tokenFile])
+        #expect(r.status == 0, "A's sync through the proxy: \(r.stderr)")
+        r = try b.runner.run(["sync", "--hub", proxy.url, "--token-file", b.tokenFile])
+        #expect(r.status == 0, "B's sync through the proxy: \(r.stderr)")
+        proxy.stop()
+        let log = try proxy.entries()
+        let context = log.map { "\($0.method) \($0.path) \($0.fault) \($0.status ?? 0)" }.joined(separator: ", ")
+        // In the order the proxy had the hub's answers.
+        let refused = log.indices.filter { log[$0].method == "POST" && log[$0].status == 425 }
+        #expect(!refused.isEmpty, "no batch overtook the one it follows: \(context)")
+        for i in refused {
+            #expect(log[(i + 1)...].contains { $0.path == log[i].path && $0.status == 200 }, "\(log[i].path): \(context)")
+        }
+        try World.expectExactlyOnce(
+            a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: context)
+    }
+
     /// `patients` bulk patients (four synced changes each) imported at `clinic` in one file.
     static func importBulk(_ patients: Int, at clinic: World.Clinic) throws {
         let lines = (0..<patients).map { World.bulkLine($0) }
