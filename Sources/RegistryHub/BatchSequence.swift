@@ -13,13 +13,15 @@ final class BatchSequence: Sendable {
         /// and the requests waiting for them to end.
         var running: [String: (pushes: Int, waiting: [CheckedContinuation<Void, Never>])] = [:]
         /// Batches lately ended, by whether one of their pushes applied them (or found them
-        /// applied); the oldest are forgotten first.
+        /// applied): the newest, and the generation before (forgotten when the newest is full).
         var ended: [String: Bool] = [:]
-        var endedOrder: [String] = []
+        var endedBefore: [String: Bool] = [:]
+
+        func endedApplied(_ id: String) -> Bool? { ended[id] ?? endedBefore[id] }
     }
 
     private let state = Mutex(State())
-    /// How many ended batches are remembered: a clinic's next batch comes within moments.
+    /// How many ended batches a generation remembers: a clinic's next batch comes within moments.
     static let remembered = 4096
 
     /// A push of `id` starts (call ``end(_:applied:)`` once it is answered).
@@ -30,13 +32,12 @@ final class BatchSequence: Sendable {
     func end(_ id: String, applied: Bool) {
         let waiting = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             guard var r = s.running[id] else { return [] }
-            if s.ended[id] == nil {
-                s.endedOrder.append(id)
-                if s.endedOrder.count > Self.remembered {
-                    s.ended[s.endedOrder.removeFirst()] = nil
-                }
+            let before = s.endedApplied(id) ?? false
+            if s.ended.count >= Self.remembered {
+                s.endedBefore = s.ended
+                s.ended = [:]
             }
-            s.ended[id] = (s.ended[id] ?? false) || applied
+            s.ended[id] = before || applied
             r.pushes -= 1
             if r.pushes > 0 {
                 s.running[id] = r
@@ -59,6 +60,6 @@ final class BatchSequence: Sendable {
             }
             if !waits { c.resume() }
         }
-        return state.withLock { $0.ended[id] }
+        return state.withLock { $0.endedApplied(id) }
     }
 }

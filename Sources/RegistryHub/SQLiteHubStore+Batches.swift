@@ -8,6 +8,9 @@ import RegistrySync
 extension SQLiteHubStore {
     /// Lookups of many keys go in chunks below SQLite's bound-parameter limit.
     static let lookupChunk = 500
+    /// The receipt size (bytes of JSON) from which it is compressed beside the writes: a
+    /// receipt of about 2,000 changes.
+    static let receiptCompressedAside = 256 << 10
 
     public func applyBatch(_ batch: PreparedBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
@@ -29,24 +32,30 @@ extension SQLiteHubStore {
                 let effects = application.apply(batch)
                 // Its snapshot and records are freed beside the writer, not in its way.
                 Retired.letGo(consume application)
-                // The receipt is compressed on another core while the writer writes the rest.
+                // A large receipt is compressed on another core while the writer writes the rest
+                // (a small one takes less time than starting a thread).
                 let receiptJSON = effects.receiptJSON
-                let compressing = Background { StoredReceipt.compress(receiptJSON) }
-                let receiptGzip: [UInt8]
+                let compressing =
+                    receiptJSON.count >= Self.receiptCompressedAside ? Background { StoredReceipt.compress(receiptJSON) } : nil
+                var receiptGzip = compressing == nil ? StoredReceipt.compress(receiptJSON) : []
                 do {
                     try db.cachedStatement(
                         sql: """
                             INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
-                            VALUES (?, ?, ?, ?, ?, x'')
+                            VALUES (?, ?, ?, ?, ?, ?)
                             """
-                    ).execute(arguments: [id, clinic, bodySHA256, Clock.timestamp(), batch.batch.changes.count])
+                    ).execute(arguments: [
+                        id, clinic, bodySHA256, Clock.timestamp(), batch.batch.changes.count, Data(receiptGzip),
+                    ])
                     let batchRow = db.lastInsertedRowID
                     try Self.write(effects, batchRow: batchRow, db)
-                    receiptGzip = compressing.wait()
-                    try db.cachedStatement(sql: "UPDATE hub_batches SET receipt_gzip = ? WHERE id = ?").execute(
-                        arguments: [Data(receiptGzip), batchRow])
+                    if let compressing {
+                        receiptGzip = compressing.wait()
+                        try db.cachedStatement(sql: "UPDATE hub_batches SET receipt_gzip = ? WHERE id = ?").execute(
+                            arguments: [Data(receiptGzip), batchRow])
+                    }
                 } catch {
-                    _ = compressing.wait()
+                    _ = compressing?.wait()
                     throw error
                 }
                 Retired.letGo(consume effects)
