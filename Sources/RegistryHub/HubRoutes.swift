@@ -15,8 +15,9 @@ struct HubRoutes: Sendable {
     /// The answer header by which a hub says it honours ``afterBatch``: a client sends its next
     /// batch before this one is answered only to a hub that does.
     static let ordersBatches = HTTPField.Name("Emreg-Orders-Batches")!
-    /// How long a batch waits for the one it follows to arrive.
+    /// How long a batch waits for the one it follows to arrive, and for its push to end.
     static let arrivalWait = Duration.seconds(1)
+    static let runningWait = Duration.seconds(60)
 
     static let defaultFeedLimit = 1000
 
@@ -53,6 +54,9 @@ struct HubRoutes: Sendable {
                 throw HubError.badRequest("\(Self.afterBatch) must be the id (a UUID) of the batch this one follows")
             }
             after = text.lowercased()
+            guard after != batchId else {
+                throw HubError.badRequest("\(Self.afterBatch) names this batch itself; name the batch sent before it")
+            }
         }
         // Begun before the body is read: the batch sent after this one finds it running.
         sequence.begin(batchId)
@@ -82,15 +86,16 @@ struct HubRoutes: Sendable {
     }
 
     /// Waits until the batch `id` has been applied: it is being pushed now, or arrives soon.
-    /// Throws ``HubError/tooEarly(_:)`` when its push ended without applying it, or it has not
-    /// arrived in ``arrivalWait``: the clinic sends it, then `batchId` again.
+    /// Throws ``HubError/tooEarly(_:)`` when its push ended without applying it, it has not
+    /// arrived in ``arrivalWait``, it is still being pushed after ``runningWait``, or it waits
+    /// (through others) for `batchId`: the clinic sends it, then `batchId` again.
     func awaitApplied(_ id: String, before batchId: String) async throws(HubError) {
         let deadline = ContinuousClock.now + Self.arrivalWait
         while true {
-            let settled = await sequence.settled(id)
-            if settled == true { return }
-            if try await store.batchApplied(id: id) { return }
-            guard settled == nil, ContinuousClock.now < deadline else {
+            let standing = await sequence.standing(of: id, for: batchId, timeout: Self.runningWait)
+            if standing == .applied { return }
+            if standing == .failed || standing == .unknown, try await store.batchApplied(id: id) { return }
+            guard standing == .unknown, ContinuousClock.now < deadline else {
                 throw HubError.tooEarly(
                     "batch \(batchId) follows batch \(id), which this hub has not applied; push that batch first, then this one again")
             }

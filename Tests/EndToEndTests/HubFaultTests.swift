@@ -19,11 +19,7 @@ import Testing
         let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: Self.plan, delayMilliseconds: 700)
         defer { proxy.stop() }
         for f in 0..<4 {
-            let file = "part-\(f).jsonl"
-            let lines = (f * patients / 4..<(f + 1) * patients / 4).map { World.bulkLine($0) }
-            try lines.joined(separator: "\n").write(
-                toFile: a.runner.directory + "/" + file, atomically: true, encoding: .utf8)
-            _ = try a.runner.ok(["import", file])
+            try Self.importPart(f, of: 4, patients: patients, at: a)
             let r = try a.runner.run(["sync", "--hub", proxy.url, "--token-file", a.tokenFile])
             #expect(r.status == 0, "A's sync \(f) through the proxy: \(r.stderr)")
         }
@@ -62,13 +58,7 @@ import Testing
         let proxy = try FaultProxy(targetPort: hub.port, directory: root.directory, plan: Self.plan, delayMilliseconds: 700)
         defer { proxy.stop() }
         // Eight transactions, so eight batches in one push.
-        for f in 0..<8 {
-            let file = "part-\(f).jsonl"
-            let lines = (f * patients / 8..<(f + 1) * patients / 8).map { World.bulkLine($0) }
-            try lines.joined(separator: "\n").write(
-                toFile: a.runner.directory + "/" + file, atomically: true, encoding: .utf8)
-            _ = try a.runner.ok(["import", file])
-        }
+        for f in 0..<8 { try Self.importPart(f, of: 8, patients: patients, at: a) }
         // Batches of one transaction each (200 changes).
         var pusher = a.runner
         pusher.environment["EMREG_SYNC_BATCH_SIZE"] = "150"
@@ -99,13 +89,7 @@ import Testing
             targetPort: hub.port, directory: root.directory, plan: ["pass", "hold-before", "pass", "pass"],
             delayMilliseconds: 1_500)
         defer { proxy.stop() }
-        for f in 0..<8 {
-            let file = "part-\(f).jsonl"
-            let lines = (f * patients / 8..<(f + 1) * patients / 8).map { World.bulkLine($0) }
-            try lines.joined(separator: "\n").write(
-                toFile: a.runner.directory + "/" + file, atomically: true, encoding: .utf8)
-            _ = try a.runner.ok(["import", file])
-        }
+        for f in 0..<8 { try Self.importPart(f, of: 8, patients: patients, at: a) }
         var pusher = a.runner
         pusher.environment["EMREG_SYNC_BATCH_SIZE"] = "50"
         var r = try pusher.run(["sync", "--hub", proxy.url, "--token-file", a.tokenFile])
@@ -123,6 +107,15 @@ import Testing
         }
         try World.expectExactlyOnce(
             a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: context)
+    }
+
+    /// Part `f` of `parts` of `patients` bulk patients imported at `clinic`: one transaction.
+    static func importPart(_ f: Int, of parts: Int, patients: Int, at clinic: World.Clinic) throws {
+        let file = "part-\(f).jsonl"
+        let lines = (f * patients / parts..<(f + 1) * patients / parts).map { World.bulkLine($0) }
+        try lines.joined(separator: "\n").write(
+            toFile: clinic.runner.directory + "/" + file, atomically: true, encoding: .utf8)
+        _ = try clinic.runner.ok(["import", file])
     }
 
     /// `patients` bulk patients (four synced changes each) imported at `clinic` in one file.

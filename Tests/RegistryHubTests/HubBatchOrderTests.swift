@@ -102,4 +102,36 @@ import Testing
             #expect(try await hub.feed(as: a).isEmpty)
         }
     }
+
+    /// Found by schemathesis: a batch naming itself waited for its own push to end, forever.
+    @Test(arguments: HubStoreKind.allCases)
+    func aBatchNamingItselfIsABadRequest(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            let batchId = EntityID.make()
+            let reply = try await hub.push(
+                [WireChanges.patient()], as: a, batchId: batchId, headers: [("Emreg-After-Batch", batchId.uppercased())])
+            #expect(reply.status == 400)
+            #expect(try #require(reply.json()["error"]?.string).contains("names this batch itself"))
+            #expect(try await hub.feed(as: a).isEmpty)
+        }
+    }
+
+    /// Two batches each naming the other would wait for each other for good: one of them sees
+    /// the cycle and is refused, and then so is the other; neither is stored.
+    @Test(arguments: HubStoreKind.allCases)
+    func batchesNamingEachOtherAreRefusedNotStuck(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            let (patients, cases) = Self.twoBatches()
+            let (first, second) = (EntityID.make(), EntityID.make())
+            let started = ContinuousClock.now
+            async let one = hub.push(patients, as: a, batchId: first, headers: [("Emreg-After-Batch", second)])
+            async let two = hub.push(cases, as: a, batchId: second, headers: [("Emreg-After-Batch", first)])
+            let (x, y) = try await (one, two)
+            #expect(x.status == 425 && y.status == 425, "\(x.text) \(y.text)")
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(try await hub.feed(as: a).isEmpty)
+        }
+    }
 }
