@@ -15,9 +15,6 @@ struct HubRoutes: Sendable {
     /// The answer header by which a hub says it honours ``afterBatch``: a client sends its next
     /// batch before this one is answered only to a hub that does.
     static let ordersBatches = HTTPField.Name("Emreg-Orders-Batches")!
-    /// How long a batch waits for the one it follows to arrive, and for its push to end.
-    static let arrivalWait = Duration.seconds(1)
-    static let runningWait = Duration.seconds(60)
 
     static let defaultFeedLimit = 1000
 
@@ -87,12 +84,13 @@ struct HubRoutes: Sendable {
 
     /// Waits until the batch `id` has been applied: it is being pushed now, or arrives soon.
     /// Throws ``HubError/tooEarly(_:)`` when its push ended without applying it, it has not
-    /// arrived in ``arrivalWait``, it is still being pushed after ``runningWait``, or it waits
+    /// arrived in the configuration's `arrivalWait`, it is still being pushed after its
+    /// `runningWait`, or it waits
     /// (through others) for `batchId`: the clinic sends it, then `batchId` again.
     func awaitApplied(_ id: String, before batchId: String) async throws(HubError) {
-        let deadline = ContinuousClock.now + Self.arrivalWait
+        let deadline = ContinuousClock.now + configuration.arrivalWait
         while true {
-            let standing = await sequence.standing(of: id, for: batchId, timeout: Self.runningWait)
+            let standing = await sequence.standing(of: id, for: batchId, timeout: configuration.runningWait)
             if standing == .applied { return }
             if standing == .failed || standing == .unknown, try await store.batchApplied(id: id) { return }
             guard standing == .unknown, ContinuousClock.now < deadline else {

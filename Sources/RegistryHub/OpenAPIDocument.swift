@@ -57,7 +57,7 @@ enum OpenAPIDocument {
                         .object([
                             "name": .string("Emreg-After-Batch"), "in": .string("header"), "required": .bool(false),
                             "description": .string(
-                                "The id of the batch this one follows, sent while that one may still be at the hub (to a hub that answers with Emreg-Orders-Batches: 1). This batch is applied only after that one; if that one is not applied (its push failed, or it has not arrived within a second), the answer is 425 and nothing of this batch is stored."
+                                "The id of the batch this one follows, sent while that one may still be at the hub (to a hub that answers with Emreg-Orders-Batches: 1). This batch is applied only after that one; if that one is not applied (its push failed, it has not arrived within 2 s, it is still being pushed after a minute, or it waits for this one), the answer is 425 and nothing of this batch is stored."
                             ),
                             "schema": .object(["type": .string("string"), "format": .string("uuid")]),
                         ]),
@@ -80,7 +80,7 @@ enum OpenAPIDocument {
                             "content": .object(["application/json": .object(["schema": ref("SyncReceipt")])]),
                         ]),
                         "400": error(
-                            "Malformed JSON, wrong types or lengths (the message names the JSON path), a gzip label on non-gzip bytes, or a batch id that is not a UUID."
+                            "Malformed JSON, wrong types or lengths (the message names the JSON path), a gzip label on non-gzip bytes, a batch id that is not a UUID, or an Emreg-After-Batch that is not one or names the batch itself."
                         ),
                         "409": error("The batch id was used with another body or by another clinic."),
                         "413": error("The body, or what it inflates to, is over the hub's limit."),

@@ -78,16 +78,16 @@ import Testing
             a: a, b: b, hub: hub, changes: patients * 4, patients: patients, context: context)
     }
 
-    /// A batch held on its way while the next, sent on the other connection, reaches the hub
-    /// first: the next waits for it, is refused with 425 once the wait is over, and is sent again
-    /// after the held one was answered. Every change once, in order.
+    /// A batch held on its way (5 s) while the next, sent on the other connection, reaches the
+    /// hub first: the next waits for it (the hub waits 2 s for a batch to arrive), is refused with
+    /// 425, and is sent again after the held one was answered. Every change once, in order.
     @Test func aBatchOvertakingTheOneItFollowsIsRefusedAndSentAgain() throws {
         let patients = 200
         let (root, hub, a, b) = try World.world()
         defer { [a, b].forEach { $0.runner.cleanUp() }; hub.stop(); root.cleanUp() }
         let proxy = try FaultProxy(
             targetPort: hub.port, directory: root.directory, plan: ["pass", "hold-before", "pass", "pass"],
-            delayMilliseconds: 1_500)
+            delayMilliseconds: 5_000)
         defer { proxy.stop() }
         for f in 0..<8 { try Self.importPart(f, of: 8, patients: patients, at: a) }
         var pusher = a.runner

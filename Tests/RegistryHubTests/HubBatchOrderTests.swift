@@ -16,7 +16,9 @@ import Testing
 
     @Test(arguments: HubStoreKind.allCases)
     func aBatchThatArrivesFirstWaitsForTheBatchItFollows(_ kind: HubStoreKind) async throws {
-        try await RunningHub.with(kind) { hub in
+        // A long wait for the batch to arrive: on a loaded machine the 200 ms between the two
+        // pushes can stretch past the default's 2 s.
+        try await RunningHub.with(kind, arrivalWait: .seconds(30)) { hub in
             let a = try await hub.addClinic("A")
             let (patients, cases) = Self.twoBatches()
             let first = EntityID.make()
@@ -39,7 +41,7 @@ import Testing
 
     @Test(arguments: HubStoreKind.allCases)
     func aBatchFollowingOneThatNeverComesIsRefusedAndAppliesWhenSentAgain(_ kind: HubStoreKind) async throws {
-        try await RunningHub.with(kind) { hub in
+        try await RunningHub.with(kind, arrivalWait: .milliseconds(500)) { hub in
             let a = try await hub.addClinic("A")
             let (patients, _) = Self.twoBatches()
             let batchId = EntityID.make()
@@ -47,7 +49,7 @@ import Testing
             let started = ContinuousClock.now
             let early = try await hub.push(patients, as: a, batchId: batchId, headers: [("Emreg-After-Batch", missing)])
             #expect(early.status == 425)
-            #expect(ContinuousClock.now - started >= HubRoutes.arrivalWait)
+            #expect(ContinuousClock.now - started >= .milliseconds(500))
             let message = try #require(early.json()["error"]?.string)
             #expect(message.contains(missing) && message.contains("push that batch first"))
             #expect(try await hub.feed(as: a).isEmpty)
@@ -74,10 +76,11 @@ import Testing
 
     @Test(arguments: HubStoreKind.allCases)
     func aBatchFollowingOneRefusedIsRefusedAtOnce(_ kind: HubStoreKind) async throws {
-        try await RunningHub.with(kind) { hub in
+        try await RunningHub.with(kind, arrivalWait: .seconds(30)) { hub in
             let a = try await hub.addClinic("A")
             let (_, cases) = Self.twoBatches()
             let first = EntityID.make()
+            let started = ContinuousClock.now
             // The batch before carries a body the hub refuses (not JSON): it is never applied.
             let second = Task {
                 try await hub.push(cases, as: a, headers: [("Emreg-After-Batch", first)])
@@ -87,6 +90,8 @@ import Testing
             #expect(refused.status == 400)
             let reply = try await second.value
             #expect(reply.status == 425)
+            // Once the batch before was refused, not when the 30 s wait for it would be over.
+            #expect(ContinuousClock.now - started < .seconds(20))
             #expect(try await hub.feed(as: a).isEmpty)
         }
     }
@@ -117,11 +122,12 @@ import Testing
         }
     }
 
-    /// Two batches each naming the other would wait for each other for good: one of them sees
-    /// the cycle and is refused, and then so is the other; neither is stored.
+    /// Two batches each naming the other would wait for each other until the running wait is
+    /// over: one of them sees the cycle and is refused, and then so is the other; neither is stored.
     @Test(arguments: HubStoreKind.allCases)
     func batchesNamingEachOtherAreRefusedNotStuck(_ kind: HubStoreKind) async throws {
-        try await RunningHub.with(kind) { hub in
+        // Without the cycle check each would wait out the running wait: 10 minutes here.
+        try await RunningHub.with(kind, runningWait: .seconds(600)) { hub in
             let a = try await hub.addClinic("A")
             let (patients, cases) = Self.twoBatches()
             let (first, second) = (EntityID.make(), EntityID.make())
@@ -130,7 +136,7 @@ import Testing
             async let two = hub.push(cases, as: a, batchId: second, headers: [("Emreg-After-Batch", first)])
             let (x, y) = try await (one, two)
             #expect(x.status == 425 && y.status == 425, "\(x.text) \(y.text)")
-            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(ContinuousClock.now - started < .seconds(120))
             #expect(try await hub.feed(as: a).isEmpty)
         }
     }

@@ -71,14 +71,18 @@ struct RunningHub: Sendable {
 
     /// Starts a hub, runs `body` against it and stops it, whatever `body` does.
     static func with<T: Sendable>(
-        _ kind: HubStoreKind, maxBodyBytes: Int = 1 << 20, _ body: (RunningHub) async throws -> T
+        _ kind: HubStoreKind, maxBodyBytes: Int = 1 << 20, arrivalWait: Duration = .seconds(2),
+        runningWait: Duration = .seconds(60), _ body: (RunningHub) async throws -> T
     ) async throws -> T {
         let directory = NSTemporaryDirectory() + "emreg-hub-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try await kind.makeStore(directory: directory)
         do {
-            let result = try await run(store, maxBodyBytes: maxBodyBytes, directory: directory, body)
+            var configuration = HubConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes)
+            configuration.arrivalWait = arrivalWait
+            configuration.runningWait = runningWait
+            let result = try await run(store, configuration: configuration, directory: directory, body)
             await kind.dispose(store)
             return result
         } catch {
@@ -88,13 +92,13 @@ struct RunningHub: Sendable {
     }
 
     static func run<T: Sendable>(
-        _ store: any HubStore, maxBodyBytes: Int, directory: String, _ body: (RunningHub) async throws -> T
+        _ store: any HubStore, configuration: HubConfiguration, directory: String, _ body: (RunningHub) async throws -> T
     ) async throws -> T {
         let log = LogLines()
         let logger = Logger(label: "emreg.hub.test") { _ in CollectingLogHandler(sink: log) }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = buildApplication(
-            configuration: HubConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes), store: store,
+            configuration: configuration, store: store,
             logger: logger
         ) { port in portContinuation.yield(port) }
         let server = Task { try await app.run() }
