@@ -85,8 +85,8 @@ struct HubRoutes: Sendable {
     /// Waits until the batch `id` has been applied: it is being pushed now, or arrives soon.
     /// Throws ``HubError/tooEarly(_:)`` when its push ended without applying it, it has not
     /// arrived in the configuration's `arrivalWait`, it is still being pushed after its
-    /// `runningWait`, or it waits
-    /// (through others) for `batchId`: the clinic sends it, then `batchId` again.
+    /// `runningWait`, or it waits (through others) for `batchId`: the clinic sends it, then
+    /// `batchId` again.
     func awaitApplied(_ id: String, before batchId: String) async throws(HubError) {
         let deadline = ContinuousClock.now + configuration.arrivalWait
         while true {
