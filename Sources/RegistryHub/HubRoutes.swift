@@ -65,7 +65,7 @@ struct HubRoutes: Sendable {
         }
         let prepared = await PreparedBatch.make(upload.batch, clinic: clinic)
         if let after { try await awaitApplied(after, before: batchId) }
-        let outcome = try await store.applyBatch(prepared, id: batchId, clinic: clinic, bodySHA256: upload.sha256)
+        let outcome = try await store.applyBatch(prepared, id: batchId, bodySHA256: upload.sha256)
         // The body and decoded batch are freed beside the answer, not before it.
         Retired.letGo(consume upload)
         Retired.letGo(consume prepared)

@@ -17,9 +17,9 @@ public protocol HubStore: Sendable {
 
     func clinics() async throws(HubError) -> [HubClinic]
 
-    /// Applies `batch` from `clinic` (readied for that clinic) in one transaction and stores its
+    /// Applies `batch` from the clinic it was readied for in one transaction and stores its
     /// receipt, or answers a retried batch id with the stored receipt.
-    func applyBatch(_ batch: PreparedBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
+    func applyBatch(_ batch: PreparedBatch, id: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
 
     /// Whether the batch `id` has been applied (its receipt is stored).
@@ -40,7 +40,7 @@ extension HubStore {
     public func applyBatch(_ batch: SyncBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
     {
-        try await applyBatch(await PreparedBatch.make(batch, clinic: clinic), id: id, clinic: clinic, bodySHA256: bodySHA256)
+        try await applyBatch(await PreparedBatch.make(batch, clinic: clinic), id: id, bodySHA256: bodySHA256)
     }
 }
 

@@ -3,7 +3,7 @@ import RegistryCore
 import RegistrySync
 
 extension PostgresHubStore {
-    public func applyBatch(_ batch: PreparedBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
+    public func applyBatch(_ batch: PreparedBatch, id: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
     {
         let lookups = Lookups(batch.needs)
@@ -12,7 +12,7 @@ extension PostgresHubStore {
                 try await withConnection { [self] c in
                     if let known = rememberedRecords(for: batch.batch, lookups) {
                         do {
-                            return try await applyRemembered(batch, known, id: id, clinic: clinic, bodySHA256: bodySHA256, c)
+                            return try await applyRemembered(batch, known, id: id, bodySHA256: bodySHA256, c)
                         } catch where Self.isWorthRetrying(error) && !c.isClosed {
                             // A remembered record changed, or a key the batch took for new or
                             // unanswered was taken: read them.
@@ -24,7 +24,7 @@ extension PostgresHubStore {
                     var attempt = 1
                     while true {
                         do {
-                            return try await apply(batch, lookups, id: id, clinic: clinic, bodySHA256: bodySHA256, c)
+                            return try await apply(batch, lookups, id: id, bodySHA256: bodySHA256, c)
                         } catch where attempt < 3 && Self.isWorthRetrying(error) && !c.isClosed {
                             attempt += 1
                         }
@@ -43,9 +43,9 @@ extension PostgresHubStore {
     /// postgres-nio sends as soon as the write is answered: one network round trip, and none of
     /// the hub's work, happens while a batch holds the lock.
     func apply(
-        _ batch: PreparedBatch, _ lookups: Lookups, id: String, clinic: String, bodySHA256: String,
-        _ c: PostgresConnection
+        _ batch: PreparedBatch, _ lookups: Lookups, id: String, bodySHA256: String, _ c: PostgresConnection
     ) async throws -> BatchOutcome {
+        let clinic = batch.clinic
         try await statements.prepare([Self.storedBatchSQL, LoadTouched.sql, WriteBatch.sql], on: c)
         // BEGIN, the stored answer of a retried batch id, and the touched records, locked.
         let begun = c.collect("BEGIN", logger: logger)
@@ -142,11 +142,12 @@ extension PostgresHubStore {
     /// unchanged (locking them), then the write. Any guess that was wrong fails the statement
     /// before it commits: a remembered record changed (a serialization failure), a record it
     /// created, a change it sent or its batch id already known (a unique key). The caller then
-    /// applies the batch the usual way (``apply(_:_:id:clinic:bodySHA256:_:)``), which reads them.
+    /// applies the batch the usual way (``apply(_:_:id:bodySHA256:_:)``), which reads them.
     func applyRemembered(
-        _ batch: PreparedBatch, _ known: [RecordKey: RememberedRecords.Record], id: String, clinic: String, bodySHA256: String,
+        _ batch: PreparedBatch, _ known: [RecordKey: RememberedRecords.Record], id: String, bodySHA256: String,
         _ c: PostgresConnection
     ) async throws -> BatchOutcome {
+        let clinic = batch.clinic
         var snapshot = HubSnapshot()
         for (key, record) in known {
             snapshot.records[key] = try HubRecord(origin: record.origin, fieldsJSON: record.fieldsJSON)

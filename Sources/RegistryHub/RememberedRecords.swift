@@ -2,7 +2,7 @@ import Synchronization
 
 /// Records as the PostgreSQL store last wrote or read them, by key, so that a batch touching only
 /// remembered records and records it creates is applied in one round trip instead of two
-/// (``PostgresHubStore/applyRemembered(_:_:remembered:id:clinic:bodySHA256:_:)``).
+/// (``PostgresHubStore/applyRemembered(_:_:id:bodySHA256:_:)``).
 ///
 /// A remembered record is a guess, never trusted: the batch's transaction first locks each one
 /// and fails unless the database still holds exactly the remembered origin and field text

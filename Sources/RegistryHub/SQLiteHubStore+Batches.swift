@@ -12,9 +12,10 @@ extension SQLiteHubStore {
     /// receipt of about 2,000 changes.
     static let receiptCompressedAside = 256 << 10
 
-    public func applyBatch(_ batch: PreparedBatch, id: String, clinic: String, bodySHA256: String) async throws(HubError)
+    public func applyBatch(_ batch: PreparedBatch, id: String, bodySHA256: String) async throws(HubError)
         -> BatchOutcome
     {
+        let clinic = batch.clinic
         defer { checkpointer.request() }
         return try await databaseErrors {
             try await pool.write { db -> BatchOutcome in

@@ -191,13 +191,13 @@ public final class HTTPTransport {
         path: String, json body: [UInt8], gzip: Bool = true, compressed: [UInt8]? = nil, headers: [String] = []
     ) throws(TransportError) -> Response {
         let url = try url(for: path)
+        if headers.contains(where: { $0.utf8.contains(where: { $0 < 0x20 }) }) {
+            throw .invalidRequest("a request header holds a control character")
+        }
         let wire = gzip ? compressed ?? Gzip.compress(body) : body
         let lines = (gzip ? postGzipHeaderLines : postPlainHeaderLines) + headers
         if let onSend {
             onSend(OutgoingRequest(method: "POST", path: path, headers: redacted(lines), body: body, wireBody: wire))
-        }
-        if headers.contains(where: { $0.utf8.contains(where: { $0 < 0x20 }) }) {
-            throw .invalidRequest("a request header holds a control character")
         }
         try set(CURLOPT_URL, url)
         // A request's own headers go in a list of their own, freed once it is answered.
