@@ -8,6 +8,11 @@ struct BatchUpload {
     var bytes: [UInt8]
     var sha256: String
     var batch: SyncBatch
+    /// Where each change is in `bytes`, when the fast decoder read them.
+    var spans: [Range<Int>]?
+
+    /// The body for ``PreparedBatch``, when the fast decoder read it.
+    var body: BatchBody? { spans.map { BatchBody(bytes: bytes, spans: $0) } }
 
     static func read(_ request: Request, context: HubRequestContext, configuration: HubConfiguration) async throws
         -> BatchUpload
@@ -39,11 +44,12 @@ struct BatchUpload {
             throw HubError.unsupportedEncoding("Content-Encoding \(other) is not accepted; send gzip or identity")
         }
 
-        let batch = try SyncBatch.decodeFast(bytes) ?? decode(bytes)
+        let fast = SyncBatch.decodeFastWithSpans(bytes)
+        let batch = try fast?.batch ?? decode(bytes)
         context.notes.changes = batch.changes.count
         var sha = SHA256()
         bytes.withUnsafeBytes { sha.update($0) }
-        return BatchUpload(bytes: bytes, sha256: Hex.encode(sha.finalize()), batch: batch)
+        return BatchUpload(bytes: bytes, sha256: Hex.encode(sha.finalize()), batch: batch, spans: fast?.spans)
     }
 
     /// The generic decoder: slower, and the one that says what is wrong and where.

@@ -63,7 +63,7 @@ struct HubRoutes: Sendable {
         if let refusal = ChangeCheck.clockRefusal(upload.batch, now: Clock.nowMillis()) {
             throw HubError.clockAhead(refusal)
         }
-        let prepared = await PreparedBatch.make(upload.batch, clinic: clinic)
+        let prepared = await PreparedBatch.make(upload.batch, clinic: clinic, body: upload.body)
         if let after { try await awaitApplied(after, before: batchId) }
         let outcome = try await store.applyBatch(prepared, id: batchId, bodySHA256: upload.sha256)
         // The body and decoded batch are freed beside the answer, not before it.

@@ -19,9 +19,12 @@ public struct PreparedBatch: Sendable {
     /// What a store loads for the batch (``BatchApplication/needs(of:)``).
     public let needs: BatchNeeds
 
-    /// Readies `batch` here, on the caller's thread.
-    public init(_ batch: SyncBatch, clinic: String, now: UInt64 = Clock.nowMillis()) {
-        self.init(batch, clinic: clinic, now: now, changes: Self.prepare(batch.changes[...], clinic: clinic, now: now))
+    /// Readies `batch` here, on the caller's thread. `body`: the bytes it was decoded from,
+    /// with each change's place in them, when the decoder kept those (``InsertText``).
+    public init(_ batch: SyncBatch, clinic: String, now: UInt64 = Clock.nowMillis(), body: BatchBody? = nil) {
+        self.init(
+            batch, clinic: clinic, now: now,
+            changes: Self.prepare(batch.changes.indices, of: batch, body: body, clinic: clinic, now: now))
     }
 
     init(_ batch: SyncBatch, clinic: String, now: UInt64, changes: [PreparedChange]) {
@@ -33,18 +36,38 @@ public struct PreparedBatch: Sendable {
     }
 
     /// Readies `batch`, a large one in two halves side by side.
-    public static func make(_ batch: SyncBatch, clinic: String, now: UInt64 = Clock.nowMillis()) async -> PreparedBatch {
-        let all = batch.changes
-        guard all.count >= 1_000 else { return PreparedBatch(batch, clinic: clinic, now: now) }
-        let middle = all.count / 2
-        async let first = prepare(all[..<middle], clinic: clinic, now: now)
-        let second = prepare(all[middle...], clinic: clinic, now: now)
+    public static func make(
+        _ batch: SyncBatch, clinic: String, now: UInt64 = Clock.nowMillis(), body: BatchBody? = nil
+    ) async -> PreparedBatch {
+        let count = batch.changes.count
+        guard count >= 1_000 else { return PreparedBatch(batch, clinic: clinic, now: now, body: body) }
+        async let first = prepare(0..<count / 2, of: batch, body: body, clinic: clinic, now: now)
+        let second = prepare(count / 2..<count, of: batch, body: body, clinic: clinic, now: now)
         return PreparedBatch(batch, clinic: clinic, now: now, changes: await first + second)
     }
 
-    static func prepare(_ changes: ArraySlice<WireChange>, clinic: String, now: UInt64) -> [PreparedChange] {
-        changes.map { PreparedChange($0, clinic: clinic, now: now) }
+    static func prepare(
+        _ positions: Range<Int>, of batch: SyncBatch, body: BatchBody?, clinic: String, now: UInt64
+    ) -> [PreparedChange] {
+        var origin = [UInt8]()
+        CanonicalJSON.writeString(clinic, to: &origin)
+        guard let body, body.spans.count == batch.changes.count else {
+            return positions.map { PreparedChange(batch.changes[$0], clinic: clinic, now: now) }
+        }
+        return body.bytes.withUnsafeBufferPointer { bytes in
+            positions.map { i in
+                PreparedChange(batch.changes[i], clinic: clinic, now: now) {
+                    InsertText.copy(UnsafeBufferPointer(rebasing: bytes[body.spans[i]]), origin: origin)
+                }
+            }
+        }
     }
+}
+
+/// The bytes a batch was decoded from and the range of each of its changes in them.
+public struct BatchBody: Sendable {
+    public var bytes: [UInt8]
+    public var spans: [Range<Int>]
 }
 
 /// The records, earlier answers and conflicts a batch can touch: a store loads these (keys may
@@ -62,9 +85,10 @@ struct PreparedChange: Sendable {
     /// For an insert that passes that check.
     var insert: PreparedInsert?
 
-    init(_ change: WireChange, clinic: String, now: UInt64) {
+    /// `text` copies the insert's JSON from the body, if it can (``InsertText``).
+    init(_ change: WireChange, clinic: String, now: UInt64, text: () -> InsertText? = { nil }) {
         problem = ChangeCheck.problem(with: change, now: now)
-        insert = problem == nil && change.op == .insert ? PreparedInsert(change, clinic: clinic) : nil
+        insert = problem == nil && change.op == .insert ? PreparedInsert(change, clinic: clinic, text: text()) : nil
     }
 }
 
@@ -85,12 +109,16 @@ struct PreparedInsert: Sendable {
 
     static let resultTail = Array(#","status":"accepted"}"#.utf8)
 
-    init(_ change: WireChange, clinic: String) {
-        let sorted = change.fields.sorted(by: { $0.key < $1.key })
+    init(_ change: WireChange, clinic: String, text: InsertText? = nil) {
         // mapValues keeps the hash table of `fields`: no field name is hashed again.
         record = HubRecord(origin: clinic, fields: change.fields.mapValues { .init(value: $0.new, revision: 1) })
-        fieldsJSON = HubRecord.fieldsJSON(sorted.lazy.map { (key: $0.key, value: HubRecord.Field(value: $0.value.new, revision: 1)) })
         (missing, unreadable) = BatchApplication.unacceptableAlone(change)
+        if let text {
+            (fieldsJSON, entryHead, resultHead) = (text.fieldsJSON, text.entryHead, text.resultHead)
+            return
+        }
+        let sorted = change.fields.sorted(by: { $0.key < $1.key })
+        fieldsJSON = HubRecord.fieldsJSON(sorted.lazy.map { (key: $0.key, value: HubRecord.Field(value: $0.value.new, revision: 1)) })
         var entry = [UInt8]()
         entry.reserveCapacity(512)
         entry.append(contentsOf: #"{"change":"#.utf8)

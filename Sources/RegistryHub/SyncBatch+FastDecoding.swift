@@ -10,12 +10,18 @@ import RegistrySync
 
 extension SyncBatch {
     /// The batch in `bytes`, or nil when the generic decoder must decide.
-    static func decodeFast(_ bytes: [UInt8]) -> SyncBatch? { JSONCursor.decode(bytes) { $0.batch() } }
+    static func decodeFast(_ bytes: [UInt8]) -> SyncBatch? { decodeFastWithSpans(bytes)?.batch }
+
+    /// The batch in `bytes` and the range of each of its changes in them (``BatchBody``), or nil
+    /// when the generic decoder must decide.
+    static func decodeFastWithSpans(_ bytes: [UInt8]) -> (batch: SyncBatch, spans: [Range<Int>])? {
+        JSONCursor.decode(bytes) { $0.batch() }
+    }
 }
 
 extension JSONCursor {
-    mutating func batch() -> SyncBatch? {
-        var changes: [WireChange]?
+    mutating func batch() -> (batch: SyncBatch, spans: [Range<Int>])? {
+        var changes: ([WireChange], [Range<Int>])?
         let ok = object { r, key in
             guard key == "changes" else { return false }
             changes = r.changeList()
@@ -23,19 +29,26 @@ extension JSONCursor {
         }
         skipSpace()
         guard ok, i == bytes.count, let changes else { return nil }
-        return SyncBatch(changes: changes)
+        return (SyncBatch(changes: changes.0), changes.1)
     }
 
-    mutating func changeList() -> [WireChange]? {
+    /// The changes, and the range of each in the bytes.
+    mutating func changeList() -> ([WireChange], [Range<Int>])? {
         guard take(Self.openBracket) else { return nil }
         var changes = [WireChange]()
-        changes.reserveCapacity(min(SyncBatch.maxChanges, bytes.count / 200 + 1))
-        if take(Self.closeBracket) { return changes }
+        let capacity = min(SyncBatch.maxChanges, bytes.count / 200 + 1)
+        changes.reserveCapacity(capacity)
+        var spans = [Range<Int>]()
+        spans.reserveCapacity(capacity)
+        if take(Self.closeBracket) { return (changes, spans) }
         while true {
+            skipSpace()
+            let start = i
             guard changes.count < SyncBatch.maxChanges, let c = change() else { return nil }
             changes.append(c)
+            spans.append(start..<i)
             if take(Self.comma) { continue }
-            return take(Self.closeBracket) ? changes : nil
+            return take(Self.closeBracket) ? (changes, spans) : nil
         }
     }
 

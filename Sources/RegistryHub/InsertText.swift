@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import RegistryCore
+
+/// An insert's feed entry head, fields JSON and receipt result head, copied from the bytes the
+/// clinic sent when those are already canonical JSON (as an emreg client writes them), instead
+/// of written again from the decoded change: a pushed batch is mostly inserts, and writing each
+/// one's JSON three times over was the largest part of readying it.
+///
+/// The bytes must be the canonical text of an insert: members in the canonical order with no
+/// space, strings without escapes, integers without leading zeros, field names of plain ASCII
+/// in ascending order, each field `{"new":V}` or `{"new":V,"old":null,"rev":0}`. For such bytes
+/// the copies are exactly what ``PreparedInsert``'s writers give for the decoded change (a test
+/// holds the two together); anything else gives nil and those writers run.
+struct InsertText {
+    var entryHead: [UInt8]
+    var fieldsJSON: String
+    var resultHead: [UInt8]
+
+    /// `change`: the bytes of one change object of the body, which the batch decoder read as an
+    /// insert. `origin`: the pushing clinic's code as a JSON string.
+    static func copy(_ change: UnsafeBufferPointer<UInt8>, origin: [UInt8]) -> InsertText? {
+        var r = Scanner(bytes: change)
+        var entry = [UInt8]()
+        entry.reserveCapacity(change.count + 64)
+        var fields = [UInt8]()
+        fields.reserveCapacity(change.count / 2)
+        var result = [UInt8]()
+        result.reserveCapacity(change.count / 3)
+        entry.append(contentsOf: #"{"change":"#.utf8)
+        guard r.take(#"{"author":"#), r.string() != nil, r.take(#","changeId":"#), let changeId = r.string() else {
+            return nil
+        }
+        if r.take(#","conflictId":"#) { guard r.string() != nil else { return nil } }
+        guard r.take(#","fields":{"#) else { return nil }
+        // The entry is the change's own bytes with each field's old and rev as the feed gives
+        // them (null, revision 1) and the hub's origin: copied from `copied` on.
+        entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[..<r.i]))
+        fields.append(UInt8(ascii: "{"))
+        result.append(contentsOf: #"{"changeId":"#.utf8)
+        result.append(contentsOf: UnsafeBufferPointer(rebasing: change[changeId]))
+        if !r.take("}") {
+            result.append(contentsOf: #","revisions":{"#.utf8)
+            var previous: Range<Int>?
+            while true {
+                guard let name = r.name(),
+                    previous.map({ change[$0].lexicographicallyPrecedes(change[name]) }) ?? true,
+                    r.take(#":{"new":"#), let value = r.value()
+                else { return nil }
+                previous = name
+                let quoted = name.lowerBound - 1..<name.upperBound + 1
+                if fields.count > 1 {
+                    fields.append(UInt8(ascii: ","))
+                    result.append(UInt8(ascii: ","))
+                }
+                fields.append(contentsOf: UnsafeBufferPointer(rebasing: change[quoted]))
+                fields.append(contentsOf: ":[1,".utf8)
+                fields.append(contentsOf: UnsafeBufferPointer(rebasing: change[value]))
+                fields.append(UInt8(ascii: "]"))
+                result.append(contentsOf: UnsafeBufferPointer(rebasing: change[quoted]))
+                result.append(contentsOf: ":1".utf8)
+                entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[quoted]))
+                entry.append(contentsOf: #":{"new":"#.utf8)
+                entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[value]))
+                entry.append(contentsOf: #","old":null,"rev":1}"#.utf8)
+                guard r.take("}") || r.take(#","old":null,"rev":0}"#) else { return nil }
+                if r.take(",") {
+                    entry.append(UInt8(ascii: ","))
+                    continue
+                }
+                guard r.take("}") else { return nil }
+                break
+            }
+            result.append(UInt8(ascii: "}"))
+        }
+        entry.append(UInt8(ascii: "}"))
+        fields.append(UInt8(ascii: "}"))
+        let afterFields = r.i
+        guard r.take(#","hlc":"#), r.string() != nil, r.take(#","op":"insert""#) else { return nil }
+        entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[afterFields..<r.i]))
+        entry.append(contentsOf: #","origin":"#.utf8)
+        entry.append(contentsOf: origin)
+        // The clinic's own origin, if it sent one, is the hub's to set.
+        if r.take(#","origin":"#) { guard r.take("null") || r.string() != nil else { return nil } }
+        let tail = r.i
+        guard r.take(#","rowId":"#), r.string() != nil, r.take(#","table":"#), r.string() != nil, r.take(#","txId":"#),
+            r.string() != nil, r.take("}"), r.i == change.count
+        else { return nil }
+        entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[tail...]))
+        entry.append(contentsOf: #","kind":"change","seq":"#.utf8)
+        result.append(contentsOf: #","seq":"#.utf8)
+        return InsertText(entryHead: entry, fieldsJSON: String(decoding: fields, as: UTF8.self), resultHead: result)
+    }
+
+    /// Canonical JSON tokens, byte by byte.
+    struct Scanner {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var i = 0
+
+        mutating func take(_ literal: StaticString) -> Bool {
+            let n = literal.utf8CodeUnitCount
+            guard i + n <= bytes.count,
+                memcmp(bytes.baseAddress! + i, literal.utf8Start, n) == 0
+            else { return false }
+            i += n
+            return true
+        }
+
+        /// A string that JSON's canonical writer copies as it is (no byte below 0x20, no `"` or
+        /// `\`); the range of the whole token, quotes included.
+        mutating func string() -> Range<Int>? {
+            guard i < bytes.count, bytes[i] == 0x22 else { return nil }
+            var k = i + 1
+            while k < bytes.count {
+                let b = bytes[k]
+                if b == 0x22 {
+                    defer { i = k + 1 }
+                    return i..<k + 1
+                }
+                if b < 0x20 || b == 0x5C { return nil }
+                k += 1
+            }
+            return nil
+        }
+
+        /// A field name of printable ASCII (its sort order is its bytes' order); the range of the
+        /// name inside its quotes.
+        mutating func name() -> Range<Int>? {
+            guard let token = string(), token.count > 2 else { return nil }
+            for b in bytes[token.lowerBound + 1..<token.upperBound - 1] where b > 0x7E { return nil }
+            return token.lowerBound + 1..<token.upperBound - 1
+        }
+
+        /// A canonical value: a string as ``string()`` takes it, null, or an integer without a
+        /// leading zero, a plus sign, a fraction or `-0` (the decoder has checked its range).
+        mutating func value() -> Range<Int>? {
+            guard i < bytes.count else { return nil }
+            let start = i
+            switch bytes[i] {
+            case 0x22: return string()
+            case UInt8(ascii: "n"): return take("null") ? start..<i : nil
+            default:
+                var k = i
+                if bytes[k] == UInt8(ascii: "-") { k += 1 }
+                let digits = k
+                while k < bytes.count, bytes[k] >= 0x30, bytes[k] <= 0x39 { k += 1 }
+                guard k > digits, k - digits < 20, bytes[digits] != 0x30 || k - digits == 1,
+                    !(bytes[digits] == 0x30 && digits > start)
+                else { return nil }
+                i = k
+                return start..<k
+            }
+        }
+    }
+}
