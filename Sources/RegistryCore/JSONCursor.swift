@@ -57,6 +57,48 @@ package struct JSONCursor {
         }
     }
 
+    /// ``object(_:)`` for objects whose keys are plain ASCII (no escapes, as every emreg writer
+    /// spells them): each key is handed over as its bytes, with no `String` made. A key with an
+    /// escape or a byte outside printable ASCII gives false: the caller falls back to the
+    /// generic path, which reads any key.
+    @inlinable package mutating func objectWithPlainKeys(_ member: (inout JSONCursor, UnsafeBufferPointer<UInt8>) -> Bool)
+        -> Bool
+    {
+        guard take(Self.openBrace) else { return false }
+        if take(Self.closeBrace) { return true }
+        while true {
+            skipSpace()
+            guard i < bytes.count, bytes[i] == Self.quote else { return false }
+            let start = i + 1
+            var k = start
+            while k < bytes.count, bytes[k] != Self.quote {
+                guard bytes[k] >= 0x20, bytes[k] < 0x7F, bytes[k] != Self.backslash else { return false }
+                k += 1
+            }
+            guard k < bytes.count else { return false }
+            i = k + 1
+            guard take(Self.colon), member(&self, UnsafeBufferPointer(rebasing: bytes[start..<k])) else { return false }
+            if take(Self.comma) { continue }
+            return take(Self.closeBrace)
+        }
+    }
+
+    /// True when `key` is the bytes of `name`.
+    @inlinable package static func key(_ key: UnsafeBufferPointer<UInt8>, is name: StaticString) -> Bool {
+        guard key.count == name.utf8CodeUnitCount else { return false }
+        for k in 0..<key.count where key[k] != name.utf8Start[k] { return false }
+        return true
+    }
+
+    /// Takes `literal` if the bytes at the cursor are exactly it (no space skipped).
+    @inlinable package mutating func takeLiteral(_ literal: StaticString) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        guard i + n <= bytes.count else { return false }
+        for k in 0..<n where bytes[i + k] != literal.utf8Start[k] { return false }
+        i += n
+        return true
+    }
+
     /// A field value: text (at most the wire's limit), an integer or null.
     @inlinable package mutating func value() -> FieldValue? {
         skipSpace()

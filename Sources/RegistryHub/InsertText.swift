@@ -28,7 +28,7 @@ struct InsertText {
         fields.reserveCapacity(change.count / 2)
         var result = [UInt8]()
         result.reserveCapacity(change.count / 3)
-        entry.append(contentsOf: #"{"change":"#.utf8)
+        entry.append(#"{"change":"#)
         guard r.take(#"{"author":"#), r.string() != nil, r.take(#","changeId":"#), let changeId = r.string() else {
             return nil
         }
@@ -38,10 +38,10 @@ struct InsertText {
         // them (null, revision 1) and the hub's origin: copied from `copied` on.
         entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[..<r.i]))
         fields.append(UInt8(ascii: "{"))
-        result.append(contentsOf: #"{"changeId":"#.utf8)
+        result.append(#"{"changeId":"#)
         result.append(contentsOf: UnsafeBufferPointer(rebasing: change[changeId]))
         if !r.take("}") {
-            result.append(contentsOf: #","revisions":{"#.utf8)
+            result.append(#","revisions":{"#)
             var previous: Range<Int>?
             while true {
                 guard let name = r.name(),
@@ -55,15 +55,15 @@ struct InsertText {
                     result.append(UInt8(ascii: ","))
                 }
                 fields.append(contentsOf: UnsafeBufferPointer(rebasing: change[quoted]))
-                fields.append(contentsOf: ":[1,".utf8)
+                fields.append(":[1,")
                 fields.append(contentsOf: UnsafeBufferPointer(rebasing: change[value]))
                 fields.append(UInt8(ascii: "]"))
                 result.append(contentsOf: UnsafeBufferPointer(rebasing: change[quoted]))
-                result.append(contentsOf: ":1".utf8)
+                result.append(":1")
                 entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[quoted]))
-                entry.append(contentsOf: #":{"new":"#.utf8)
+                entry.append(#":{"new":"#)
                 entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[value]))
-                entry.append(contentsOf: #","old":null,"rev":1}"#.utf8)
+                entry.append(#","old":null,"rev":1}"#)
                 guard r.take("}") || r.take(#","old":null,"rev":0}"#) else { return nil }
                 if r.take(",") {
                     entry.append(UInt8(ascii: ","))
@@ -79,7 +79,7 @@ struct InsertText {
         let afterFields = r.i
         guard r.take(#","hlc":"#), r.string() != nil, r.take(#","op":"insert""#) else { return nil }
         entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[afterFields..<r.i]))
-        entry.append(contentsOf: #","origin":"#.utf8)
+        entry.append(#","origin":"#)
         entry.append(contentsOf: origin)
         // The clinic's own origin, if it sent one, is the hub's to set.
         if r.take(#","origin":"#) { guard r.take("null") || r.string() != nil else { return nil } }
@@ -88,8 +88,8 @@ struct InsertText {
             r.string() != nil, r.take("}"), r.i == change.count
         else { return nil }
         entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[tail...]))
-        entry.append(contentsOf: #","kind":"change","seq":"#.utf8)
-        result.append(contentsOf: #","seq":"#.utf8)
+        entry.append(#","kind":"change","seq":"#)
+        result.append(#","seq":"#)
         return InsertText(entryHead: entry, fieldsJSON: String(decoding: fields, as: UTF8.self), resultHead: result)
     }
 
@@ -152,5 +152,12 @@ struct InsertText {
                 return start..<k
             }
         }
+    }
+}
+
+extension [UInt8] {
+    /// Appends a literal's bytes (quicker than through `String.UTF8View`).
+    fileprivate mutating func append(_ literal: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 }

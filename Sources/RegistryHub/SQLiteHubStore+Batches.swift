@@ -126,8 +126,7 @@ extension SQLiteHubStore {
         for row in effects.feed {
             feed.bind(1, row.seq)
             feed.bind(2, row.kind.rawValue)
-            feed.bind(3, row.json)
-            try feed.run()
+            try feed.run(binding: row.json, at: 3)
         }
         let record = try SyncStatement(
             db,
@@ -140,8 +139,7 @@ extension SQLiteHubStore {
             record.bind(2, key.rowId)
             record.bind(3, r.origin)
             record.bind(4, r.isDeleted ? 1 : 0)
-            record.bind(5, fieldsJSON)
-            try record.run()
+            try record.run(binding: fieldsJSON, at: 5)
         }
         let answer = try SyncStatement(
             db, "INSERT INTO hub_changes (change_id, clinic, status, batch, position) VALUES (?, ?, ?, ?, ?)")

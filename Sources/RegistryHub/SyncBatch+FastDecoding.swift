@@ -56,37 +56,42 @@ extension JSONCursor {
         var changeId: String?, txId: String?, table: String?, rowId: String?, op: WireChange.Operation?
         var hlc: String?, author: String?, fields: [String: WireField]?
         var origin: String?, conflictId: String?
-        let ok = object { r, key in
-            switch key {
-            case "changeId": changeId = r.string(max: 64)
-            case "txId": txId = r.string(max: 64)
-            case "table": table = r.string(max: 64)
-            case "rowId": rowId = r.string(max: 64)
-            case "hlc": hlc = r.string(max: 32)
-            case "author": author = r.string(max: 128)
-            case "op": op = r.string(max: 64).flatMap(WireChange.Operation.init(rawValue:))
-            case "fields": fields = r.fields()
-            case "origin":
+        // Keys as bytes: no String is made for them (a batch has about ten per change).
+        let ok = objectWithPlainKeys { r, key in
+            if Self.key(key, is: "changeId") {
+                changeId = r.string(max: 64)
+                return changeId != nil
+            } else if Self.key(key, is: "fields") {
+                fields = r.fields()
+                return fields != nil
+            } else if Self.key(key, is: "rowId") {
+                rowId = r.string(max: 64)
+                return rowId != nil
+            } else if Self.key(key, is: "table") {
+                table = r.string(max: 64)
+                return table != nil
+            } else if Self.key(key, is: "txId") {
+                txId = r.string(max: 64)
+                return txId != nil
+            } else if Self.key(key, is: "hlc") {
+                hlc = r.string(max: 32)
+                return hlc != nil
+            } else if Self.key(key, is: "author") {
+                author = r.string(max: 128)
+                return author != nil
+            } else if Self.key(key, is: "op") {
+                op = r.string(max: 64).flatMap(WireChange.Operation.init(rawValue:))
+                return op != nil
+            } else if Self.key(key, is: "origin") {
                 guard let v = r.optionalString(max: 64) else { return false }
                 origin = v
                 return true
-            case "conflictId":
+            } else if Self.key(key, is: "conflictId") {
                 guard let v = r.optionalString(max: 64) else { return false }
                 conflictId = v
                 return true
-            default: return false
             }
-            // A value that failed leaves the reader mid-document: stop here.
-            switch key {
-            case "changeId": return changeId != nil
-            case "txId": return txId != nil
-            case "table": return table != nil
-            case "rowId": return rowId != nil
-            case "hlc": return hlc != nil
-            case "author": return author != nil
-            case "op": return op != nil
-            default: return fields != nil
-            }
+            return false
         }
         guard ok, let changeId, let txId, let table, let rowId, let op, let hlc, let author, let fields else {
             return nil

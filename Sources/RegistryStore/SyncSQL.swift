@@ -50,6 +50,20 @@ package struct SyncStatement {
         }
     }
 
+    /// Binds `text` at `index` without SQLite taking a copy of it, steps the statement with
+    /// ``run()`` and binds NULL there again: for a long text written once (a hub's feed entry or
+    /// record), which SQLite would otherwise copy into a buffer of its own first.
+    package func run(binding text: String, at index: Int32) throws {
+        var text = text
+        try text.withUTF8 { u in
+            let empty: StaticString = ""
+            let base = UnsafeRawPointer(u.baseAddress ?? empty.utf8Start).assumingMemoryBound(to: CChar.self)
+            sqlite3_bind_text(handle, index, base, Int32(u.count), nil)
+            defer { sqlite3_bind_null(handle, index) }
+            try run()
+        }
+    }
+
     /// Steps a statement that returns no rows, then resets it (the bindings stay).
     package func run() throws {
         let code = sqlite3_step(handle)

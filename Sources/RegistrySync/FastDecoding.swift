@@ -111,40 +111,40 @@ extension JSONCursor {
         var changeId: String?, txId: String?, table: String?, rowId: String?, op: ChangeLogEntry.Operation?
         var hlc: String?, author: String?, fields: [ChangeLogEntry.FieldChange]?
         var origin: String??, conflictId: String??
-        let ok = object { r, key in
-            switch key {
-            case "changeId":
+        // Keys as bytes: no String is made for them (a page has about ten per change).
+        let ok = objectWithPlainKeys { r, key in
+            if Self.key(key, is: "changeId") {
                 changeId = r.string(max: 64)
                 return changeId != nil
-            case "txId":
-                txId = r.string(max: 64)
-                return txId != nil
-            case "table":
-                table = r.string(max: 64)
-                return table != nil
-            case "rowId":
-                rowId = r.string(max: 64)
-                return rowId != nil
-            case "hlc":
-                hlc = r.string(max: 32)
-                return hlc != nil
-            case "author":
-                author = r.string(max: 128)
-                return author != nil
-            case "op":
-                op = r.string(max: 200).flatMap(ChangeLogEntry.Operation.init(rawValue:))
-                return op != nil
-            case "fields":
+            } else if Self.key(key, is: "fields") {
                 fields = r.sortedFields()
                 return fields != nil
-            case "origin":
+            } else if Self.key(key, is: "rowId") {
+                rowId = r.string(max: 64)
+                return rowId != nil
+            } else if Self.key(key, is: "table") {
+                table = r.string(max: 64)
+                return table != nil
+            } else if Self.key(key, is: "txId") {
+                txId = r.string(max: 64)
+                return txId != nil
+            } else if Self.key(key, is: "hlc") {
+                hlc = r.string(max: 32)
+                return hlc != nil
+            } else if Self.key(key, is: "author") {
+                author = r.string(max: 128)
+                return author != nil
+            } else if Self.key(key, is: "op") {
+                op = r.string(max: 200).flatMap(ChangeLogEntry.Operation.init(rawValue:))
+                return op != nil
+            } else if Self.key(key, is: "origin") {
                 origin = r.optionalString(max: 64)
                 return origin != nil
-            case "conflictId":
+            } else if Self.key(key, is: "conflictId") {
                 conflictId = r.optionalString(max: 64)
                 return conflictId != nil
-            default: return false
             }
+            return false
         }
         guard ok, let changeId, let txId, let table, let rowId, let op, let hlc, let author, let fields,
             let origin = origin ?? nil
@@ -175,6 +175,18 @@ extension JSONCursor {
     /// `{"new":v,"old":v,"rev":n}` (old and rev optional, rev may be null), as pushed batches
     /// and feed pages carry a field.
     package mutating func wireField() -> WireField? {
+        // The spellings emreg writes, matched as bytes first: {"new":v,"old":v,"rev":n} and {"new":v}.
+        let mark = i
+        skipSpace()
+        if takeLiteral(#"{"new":"#), let new = value() {
+            if takeLiteral("}") { return WireField(old: .null, new: new, rev: 0) }
+            if takeLiteral(#","old":"#), let old = value(), takeLiteral(#","rev":"#), let rev = integer(),
+                takeLiteral("}")
+            {
+                return WireField(old: old, new: new, rev: rev)
+            }
+        }
+        i = mark
         var old: FieldValue = .null, new: FieldValue?, rev: Int64 = 0
         let ok = object { r, key in
             switch key {
