@@ -55,8 +55,12 @@ public struct BatchEffects: Sendable {
     }
 
     /// The new state of every record the batch changed, each once, with its fields as canonical
-    /// JSON (``HubRecord/fieldsJSON``).
-    public var records: [(key: RecordKey, record: HubRecord, fieldsJSON: String)] = []
+    /// JSON (``HubRecord/fieldsJSON``), and whether it was in the snapshot (`stored`): one that
+    /// was not is new, made by an insert of the batch.
+    public var records: [(key: RecordKey, record: HubRecord, fieldsJSON: String, stored: Bool)] = []
+    /// True when an insert was rejected (``SQLiteHubStore`` then applies the batch again with
+    /// every record it names loaded).
+    public var rejectedInsert = false
     /// Feed entries in seq order, continuing the snapshot's `lastSeq` without gaps.
     public var feed: [FeedRow] = []
     /// New answers, one per change id answered for the first time, with the change's position
@@ -84,14 +88,14 @@ public struct BatchApplication {
     var snapshot: HubSnapshot
     /// The snapshot's records as the batch changes them, each marked once it has changed, with
     /// its fields JSON when that was readied (an insert's).
-    var records: [RecordKey: (record: HubRecord, changed: Bool, fieldsJSON: String?)]
+    var records: [RecordKey: (record: HubRecord, changed: Bool, fieldsJSON: String?, stored: Bool)]
     var effects = BatchEffects()
 
     public init(batchId: String, clinic: String, snapshot: HubSnapshot, now: UInt64 = Clock.nowMillis()) {
         self.batchId = batchId
         self.clinic = clinic
         self.now = now
-        records = snapshot.records.mapValues { ($0, false, nil) }
+        records = snapshot.records.mapValues { ($0, false, nil, true) }
         self.snapshot = snapshot
         self.snapshot.records = [:]
     }
@@ -105,18 +109,24 @@ public struct BatchApplication {
         // Records the batch itself names as rows: a record it refers to among them (a new
         // patient's case in the same batch, the usual case) needs no second key.
         var named = Set<RecordKey>(minimumCapacity: batch.changes.count)
+        // The same less the rows only inserts name (``BatchNeeds/recordsNotInserted``).
+        var notInserted = [String: [String]]()
         for c in batch.changes {
             rowIds[c.table, default: []].append(c.rowId)
+            if c.op != .insert { notInserted[c.table, default: []].append(c.rowId) }
             named.insert(RecordKey(table: c.table, rowId: c.rowId))
             changeIds.append(c.changeId)
             if c.op == .resolve, let id = c.conflictId { conflictIds.append(id) }
             // The records it names, which must exist (``unacceptable(_:record:)``).
             for (field, entity) in ChangeCheck.entities[c.table]?.references ?? [] {
                 guard case .text(let id) = c.fields[field]?.new else { continue }
-                if named.insert(RecordKey(table: entity.table, rowId: id)).inserted { rowIds[entity.table, default: []].append(id) }
+                if named.insert(RecordKey(table: entity.table, rowId: id)).inserted {
+                    rowIds[entity.table, default: []].append(id)
+                    notInserted[entity.table, default: []].append(id)
+                }
             }
         }
-        return BatchNeeds(records: rowIds, changeIds: changeIds, conflictIds: conflictIds)
+        return BatchNeeds(records: rowIds, recordsNotInserted: notInserted, changeIds: changeIds, conflictIds: conflictIds)
     }
 
     /// Applies every change of `batch` in order and returns what to write.
@@ -150,7 +160,7 @@ public struct BatchApplication {
         receipt.append(contentsOf: "]}".utf8)
         effects.receiptJSON = receipt
         effects.records = records.compactMap { key, r in
-            r.changed ? (key, r.record, r.fieldsJSON ?? r.record.fieldsJSON) : nil
+            r.changed ? (key, r.record, r.fieldsJSON ?? r.record.fieldsJSON, r.stored) : nil
         }
         return effects
     }
@@ -187,9 +197,11 @@ public struct BatchApplication {
         let key = RecordKey(table: change.table, rowId: change.rowId)
         let result: SyncReceipt.Result
         if let problem = prepared.problem {
+            effects.rejectedInsert = effects.rejectedInsert || change.op == .insert
             result = rejected(change, problem)
         } else if let insert = prepared.insert {
             if let problem = self.insert(change, insert, key, to: &receipt) {
+                effects.rejectedInsert = true
                 result = rejected(change, problem)
             } else {
                 return .accepted
@@ -266,7 +278,7 @@ public struct BatchApplication {
         if let missing = prepared.missing { return missing }
         if let entity = ChangeCheck.entities[change.table], let problem = unheld(change, entity) { return problem }
         if let unreadable = prepared.unreadable { return unreadable }
-        records[key] = (prepared.record, true, prepared.fieldsJSON)
+        records[key] = (prepared.record, true, prepared.fieldsJSON, false)
         let seq = nextSeq()
         effects.feed.append(.init(seq: seq, kind: .change, json: prepared.entry(seq: seq)))
         prepared.writeResult(seq: seq, to: &receipt)
@@ -357,7 +369,7 @@ public struct BatchApplication {
     // MARK: Effects
 
     mutating func store(_ record: HubRecord, _ key: RecordKey) {
-        records[key] = (record, true, nil)
+        records[key] = (record, true, nil, records[key]?.stored ?? false)
     }
 
     /// The change as the feed carries it: the fields the hub applied, with their new revisions,

@@ -74,6 +74,10 @@ public struct BatchBody: Sendable {
 /// repeat).
 public struct BatchNeeds: Sendable {
     public var records: [String: [String]]
+    /// `records` less the rows that only inserts name: the rows a store loads when it takes
+    /// the batch's inserts to be of new records and its change ids to be new, and checks that
+    /// as it writes (``SQLiteHubStore``).
+    public var recordsNotInserted: [String: [String]]
     public var changeIds: [String]
     public var conflictIds: [String]
 }

@@ -28,49 +28,81 @@ extension SQLiteHubStore {
                     let gzip = Array(stored[2] as Data)
                     return .receipt(json: try StoredReceipt.inflate(gzip, batchId: id), gzip: gzip)
                 }
-                var application = BatchApplication(
-                    batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch.needs))
-                let effects = application.apply(batch)
-                // Its snapshot and records are freed beside the writer, not in its way.
-                Retired.letGo(consume application)
-                // A large receipt is compressed on another core while the writer writes the rest
-                // (a small one takes less time than starting a thread).
-                let receiptJSON = effects.receiptJSON
-                let compressing =
-                    receiptJSON.count >= Self.receiptCompressedAside ? Background { StoredReceipt.compress(receiptJSON) } : nil
-                var receiptGzip = compressing == nil ? StoredReceipt.compress(receiptJSON) : []
+                // First as if the batch's inserts were of new records and its change ids new, as
+                // they nearly always are, with no lookup of those: the writes check it (a second
+                // row with a key refuses to go in). When they were not, or an insert was refused,
+                // the batch is applied again with every record and change id it names loaded.
+                var outcome: BatchOutcome?
                 do {
-                    try db.cachedStatement(
-                        sql: """
-                            INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
-                            VALUES (?, ?, ?, ?, ?, ?)
-                            """
-                    ).execute(arguments: [
-                        id, clinic, bodySHA256, Clock.timestamp(), batch.batch.changes.count, Data(receiptGzip),
-                    ])
-                    let batchRow = db.lastInsertedRowID
-                    try Self.write(effects, batchRow: batchRow, db)
-                    if let compressing {
-                        receiptGzip = compressing.wait()
-                        try db.cachedStatement(sql: "UPDATE hub_batches SET receipt_gzip = ? WHERE id = ?").execute(
-                            arguments: [Data(receiptGzip), batchRow])
+                    try db.inSavepoint {
+                        outcome = try Self.apply(batch, id: id, bodySHA256: bodySHA256, optimistic: true, db)
+                        return outcome == nil ? .rollback : .commit
                     }
-                } catch {
-                    _ = compressing?.wait()
-                    throw error
+                } catch is NotNew {
+                    outcome = nil
                 }
-                Retired.letGo(consume effects)
-                return BatchOutcome.receipt(json: receiptJSON, gzip: receiptGzip)
+                if let outcome { return outcome }
+                guard let outcome = try Self.apply(batch, id: id, bodySHA256: bodySHA256, optimistic: false, db) else {
+                    throw HubError.database("batch \(id) could not be applied")
+                }
+                return outcome
             }
         }
     }
 
-    /// Loads the records, earlier answers and conflicts a batch can touch.
-    static func snapshot(_ db: Database, for needs: BatchNeeds) throws -> HubSnapshot {
+    /// A record or change id taken for new was there already.
+    struct NotNew: Error {}
+
+    /// Applies and writes `batch`. `optimistic`: loading only what the batch does not insert, and
+    /// refusing (nil, or ``NotNew`` from the writes) when the batch would be applied otherwise
+    /// with everything loaded: an insert refused, a record or change id there already.
+    static func apply(_ batch: PreparedBatch, id: String, bodySHA256: String, optimistic: Bool, _ db: Database) throws
+        -> BatchOutcome?
+    {
+        let clinic = batch.clinic
+        var application = BatchApplication(
+            batchId: id, clinic: clinic, snapshot: try Self.snapshot(db, for: batch.needs, optimistic: optimistic))
+        let effects = application.apply(batch)
+        // Its snapshot and records are freed beside the writer, not in its way.
+        Retired.letGo(consume application)
+        if optimistic && effects.rejectedInsert { return nil }
+        // A large receipt is compressed on another core while the writer writes the rest
+        // (a small one takes less time than starting a thread).
+        let receiptJSON = effects.receiptJSON
+        let compressing =
+            receiptJSON.count >= Self.receiptCompressedAside ? Background { StoredReceipt.compress(receiptJSON) } : nil
+        var receiptGzip = compressing == nil ? StoredReceipt.compress(receiptJSON) : []
+        do {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO hub_batches (batch_id, clinic, body_sha256, received_at, change_count, receipt_gzip)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                id, clinic, bodySHA256, Clock.timestamp(), batch.batch.changes.count, Data(receiptGzip),
+            ])
+            let batchRow = db.lastInsertedRowID
+            try Self.write(effects, batchRow: batchRow, optimistic: optimistic, db)
+            if let compressing {
+                receiptGzip = compressing.wait()
+                try db.cachedStatement(sql: "UPDATE hub_batches SET receipt_gzip = ? WHERE id = ?").execute(
+                    arguments: [Data(receiptGzip), batchRow])
+            }
+        } catch {
+            _ = compressing?.wait()
+            throw error
+        }
+        Retired.letGo(consume effects)
+        return BatchOutcome.receipt(json: receiptJSON, gzip: receiptGzip)
+    }
+
+    /// Loads the records, earlier answers and conflicts a batch can touch; `optimistic`, not the
+    /// records only its inserts name nor the earlier answers.
+    static func snapshot(_ db: Database, for needs: BatchNeeds, optimistic: Bool = false) throws -> HubSnapshot {
         var snapshot = HubSnapshot()
         snapshot.lastSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM hub_feed") ?? 0
 
-        for (table, rowIds) in needs.records {
+        for (table, rowIds) in optimistic ? needs.recordsNotInserted : needs.records {
             try forChunks(of: rowIds) { ids in
                 let lookup = try SyncStatement(
                     db,
@@ -87,7 +119,7 @@ extension SQLiteHubStore {
         }
         // Answers given before live in the receipts of their batches: read each receipt once.
         var earlier = [StoredAnswer]()
-        try forChunks(of: needs.changeIds) { ids in
+        try forChunks(of: optimistic ? [] : needs.changeIds) { ids in
             let lookup = try SyncStatement(
                 db,
                 "SELECT change_id, clinic, status, batch, position FROM hub_changes WHERE change_id IN (\(placeholders(ids.count)))"
@@ -120,26 +152,35 @@ extension SQLiteHubStore {
         return snapshot
     }
 
-    /// Writes what a batch produced; the caller's transaction makes it all or nothing.
-    static func write(_ effects: BatchEffects, batchRow: Int64, _ db: Database) throws {
+    /// Writes what a batch produced; the caller's transaction makes it all or nothing. A new
+    /// record or answer whose key is taken throws ``NotNew`` when `optimistic` (and is a fault
+    /// otherwise: everything the batch names was loaded).
+    static func write(_ effects: BatchEffects, batchRow: Int64, optimistic: Bool, _ db: Database) throws {
+        func taken(_ what: String) -> any Error {
+            optimistic ? NotNew() : HubError.database("a new \(what) of the batch is there already")
+        }
         let feed = try SyncStatement(db, "INSERT INTO hub_feed (seq, kind, entry) VALUES (?, ?, ?)")
         for row in effects.feed {
             feed.bind(1, row.seq)
             feed.bind(2, row.kind.rawValue)
             try feed.run(binding: row.json, at: 3)
         }
-        let record = try SyncStatement(
-            db,
-            """
-            INSERT INTO hub_records (table_name, row_id, origin, deleted, fields) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (table_name, row_id) DO UPDATE SET deleted = excluded.deleted, fields = excluded.fields
-            """)
-        for (key, r, fieldsJSON) in effects.records {
+        let insert = try SyncStatement(
+            db, "INSERT INTO hub_records (table_name, row_id, origin, deleted, fields) VALUES (?, ?, ?, ?, ?)")
+        let update = try SyncStatement(
+            db, "UPDATE hub_records SET deleted = ?4, fields = ?5 WHERE table_name = ?1 AND row_id = ?2 AND origin = ?3")
+        for (key, r, fieldsJSON, stored) in effects.records {
+            let record = stored ? update : insert
             record.bind(1, key.table)
             record.bind(2, key.rowId)
             record.bind(3, r.origin)
             record.bind(4, r.isDeleted ? 1 : 0)
-            try record.run(binding: fieldsJSON, at: 5)
+            if stored {
+                try record.run(binding: fieldsJSON, at: 5)
+                guard db.changesCount == 1 else { throw HubError.database("record \(key.table) \(key.rowId) was not updated") }
+            } else {
+                guard try record.insert(binding: fieldsJSON, at: 5) else { throw taken("record") }
+            }
         }
         let answer = try SyncStatement(
             db, "INSERT INTO hub_changes (change_id, clinic, status, batch, position) VALUES (?, ?, ?, ?, ?)")
@@ -149,7 +190,7 @@ extension SQLiteHubStore {
             answer.bind(3, a.status.rawValue)
             answer.bind(4, batchRow)
             answer.bind(5, Int64(position))
-            try answer.run()
+            guard try answer.insertUnlessPresent() else { throw taken("change id") }
         }
         let raise = try db.cachedStatement(
             sql: """

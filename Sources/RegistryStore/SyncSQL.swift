@@ -64,6 +64,18 @@ package struct SyncStatement {
         }
     }
 
+    /// ``insertUnlessPresent()`` with `text` bound at `index` as ``run(binding:at:)`` binds it.
+    package func insert(binding text: String, at index: Int32) throws -> Bool {
+        var text = text
+        return try text.withUTF8 { u in
+            let empty: StaticString = ""
+            let base = UnsafeRawPointer(u.baseAddress ?? empty.utf8Start).assumingMemoryBound(to: CChar.self)
+            sqlite3_bind_text(handle, index, base, Int32(u.count), nil)
+            defer { sqlite3_bind_null(handle, index) }
+            return try insertUnlessPresent()
+        }
+    }
+
     /// Steps a statement that returns no rows, then resets it (the bindings stay).
     package func run() throws {
         let code = sqlite3_step(handle)
