@@ -11,7 +11,15 @@ enum ChangeCheck {
 
     static let integerFields: Set<String> = ["birthYear", "sizeMm"]
     static let tombstoneFields = Set(Entity.tombstoneFields)
-    static let recordFields: [String: Set<String>] = entities.mapValues { Set($0.fields) }
+    /// What a field of a table holds, by table and name: one lookup per pushed field.
+    enum FieldKind { case text, integer, tombstone }
+    static let fieldKinds: [String: [String: FieldKind]] = entities.mapValues { entity in
+        var kinds = [String: FieldKind]()
+        for name in entity.fields { kinds[name] = integerFields.contains(name) ? .integer : .text }
+        // The tombstone fields hold text.
+        for name in tombstoneFields { kinds[name] = .tombstone }
+        return kinds
+    }
 
     /// How far ahead of the hub's clock a change's HLC may be.
     static let maxClockLeadMillis: UInt64 = 48 * 3_600_000
@@ -41,7 +49,7 @@ enum ChangeCheck {
         // The feed documents changeId as a UUID, and clinics key their logs by it.
         guard isUUID(change.changeId) else { return "changeId is not a UUID" }
         let table = change.table
-        guard let fields = recordFields[table] else {
+        guard let kinds = fieldKinds[table] else {
             return table == Entity.identity.table
                 ? "table \(table) holds direct identifiers and never leaves the clinic" : "unknown table \(table)"
         }
@@ -49,25 +57,28 @@ enum ChangeCheck {
         guard let millis = clockMillis(change.hlc) else { return "hlc is not a hybrid logical clock reading" }
         if millis > now + maxClockLeadMillis { return "clock too far in the future" }
 
+        // The first tombstone field and the first other field, in the order the fields are walked.
+        var tombstone: String?, other: String?
         for (name, field) in change.fields {
-            guard fields.contains(name) || tombstoneFields.contains(name) else {
-                return "\(table) has no field \(name)"
-            }
-            if integerFields.contains(name) {
+            guard let kind = kinds[name] else { return "\(table) has no field \(name)" }
+            if kind == .integer {
                 if case .text = field.new { return "\(table).\(name) must be an integer or null" }
             } else if case .int = field.new {
                 return "\(table).\(name) must be text or null"
+            }
+            if kind == .tombstone {
+                if tombstone == nil { tombstone = name }
+            } else if other == nil {
+                other = name
             }
         }
 
         switch change.op {
         case .insert, .update:
-            if let name = change.fields.keys.first(where: tombstoneFields.contains) {
-                return "\(table).\(name) changes only through a delete"
-            }
+            if let name = tombstone { return "\(table).\(name) changes only through a delete" }
             if change.op == .update && change.fields.isEmpty { return "an update of \(table) changes no field" }
         case .delete:
-            if let name = change.fields.keys.first(where: { !tombstoneFields.contains($0) }) {
+            if let name = other {
                 return "a delete of \(table) may set only deletedAt and deleteReason, not \(name)"
             }
             guard case .text = change.fields["deletedAt"]?.new else {

@@ -246,15 +246,15 @@ extension JSONCursor {
     mutating func outcome() -> PushOutcome? {
         var changeId: String?, status: PushOutcome.Status?, seq: Int64??, reason: String??
         var revisions = [FieldRevision]()
-        let ok = object { r, key in
-            switch key {
-            case "changeId":
+        // Keys as bytes: no String is made for them.
+        let ok = objectWithPlainKeys { r, key in
+            if Self.key(key, is: "changeId") {
                 changeId = r.string(max: 200)
                 return changeId != nil
-            case "status":
+            } else if Self.key(key, is: "status") {
                 status = r.string(max: 200).flatMap(PushOutcome.Status.init(rawValue:))
                 return status != nil
-            case "seq":
+            } else if Self.key(key, is: "seq") {
                 r.skipSpace()
                 if r.literalNull() {
                     seq = .some(nil)
@@ -263,20 +263,20 @@ extension JSONCursor {
                     seq = .some(n)
                 }
                 return true
-            case "reason":
+            } else if Self.key(key, is: "reason") {
                 reason = r.optionalString(max: 2000)
                 return reason != nil
-            case "revisions":
+            } else if Self.key(key, is: "revisions") {
                 revisions.removeAll()
                 return r.object { r, field in
                     guard let n = r.integer() else { return false }
                     revisions.append(FieldRevision(field: field, revision: n))
                     return true
                 }
-            case "conflictIds":
+            } else if Self.key(key, is: "conflictIds") {
                 return r.stringArray()
-            default: return false
             }
+            return false
         }
         guard ok, let changeId, let status else { return nil }
         // A repeated revision name: the generic decoder keeps the last; leave it to that.
