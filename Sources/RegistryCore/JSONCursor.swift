@@ -137,6 +137,29 @@ package struct JSONCursor {
         return s
     }
 
+    /// ``string(max:)``, giving `previous` itself (no new `String`) when the text is the same,
+    /// spelled without escapes: for a value that repeats from one object to the next, as a
+    /// transaction id does across the changes of a batch or feed page.
+    @inlinable package mutating func string(max: Int, sameAs previous: String?) -> String? {
+        if var previous {
+            skipSpace()
+            let same = previous.withUTF8 { u -> Bool in
+                let n = u.count
+                guard i + n + 2 <= bytes.count, bytes[i] == Self.quote, bytes[i + n + 1] == Self.quote else { return false }
+                for k in 0..<n {
+                    let b = u[k]
+                    guard b == bytes[i + 1 + k], b >= 0x20, b != Self.quote, b != Self.backslash else { return false }
+                }
+                return true
+            }
+            if same {
+                i += previous.utf8.count + 2
+                return previous
+            }
+        }
+        return string(max: max)
+    }
+
     /// A JSON string, its escapes decoded. Anything ``JSON``'s parser would refuse gives nil:
     /// this is the parser's own reading of strings, and ``stringProblem`` says what was wrong.
     @inlinable package mutating func string() -> String? {

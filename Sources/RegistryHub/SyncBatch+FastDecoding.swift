@@ -44,7 +44,7 @@ extension JSONCursor {
         while true {
             skipSpace()
             let start = i
-            guard changes.count < SyncBatch.maxChanges, let c = change() else { return nil }
+            guard changes.count < SyncBatch.maxChanges, let c = change(txIdBefore: changes.last?.txId) else { return nil }
             changes.append(c)
             spans.append(start..<i)
             if take(Self.comma) { continue }
@@ -52,7 +52,9 @@ extension JSONCursor {
         }
     }
 
-    mutating func change() -> WireChange? {
+    /// A change. `txIdBefore`: the transaction id of the change before, which the next most
+    /// often shares (``string(max:sameAs:)``).
+    mutating func change(txIdBefore: String? = nil) -> WireChange? {
         var changeId: String?, txId: String?, table: String?, rowId: String?, op: WireChange.Operation?
         var hlc: String?, author: String?, fields: [String: WireField]?
         var origin: String?, conflictId: String?
@@ -71,7 +73,7 @@ extension JSONCursor {
                 table = r.string(max: 64)
                 return table != nil
             } else if Self.key(key, is: "txId") {
-                txId = r.string(max: 64)
+                txId = r.string(max: 64, sameAs: txIdBefore)
                 return txId != nil
             } else if Self.key(key, is: "hlc") {
                 hlc = r.string(max: 32)

@@ -76,8 +76,10 @@ extension JSONCursor {
         var entries = [PulledEntry]()
         entries.reserveCapacity(min(10_000, bytes.count / 300 + 1))
         if take(Self.closeBracket) { return entries }
+        var txId: String?
         while true {
-            guard let e = feedEntry() else { return nil }
+            guard let e = feedEntry(txIdBefore: txId) else { return nil }
+            if case .change(_, let c) = e { txId = c.txId }
             entries.append(e)
             if take(Self.comma) { continue }
             return take(Self.closeBracket) ? entries : nil
@@ -85,21 +87,21 @@ extension JSONCursor {
     }
 
     /// A `change` entry; conflicts and resolutions are left to the generic path (they are rare).
-    mutating func feedEntry() -> PulledEntry? {
+    /// `txIdBefore`: the transaction id of the change before (``string(max:sameAs:)``).
+    mutating func feedEntry(txIdBefore: String? = nil) -> PulledEntry? {
         var seq: Int64?, kind: String?, change: RemoteChange?
-        let ok = object { r, key in
-            switch key {
-            case "seq":
+        let ok = objectWithPlainKeys { r, key in
+            if Self.key(key, is: "seq") {
                 seq = r.integer()
                 return seq != nil
-            case "kind":
+            } else if Self.key(key, is: "kind") {
                 kind = r.string(max: 200)
                 return kind != nil
-            case "change":
-                change = r.remoteChange()
+            } else if Self.key(key, is: "change") {
+                change = r.remoteChange(txIdBefore: txIdBefore)
                 return change != nil
-            default: return false
             }
+            return false
         }
         guard ok, kind == "change", let seq, let change else { return nil }
         return .change(seq: seq, change)
@@ -107,7 +109,7 @@ extension JSONCursor {
 
     /// A change as `WireChange(json:)` reads one (the same limits), with an origin, its field
     /// names in ascending order (as the hub writes them).
-    mutating func remoteChange() -> RemoteChange? {
+    mutating func remoteChange(txIdBefore: String? = nil) -> RemoteChange? {
         var changeId: String?, txId: String?, table: String?, rowId: String?, op: ChangeLogEntry.Operation?
         var hlc: String?, author: String?, fields: [ChangeLogEntry.FieldChange]?
         var origin: String??, conflictId: String??
@@ -126,7 +128,7 @@ extension JSONCursor {
                 table = r.string(max: 64)
                 return table != nil
             } else if Self.key(key, is: "txId") {
-                txId = r.string(max: 64)
+                txId = r.string(max: 64, sameAs: txIdBefore)
                 return txId != nil
             } else if Self.key(key, is: "hlc") {
                 hlc = r.string(max: 32)

@@ -1,3 +1,4 @@
+import Foundation
 import RegistryCore
 import RegistrySync
 import Testing
@@ -88,6 +89,42 @@ import Testing
                 #expect(fast == Self.generic(bytes))
             }
         }
+    }
+
+    /// Changes of one transaction share its id: the fast decoder reuses the one before's, and
+    /// must read an id spelled with escapes, or a different one, as the generic decoder does.
+    @Test func transactionIdsSharedFromChangeToChangeDecodeAlike() {
+        var rng = Seeded(seed: 5)
+        for txId in [EntityID.make(), "t\"x", "back\\slash", "é-tx", ""] {
+            var batch = Self.batch(&rng)
+            batch.changes += [WireChanges.patient(), WireChanges.patient(), WireChanges.patient()]
+            for k in batch.changes.indices { batch.changes[k].txId = txId }
+            batch.changes[batch.changes.count - 1].txId = txId + "0"
+            let canonical = batch.json.text
+            var texts = [canonical]
+            if let a = txId.first, a.isASCII, a.isLetter || a.isNumber {
+                // The second change's id with its first letter escaped.
+                let escaped = String(format: "\\u%04x", a.asciiValue!) + txId.dropFirst()
+                let quoted = "\"txId\":\"\(txId)\""
+                if let first = canonical.range(of: quoted), let second = canonical.range(of: quoted, range: first.upperBound..<canonical.endIndex) {
+                    texts.append(canonical.replacingCharacters(in: second, with: "\"txId\":\"\(escaped)\""))
+                }
+            }
+            for text in texts {
+                let bytes = Array(text.utf8)
+                let fast = SyncBatch.decodeFast(bytes)
+                #expect(fast != nil && fast == Self.generic(bytes), "\(text.prefix(300))")
+                #expect(fast?.changes.map(\.txId) == batch.changes.map(\.txId))
+            }
+            if EntityID.isValid(txId) { #expect(texts.count == 2) }
+        }
+        // An id holding a backslash and "n", then one holding a line break, spelled with the same
+        // bytes: the second is not the first.
+        var first = WireChanges.patient(), second = WireChanges.patient()
+        first.txId = "a\\nb"
+        second.txId = "a\nb"
+        let bytes = Array(SyncBatch(changes: [first, second]).json.text.utf8)
+        #expect(SyncBatch.decodeFast(bytes)?.changes.map(\.txId) == ["a\\nb", "a\nb"])
     }
 
     @Test func damagedDocumentsAreNeverAcceptedWhereTheGenericDecoderRefuses() {
