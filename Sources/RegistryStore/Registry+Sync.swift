@@ -17,6 +17,15 @@ public struct OutboxChange: Sendable, Hashable {
     public var changeId: String
     public var table: String
     public var rowId: String
+    /// True for an insert: accepted, its fields' revisions need no row (migration 005).
+    public var isInsert = false
+
+    public init(changeId: String, table: String, rowId: String, isInsert: Bool = false) {
+        self.changeId = changeId
+        self.table = table
+        self.rowId = rowId
+        self.isInsert = isInsert
+    }
 }
 
 /// One change_log row as the outbox reads it. The texts are borrowed from SQLite and valid
@@ -273,7 +282,7 @@ extension Registry {
     static func outboxChange(_ r: OutboxRow) -> OutboxChange {
         OutboxChange(
             changeId: String(decoding: r.changeId, as: UTF8.self), table: String(decoding: r.table, as: UTF8.self),
-            rowId: String(decoding: r.rowId, as: UTF8.self))
+            rowId: String(decoding: r.rowId, as: UTF8.self), isInsert: r.op.elementsEqual("insert".utf8))
     }
 
     /// This clinic's synced change_log rows after `after` (through `through`), in log order,
@@ -332,7 +341,10 @@ extension Registry {
                     record.bind(3, o.hubSeq)
                     record.bind(4, o.reason)
                     try record.run()
-                    if !o.revisions.isEmpty {
+                    // An accepted insert's fields are all at the hub's first revision: its
+                    // change-log entry and this outcome say so (migration 005), with no row.
+                    let firstRevisions = change.isInsert && o.status == .accepted && o.revisions.allSatisfy { $0.revision == 1 }
+                    if !o.revisions.isEmpty && !firstRevisions {
                         try revisions.set(change.table, change.rowId, o.revisions.lazy.map { ($0.field, $0.revision) })
                     }
                 }

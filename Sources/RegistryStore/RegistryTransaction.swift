@@ -204,9 +204,11 @@ public struct RegistryTransaction {
         }
     }
 
-    /// The revisions in the change-log entry of the record's insert, by field. A record pulled in
-    /// from the hub has its fields' revisions there, the hub's (migration 004: no field_revisions
-    /// row is written for them); one inserted here has revision 0 there, the base it was made on.
+    /// The revisions of the record's insert, by field. A record pulled in from the hub has its
+    /// fields' revisions in the change-log entry of its insert, the hub's (migration 004: no
+    /// field_revisions row is written for them). One inserted here has revision 0 there, the base
+    /// it was made on; once the hub accepted that insert, every field it carries is at the hub's
+    /// first revision, 1 (migration 005: no field_revisions row is written for them either).
     func insertRevisions(_ entity: Entity, _ id: String) throws -> [String: Int64] {
         guard
             let row = try Row.fetchOne(
@@ -214,7 +216,15 @@ public struct RegistryTransaction {
                     sql: "SELECT change_id, fields FROM change_log WHERE row_id = ? AND op = 'insert' AND table_name = ? ORDER BY seq LIMIT 1"),
                 arguments: [id, entity.table])
         else { return [:] }
-        let changes = try ChangeLogEntry.fieldChanges(row[1], changeId: row[0])
+        let changeId: String = row[0]
+        let changes = try ChangeLogEntry.fieldChanges(row[1], changeId: changeId)
+        if changes.allSatisfy({ $0.baseRevision == 0 }),
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT status FROM sync_outcomes WHERE change_id = ?"), arguments: [changeId])
+                == PushOutcome.Status.accepted.rawValue
+        {
+            return Dictionary(changes.map { ($0.field, Int64(1)) }, uniquingKeysWith: max)
+        }
         return Dictionary(changes.map { ($0.field, $0.baseRevision) }, uniquingKeysWith: max)
     }
 

@@ -102,6 +102,41 @@ struct FieldRevisionTests {
         #expect(deleted?.contains(#""rev":2"#) == true, "\(deleted ?? "no delete logged")")
     }
 
+    /// An insert made here and accepted by the hub has no revision row: every field it carries
+    /// is at the hub's first revision (migration 005). One not yet answered, or rejected, is at 0;
+    /// a later revision of a field wins.
+    @Test func anAcceptedInsertsFieldsAreAtTheFirstRevisionWithoutARow() throws {
+        let t = try TestRegistry()
+        let seeded = try t.seed()
+        let id = seeded.patient.id
+        #expect(try Self.revisions(t, id).values.allSatisfy { $0 == 0 })
+        let batch = try #require(try t.registry.nextOutboxBatch(maxChanges: 100) { _ in })
+        #expect(batch.changes.allSatisfy { $0.isInsert })
+        let outcomes = batch.changes.enumerated().map { k, c in
+            // The site's insert rejected; the others accepted, each field at 1 as the hub answers.
+            c.rowId == seeded.site.id
+                ? PushOutcome(changeId: c.changeId, status: .rejected, hubSeq: nil, revisions: [], reason: "test")
+                : PushOutcome(
+                    changeId: c.changeId, status: .accepted, hubSeq: Int64(k + 1),
+                    revisions: ["sex", "birthYear"].map { FieldRevision(field: $0, revision: 1) }, reason: nil)
+        }
+        try t.registry.recordPushOutcomes(batch, outcomes)
+        #expect(try t.raw().read { try Self.rows($0, id) } == [])
+        let inserted = try t.registry.write { tx in
+            try tx.insertRevisions(.patient, id)
+        }
+        #expect(!inserted.isEmpty && inserted.values.allSatisfy { $0 == 1 })
+        var expected = Dictionary(uniqueKeysWithValues: RegistryCore.Entity.patient.fields.map { ($0, inserted[$0] ?? 0) })
+        #expect(try Self.revisions(t, id) == expected)
+        let site = try t.registry.write { tx in try tx.insertRevisions(.site, seeded.site.id) }
+        #expect(!site.isEmpty && site.values.allSatisfy { $0 == 0 })
+
+        // A newer revision of one field, as a pulled update or a receipt writes it.
+        try t.raw().write { db in try RevisionWriter(db).set("patients", id, [("sex", Int64(4))]) }
+        expected["sex"] = 4
+        #expect(try Self.revisions(t, id) == expected)
+    }
+
     /// A registry a newer emreg migrated (a migration this one does not know) is refused on open,
     /// saying why, rather than read by rules that may have changed.
     @Test func aRegistryANewerEmregMigratedIsRefused() throws {

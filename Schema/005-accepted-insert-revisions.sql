@@ -1,0 +1,9 @@
+-- emreg clinic registry, schema version 5 (SQLite): no new tables or columns; field_revisions
+-- gains a second convention that an older emreg would misread, so the version moves on (an emreg
+-- that does not know this migration refuses the registry instead of reading it wrong).
+--
+-- An insert made here that the hub accepted gets no field_revisions row either: the hub gives
+-- every field an insert carries its first revision, 1, so that revision follows from the insert's
+-- change-log entry (revision 0 there, the base it was made on) and its 'accepted' row in
+-- sync_outcomes. A field's revision is the largest of its own row's, the '*' row's and its
+-- insert's (the entry's, or 1 for an accepted insert made here).
