@@ -282,7 +282,8 @@ extension JSONCursor {
         }
         guard ok, let changeId, let status else { return nil }
         // A repeated revision name: the generic decoder keeps the last; leave it to that.
-        if revisions.count > 1 {
+        // (The hub writes them in ascending order, which needs no set to show they differ.)
+        if revisions.count > 1, !zip(revisions, revisions.dropFirst()).allSatisfy({ $0.field < $1.field }) {
             var seen = Set<String>()
             for r in revisions where !seen.insert(r.field).inserted { return nil }
         }

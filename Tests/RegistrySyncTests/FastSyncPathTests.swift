@@ -216,6 +216,13 @@ import Testing
             }
         }
         #expect(fast > 1000)
+        // A revision named twice is left to the generic decoder (which keeps the last); names out
+        // of order are read.
+        let id = EntityID.make()
+        let twice = #"{"batchId":"b","results":[{"changeId":"\#(id)","revisions":{"a":1,"b":2,"a":3},"seq":1,"status":"accepted"}]}"#
+        #expect(DecodedReceipt.decodeFast(Array(twice.utf8)) == nil)
+        let unordered = #"{"batchId":"b","results":[{"changeId":"\#(id)","revisions":{"b":2,"a":3},"seq":1,"status":"accepted"}]}"#
+        #expect(DecodedReceipt.decodeFast(Array(unordered.utf8))?.outcomes.first?.revisions.map(\.field) == ["b", "a"])
     }
 
     /// Batches frozen ahead of their answers (as the pipelined push leaves them when killed)
