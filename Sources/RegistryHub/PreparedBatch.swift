@@ -137,10 +137,33 @@ struct PreparedInsert: Sendable {
 
     /// The feed entry with `seq`.
     func entry(seq: Int64) -> String {
-        var out = entryHead
-        DecimalText.append(seq, to: &out)
-        out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
+        guard seq >= 0 else {
+            var out = entryHead
+            DecimalText.append(seq, to: &out)
+            out.append(UInt8(ascii: "}"))
+            return String(decoding: out, as: UTF8.self)
+        }
+        // Written straight into the string's storage: one allocation, not a copy of the head first.
+        var digits = 1
+        var rest = seq
+        while rest >= 10 {
+            rest /= 10
+            digits += 1
+        }
+        return String(unsafeUninitializedCapacity: entryHead.count + digits + 1) { out in
+            var n = entryHead.withUnsafeBufferPointer { head in
+                UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(head))
+                return head.count
+            }
+            var value = seq
+            for k in stride(from: n + digits - 1, through: n, by: -1) {
+                out[k] = UInt8(48 + value % 10)
+                value /= 10
+            }
+            n += digits
+            out[n] = UInt8(ascii: "}")
+            return n + 1
+        }
     }
 
     /// The receipt result with `seq`, appended to `out`.

@@ -42,7 +42,10 @@ import Testing
                 #expect(fromBytes.entryHead == written.entryHead, "\(String(decoding: all[span], as: UTF8.self))")
                 #expect(fromBytes.fieldsJSON == written.fieldsJSON)
                 #expect(fromBytes.resultHead == written.resultHead)
-                #expect(fromBytes.entry(seq: 42) == FeedEntry(seq: 42, kind: .change, change: feedForm(change, clinic)).json.text)
+                for seq: Int64 in [0, 7, 10, 42, 99_999, 1_000_000, Int64.max] {
+                    #expect(
+                        fromBytes.entry(seq: seq) == FeedEntry(seq: seq, kind: .change, change: feedForm(change, clinic)).json.text)
+                }
             }
         }
         return copied
