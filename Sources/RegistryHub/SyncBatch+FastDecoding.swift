@@ -55,53 +55,21 @@ extension JSONCursor {
     /// A change. `txIdBefore`: the transaction id of the change before, which the next most
     /// often shares (``string(max:sameAs:)``).
     mutating func change(txIdBefore: String? = nil) -> WireChange? {
-        var changeId: String?, txId: String?, table: String?, rowId: String?, op: WireChange.Operation?
-        var hlc: String?, author: String?, fields: [String: WireField]?
-        var origin: String?, conflictId: String?
-        // Keys as bytes: no String is made for them (a batch has about ten per change).
-        let ok = objectWithPlainKeys { r, key in
-            if Self.key(key, is: "changeId") {
-                changeId = r.string(max: 64)
-                return changeId != nil
-            } else if Self.key(key, is: "fields") {
-                fields = r.fields()
-                return fields != nil
-            } else if Self.key(key, is: "rowId") {
-                rowId = r.string(max: 64)
-                return rowId != nil
-            } else if Self.key(key, is: "table") {
-                table = r.string(max: 64)
-                return table != nil
-            } else if Self.key(key, is: "txId") {
-                txId = r.string(max: 64, sameAs: txIdBefore)
-                return txId != nil
-            } else if Self.key(key, is: "hlc") {
-                hlc = r.string(max: 32)
-                return hlc != nil
-            } else if Self.key(key, is: "author") {
-                author = r.string(max: 128)
-                return author != nil
-            } else if Self.key(key, is: "op") {
-                op = r.string(max: 64).flatMap(WireChange.Operation.init(rawValue:))
-                return op != nil
-            } else if Self.key(key, is: "origin") {
-                guard let v = r.optionalString(max: 64) else { return false }
-                origin = v
-                return true
-            } else if Self.key(key, is: "conflictId") {
-                guard let v = r.optionalString(max: 64) else { return false }
-                conflictId = v
-                return true
-            }
-            return false
-        }
-        guard ok, let changeId, let txId, let table, let rowId, let op, let hlc, let author, let fields else {
-            return nil
-        }
+        var fields: [String: WireField]?
+        guard
+            let m = changeMembers(
+                txIdBefore: txIdBefore,
+                fields: { r in
+                    fields = r.fields()
+                    return fields != nil
+                }),
+            let changeId = m.changeId, let txId = m.txId, let table = m.table, let rowId = m.rowId,
+            let op = m.op.flatMap(WireChange.Operation.init(rawValue:)), let hlc = m.hlc, let author = m.author,
+            let fields
+        else { return nil }
         return WireChange(
             changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields, hlc: hlc,
-            author: author,
-            origin: origin, conflictId: conflictId)
+            author: author, origin: m.origin ?? nil, conflictId: m.conflictId ?? nil)
     }
 
     mutating func fields() -> [String: WireField]? {

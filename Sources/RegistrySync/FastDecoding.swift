@@ -110,50 +110,72 @@ extension JSONCursor {
     /// A change as `WireChange(json:)` reads one (the same limits), with an origin, its field
     /// names in ascending order (as the hub writes them).
     mutating func remoteChange(txIdBefore: String? = nil) -> RemoteChange? {
-        var changeId: String?, txId: String?, table: String?, rowId: String?, op: ChangeLogEntry.Operation?
-        var hlc: String?, author: String?, fields: [ChangeLogEntry.FieldChange]?
-        var origin: String??, conflictId: String??
-        // Keys as bytes: no String is made for them (a page has about ten per change).
-        let ok = objectWithPlainKeys { r, key in
-            if Self.key(key, is: "changeId") {
-                changeId = r.string(max: 64)
-                return changeId != nil
-            } else if Self.key(key, is: "fields") {
-                fields = r.sortedFields()
-                return fields != nil
-            } else if Self.key(key, is: "rowId") {
-                rowId = r.string(max: 64)
-                return rowId != nil
-            } else if Self.key(key, is: "table") {
-                table = r.string(max: 64)
-                return table != nil
-            } else if Self.key(key, is: "txId") {
-                txId = r.string(max: 64, sameAs: txIdBefore)
-                return txId != nil
-            } else if Self.key(key, is: "hlc") {
-                hlc = r.string(max: 32)
-                return hlc != nil
-            } else if Self.key(key, is: "author") {
-                author = r.string(max: 128)
-                return author != nil
-            } else if Self.key(key, is: "op") {
-                op = r.string(max: 200).flatMap(ChangeLogEntry.Operation.init(rawValue:))
-                return op != nil
-            } else if Self.key(key, is: "origin") {
-                origin = r.optionalString(max: 64)
-                return origin != nil
-            } else if Self.key(key, is: "conflictId") {
-                conflictId = r.optionalString(max: 64)
-                return conflictId != nil
-            }
-            return false
-        }
-        guard ok, let changeId, let txId, let table, let rowId, let op, let hlc, let author, let fields,
-            let origin = origin ?? nil
+        var fields: [ChangeLogEntry.FieldChange]?
+        guard
+            let m = changeMembers(
+                txIdBefore: txIdBefore,
+                fields: { r in
+                    fields = r.sortedFields()
+                    return fields != nil
+                }),
+            let changeId = m.changeId, let txId = m.txId, let table = m.table, let rowId = m.rowId,
+            let op = m.op.flatMap(ChangeLogEntry.Operation.init(rawValue:)), let hlc = m.hlc, let author = m.author,
+            let fields, let origin = m.origin ?? nil
         else { return nil }
         return RemoteChange(
             changeId: changeId, txId: txId, table: table, rowId: rowId, op: op, fields: fields,
-            conflictId: conflictId ?? nil, hlc: hlc, author: author, origin: origin)
+            conflictId: m.conflictId ?? nil, hlc: hlc, author: author, origin: origin)
+    }
+
+    /// The members of a change on the wire, as the clinic's and the hub's decoders read them.
+    package struct ChangeMembers {
+        package var changeId: String?, txId: String?, table: String?, rowId: String?, op: String?
+        package var hlc: String?, author: String?
+        /// `.some(nil)` for null.
+        package var origin: String??, conflictId: String??
+    }
+
+    /// The members of a change object, with the limits `WireChange(json:)` sets, its keys read
+    /// as bytes (no String is made for them: a batch or page has about ten per change). `fields`
+    /// reads the value of `fields` (a table at the hub, an ordered list at a clinic) and says
+    /// whether it could. `txIdBefore`: the transaction id of the change before
+    /// (``string(max:sameAs:)``). Nil for anything the generic decoder must decide.
+    package mutating func changeMembers(txIdBefore: String?, fields: (inout JSONCursor) -> Bool) -> ChangeMembers? {
+        var m = ChangeMembers()
+        let ok = objectWithPlainKeys { r, key in
+            if Self.key(key, is: "changeId") {
+                m.changeId = r.string(max: 64)
+                return m.changeId != nil
+            } else if Self.key(key, is: "fields") {
+                return fields(&r)
+            } else if Self.key(key, is: "rowId") {
+                m.rowId = r.string(max: 64)
+                return m.rowId != nil
+            } else if Self.key(key, is: "table") {
+                m.table = r.string(max: 64)
+                return m.table != nil
+            } else if Self.key(key, is: "txId") {
+                m.txId = r.string(max: 64, sameAs: txIdBefore)
+                return m.txId != nil
+            } else if Self.key(key, is: "hlc") {
+                m.hlc = r.string(max: 32)
+                return m.hlc != nil
+            } else if Self.key(key, is: "author") {
+                m.author = r.string(max: 128)
+                return m.author != nil
+            } else if Self.key(key, is: "op") {
+                m.op = r.string(max: 64)
+                return m.op != nil
+            } else if Self.key(key, is: "origin") {
+                m.origin = r.optionalString(max: 64)
+                return m.origin != nil
+            } else if Self.key(key, is: "conflictId") {
+                m.conflictId = r.optionalString(max: 64)
+                return m.conflictId != nil
+            }
+            return false
+        }
+        return ok ? m : nil
     }
 
     /// `{"name":{"new":v,"old":v,"rev":n},…}` with names strictly ascending (so each once).
