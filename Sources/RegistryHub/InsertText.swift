@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RegistryCore
 
 /// An insert's feed entry head, fields JSON and receipt result head, copied from the bytes the
@@ -21,7 +18,7 @@ struct InsertText {
     /// `change`: the bytes of one change object of the body, which the batch decoder read as an
     /// insert. `origin`: the pushing clinic's code as a JSON string.
     static func copy(_ change: UnsafeBufferPointer<UInt8>, origin: [UInt8]) -> InsertText? {
-        var r = Scanner(bytes: change)
+        var r = CanonicalScanner(bytes: change)
         var entry = [UInt8]()
         entry.reserveCapacity(change.count + 64)
         var fields = [UInt8]()
@@ -35,16 +32,16 @@ struct InsertText {
         if r.take(#","conflictId":"#) { guard r.string() != nil else { return nil } }
         guard r.take(#","fields":{"#) else { return nil }
         // The entry is the change's own bytes with each field's old and rev as the feed gives
-        // them (null, revision 1) and the hub's origin: copied from `copied` on.
+        // them (null, revision 1) and the hub's origin.
         entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[..<r.i]))
         fields.append(UInt8(ascii: "{"))
         result.append(#"{"changeId":"#)
-        result.append(contentsOf: UnsafeBufferPointer(rebasing: change[changeId]))
+        result.append(contentsOf: UnsafeBufferPointer(rebasing: change[changeId.lowerBound - 1..<changeId.upperBound + 1]))
         if !r.take("}") {
             result.append(#","revisions":{"#)
             var previous: Range<Int>?
             while true {
-                guard let name = r.name(),
+                guard let name = r.string(ascii: true), !name.isEmpty,
                     previous.map({ change[$0].lexicographicallyPrecedes(change[name]) }) ?? true,
                     r.take(#":{"new":"#), let value = r.value()
                 else { return nil }
@@ -91,67 +88,6 @@ struct InsertText {
         entry.append(#","kind":"change","seq":"#)
         result.append(#","seq":"#)
         return InsertText(entryHead: entry, fieldsJSON: String(decoding: fields, as: UTF8.self), resultHead: result)
-    }
-
-    /// Canonical JSON tokens, byte by byte.
-    struct Scanner {
-        let bytes: UnsafeBufferPointer<UInt8>
-        var i = 0
-
-        mutating func take(_ literal: StaticString) -> Bool {
-            let n = literal.utf8CodeUnitCount
-            guard i + n <= bytes.count,
-                memcmp(bytes.baseAddress! + i, literal.utf8Start, n) == 0
-            else { return false }
-            i += n
-            return true
-        }
-
-        /// A string that JSON's canonical writer copies as it is (no byte below 0x20, no `"` or
-        /// `\`); the range of the whole token, quotes included.
-        mutating func string() -> Range<Int>? {
-            guard i < bytes.count, bytes[i] == 0x22 else { return nil }
-            var k = i + 1
-            while k < bytes.count {
-                let b = bytes[k]
-                if b == 0x22 {
-                    defer { i = k + 1 }
-                    return i..<k + 1
-                }
-                if b < 0x20 || b == 0x5C { return nil }
-                k += 1
-            }
-            return nil
-        }
-
-        /// A field name of printable ASCII (its sort order is its bytes' order); the range of the
-        /// name inside its quotes.
-        mutating func name() -> Range<Int>? {
-            guard let token = string(), token.count > 2 else { return nil }
-            for b in bytes[token.lowerBound + 1..<token.upperBound - 1] where b > 0x7E { return nil }
-            return token.lowerBound + 1..<token.upperBound - 1
-        }
-
-        /// A canonical value: a string as ``string()`` takes it, null, or an integer without a
-        /// leading zero, a plus sign, a fraction or `-0` (the decoder has checked its range).
-        mutating func value() -> Range<Int>? {
-            guard i < bytes.count else { return nil }
-            let start = i
-            switch bytes[i] {
-            case 0x22: return string()
-            case UInt8(ascii: "n"): return take("null") ? start..<i : nil
-            default:
-                var k = i
-                if bytes[k] == UInt8(ascii: "-") { k += 1 }
-                let digits = k
-                while k < bytes.count, bytes[k] >= 0x30, bytes[k] <= 0x39 { k += 1 }
-                guard k > digits, k - digits < 20, bytes[digits] != 0x30 || k - digits == 1,
-                    !(bytes[digits] == 0x30 && digits > start)
-                else { return nil }
-                i = k
-                return start..<k
-            }
-        }
     }
 }
 

@@ -137,12 +137,7 @@ struct PreparedInsert: Sendable {
 
     /// The feed entry with `seq`.
     func entry(seq: Int64) -> String {
-        guard seq >= 0 else {
-            var out = entryHead
-            DecimalText.append(seq, to: &out)
-            out.append(UInt8(ascii: "}"))
-            return String(decoding: out, as: UTF8.self)
-        }
+        precondition(seq >= 0, "a feed seq counts from 1")
         // Written straight into the string's storage: one allocation, not a copy of the head first.
         var digits = 1
         var rest = seq

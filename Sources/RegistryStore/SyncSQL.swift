@@ -26,10 +26,15 @@ package struct SyncStatement {
     }
 
     package func bind(_ index: Int32, bytes u: UnsafeBufferPointer<UInt8>) {
+        bind(index, bytes: u, destructor: FastInsert.transient)
+    }
+
+    /// `destructor`: SQLite's copy (transient) or none (nil: the bytes outlive the step).
+    private func bind(_ index: Int32, bytes u: UnsafeBufferPointer<UInt8>, destructor: sqlite3_destructor_type?) {
         // A non-null pointer even for "": a null one would bind NULL.
         let empty: StaticString = ""
         let base = UnsafeRawPointer(u.baseAddress ?? empty.utf8Start).assumingMemoryBound(to: CChar.self)
-        sqlite3_bind_text(handle, index, base, Int32(u.count), FastInsert.transient)
+        sqlite3_bind_text(handle, index, base, Int32(u.count), destructor)
     }
 
     package func bind(_ index: Int32, _ text: String?) {
@@ -54,25 +59,21 @@ package struct SyncStatement {
     /// ``run()`` and binds NULL there again: for a long text written once (a hub's feed entry or
     /// record), which SQLite would otherwise copy into a buffer of its own first.
     package func run(binding text: String, at index: Int32) throws {
-        var text = text
-        try text.withUTF8 { u in
-            let empty: StaticString = ""
-            let base = UnsafeRawPointer(u.baseAddress ?? empty.utf8Start).assumingMemoryBound(to: CChar.self)
-            sqlite3_bind_text(handle, index, base, Int32(u.count), nil)
-            defer { sqlite3_bind_null(handle, index) }
-            try run()
-        }
+        try stepping(text, at: index) { try run() }
     }
 
     /// ``insertUnlessPresent()`` with `text` bound at `index` as ``run(binding:at:)`` binds it.
     package func insert(binding text: String, at index: Int32) throws -> Bool {
+        try stepping(text, at: index) { try insertUnlessPresent() }
+    }
+
+    /// `step` run with `text` bound at `index`, uncopied, for its duration only.
+    private func stepping<T>(_ text: String, at index: Int32, _ step: () throws -> T) throws -> T {
         var text = text
         return try text.withUTF8 { u in
-            let empty: StaticString = ""
-            let base = UnsafeRawPointer(u.baseAddress ?? empty.utf8Start).assumingMemoryBound(to: CChar.self)
-            sqlite3_bind_text(handle, index, base, Int32(u.count), nil)
+            bind(index, bytes: u, destructor: nil)
             defer { sqlite3_bind_null(handle, index) }
-            return try insertUnlessPresent()
+            return try step()
         }
     }
 

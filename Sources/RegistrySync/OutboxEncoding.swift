@@ -74,87 +74,19 @@ struct BatchBodyWriter {
 /// null, integers or plain ASCII strings.
 enum CanonicalFields {
     static func isCanonical(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
-        var r = Reader(bytes: text)
+        var r = CanonicalScanner(bytes: text)
         guard r.take("{") else { return false }
         if r.take("}") { return r.i == text.count }
-        var previous: UnsafeBufferPointer<UInt8>?
+        var previous: Range<Int>?
         while true {
-            guard let name = r.plainString(), name.count > 0 else { return false }
-            if let p = previous, !p.lexicographicallyPrecedes(name) { return false }
+            guard let name = r.string(ascii: true), !name.isEmpty else { return false }
+            if let p = previous, !text[p].lexicographicallyPrecedes(text[name]) { return false }
             previous = name
-            guard r.take(#":{"new":"#), r.value(), r.take(#","old":"#), r.value(), r.take(#","rev":"#), r.integer(),
-                r.take("}")
+            guard r.take(#":{"new":"#), r.value(ascii: true) != nil, r.take(#","old":"#), r.value(ascii: true) != nil,
+                r.take(#","rev":"#), r.integer() != nil, r.take("}")
             else { return false }
             if r.take(",") { continue }
             return r.take("}") && r.i == text.count
-        }
-    }
-
-    struct Reader {
-        let bytes: UnsafeBufferPointer<UInt8>
-        var i = 0
-
-        mutating func take(_ literal: StaticString) -> Bool {
-            let n = literal.utf8CodeUnitCount
-            guard i + n <= bytes.count else { return false }
-            for k in 0..<n where bytes[i + k] != literal.utf8Start[k] { return false }
-            i += n
-            return true
-        }
-
-        /// A string of printable ASCII without escapes; its content.
-        mutating func plainString() -> UnsafeBufferPointer<UInt8>? {
-            guard i < bytes.count, bytes[i] == 0x22 else { return nil }
-            let start = i + 1
-            var k = start
-            while k < bytes.count {
-                let b = bytes[k]
-                if b == 0x22 {
-                    i = k + 1
-                    return UnsafeBufferPointer(rebasing: bytes[start..<k])
-                }
-                if b < 0x20 || b > 0x7F || b == 0x5C { return nil }
-                k += 1
-            }
-            return nil
-        }
-
-        /// `null`, a canonical integer or a plain string.
-        mutating func value() -> Bool {
-            guard i < bytes.count else { return false }
-            switch bytes[i] {
-            case 0x22: return plainString() != nil
-            case UInt8(ascii: "n"): return take("null")
-            default: return integer()
-            }
-        }
-
-        /// An Int64 as `DecimalText` writes one: no leading zeros, no "-0", no fraction.
-        mutating func integer() -> Bool {
-            var k = i
-            var negative = false
-            if k < bytes.count && bytes[k] == UInt8(ascii: "-") {
-                negative = true
-                k += 1
-            }
-            let digits = k
-            var magnitude: UInt64 = 0
-            while k < bytes.count, bytes[k] >= 48, bytes[k] <= 57 {
-                let (m, o1) = magnitude.multipliedReportingOverflow(by: 10)
-                let (n, o2) = m.addingReportingOverflow(UInt64(bytes[k] - 48))
-                if o1 || o2 { return false }
-                magnitude = n
-                k += 1
-            }
-            let count = k - digits
-            guard count > 0, !(count > 1 && bytes[digits] == 48) else { return false }
-            if negative {
-                guard magnitude != 0, magnitude <= UInt64(Int64.max) + 1 else { return false }
-            } else {
-                guard magnitude <= UInt64(Int64.max) else { return false }
-            }
-            i = k
-            return true
         }
     }
 }
