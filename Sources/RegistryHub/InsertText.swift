@@ -18,7 +18,7 @@ struct InsertText {
     /// `change`: the bytes of one change object of the body, which the batch decoder read as an
     /// insert. `origin`: the pushing clinic's code as a JSON string.
     static func copy(_ change: UnsafeBufferPointer<UInt8>, origin: [UInt8]) -> InsertText? {
-        var r = CanonicalScanner(bytes: change)
+        var r = JSONCursor(bytes: change)
         var entry = [UInt8]()
         entry.reserveCapacity(change.count + 64)
         var fields = [UInt8]()
@@ -26,24 +26,24 @@ struct InsertText {
         var result = [UInt8]()
         result.reserveCapacity(change.count / 3)
         entry.append(#"{"change":"#)
-        guard r.take(#"{"author":"#), r.string() != nil, r.take(#","changeId":"#), let changeId = r.string() else {
-            return nil
-        }
-        if r.take(#","conflictId":"#) { guard r.string() != nil else { return nil } }
-        guard r.take(#","fields":{"#) else { return nil }
+        guard r.takeLiteral(#"{"author":"#), r.canonicalString() != nil, r.takeLiteral(#","changeId":"#),
+            let changeId = r.canonicalString()
+        else { return nil }
+        if r.takeLiteral(#","conflictId":"#) { guard r.canonicalString() != nil else { return nil } }
+        guard r.takeLiteral(#","fields":{"#) else { return nil }
         // The entry is the change's own bytes with each field's old and rev as the feed gives
         // them (null, revision 1) and the hub's origin.
         entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[..<r.i]))
         fields.append(UInt8(ascii: "{"))
         result.append(#"{"changeId":"#)
         result.append(contentsOf: UnsafeBufferPointer(rebasing: change[changeId.lowerBound - 1..<changeId.upperBound + 1]))
-        if !r.take("}") {
+        if !r.takeLiteral("}") {
             result.append(#","revisions":{"#)
             var previous: Range<Int>?
             while true {
-                guard let name = r.string(ascii: true), !name.isEmpty,
+                guard let name = r.canonicalString(ascii: true), !name.isEmpty,
                     previous.map({ change[$0].lexicographicallyPrecedes(change[name]) }) ?? true,
-                    r.take(#":{"new":"#), let value = r.value()
+                    r.takeLiteral(#":{"new":"#), let value = r.canonicalValue()
                 else { return nil }
                 previous = name
                 let quoted = name.lowerBound - 1..<name.upperBound + 1
@@ -61,12 +61,12 @@ struct InsertText {
                 entry.append(#":{"new":"#)
                 entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[value]))
                 entry.append(#","old":null,"rev":1}"#)
-                guard r.take("}") || r.take(#","old":null,"rev":0}"#) else { return nil }
-                if r.take(",") {
+                guard r.takeLiteral("}") || r.takeLiteral(#","old":null,"rev":0}"#) else { return nil }
+                if r.takeLiteral(",") {
                     entry.append(UInt8(ascii: ","))
                     continue
                 }
-                guard r.take("}") else { return nil }
+                guard r.takeLiteral("}") else { return nil }
                 break
             }
             result.append(UInt8(ascii: "}"))
@@ -74,15 +74,18 @@ struct InsertText {
         entry.append(UInt8(ascii: "}"))
         fields.append(UInt8(ascii: "}"))
         let afterFields = r.i
-        guard r.take(#","hlc":"#), r.string() != nil, r.take(#","op":"insert""#) else { return nil }
+        guard r.takeLiteral(#","hlc":"#), r.canonicalString() != nil, r.takeLiteral(#","op":"insert""#) else {
+            return nil
+        }
         entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[afterFields..<r.i]))
         entry.append(#","origin":"#)
         entry.append(contentsOf: origin)
         // The clinic's own origin, if it sent one, is the hub's to set.
-        if r.take(#","origin":"#) { guard r.take("null") || r.string() != nil else { return nil } }
+        if r.takeLiteral(#","origin":"#) { guard r.takeLiteral("null") || r.canonicalString() != nil else { return nil } }
         let tail = r.i
-        guard r.take(#","rowId":"#), r.string() != nil, r.take(#","table":"#), r.string() != nil, r.take(#","txId":"#),
-            r.string() != nil, r.take("}"), r.i == change.count
+        guard r.takeLiteral(#","rowId":"#), r.canonicalString() != nil, r.takeLiteral(#","table":"#),
+            r.canonicalString() != nil, r.takeLiteral(#","txId":"#), r.canonicalString() != nil, r.takeLiteral("}"),
+            r.i == change.count
         else { return nil }
         entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[tail...]))
         entry.append(#","kind":"change","seq":"#)

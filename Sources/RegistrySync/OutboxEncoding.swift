@@ -74,19 +74,20 @@ struct BatchBodyWriter {
 /// null, integers or plain ASCII strings.
 enum CanonicalFields {
     static func isCanonical(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
-        var r = CanonicalScanner(bytes: text)
-        guard r.take("{") else { return false }
-        if r.take("}") { return r.i == text.count }
+        var r = JSONCursor(bytes: text)
+        guard r.takeLiteral("{") else { return false }
+        if r.takeLiteral("}") { return r.i == text.count }
         var previous: Range<Int>?
         while true {
-            guard let name = r.string(ascii: true), !name.isEmpty else { return false }
+            guard let name = r.canonicalString(ascii: true), !name.isEmpty else { return false }
             if let p = previous, !text[p].lexicographicallyPrecedes(text[name]) { return false }
             previous = name
-            guard r.take(#":{"new":"#), r.value(ascii: true) != nil, r.take(#","old":"#), r.value(ascii: true) != nil,
-                r.take(#","rev":"#), r.integer() != nil, r.take("}")
+            guard r.takeLiteral(#":{"new":"#), r.canonicalValue(ascii: true) != nil, r.takeLiteral(#","old":"#),
+                r.canonicalValue(ascii: true) != nil, r.takeLiteral(#","rev":"#), r.canonicalInteger() != nil,
+                r.takeLiteral("}")
             else { return false }
-            if r.take(",") { continue }
-            return r.take("}") && r.i == text.count
+            if r.takeLiteral(",") { continue }
+            return r.takeLiteral("}") && r.i == text.count
         }
     }
 }
