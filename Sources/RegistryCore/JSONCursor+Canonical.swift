@@ -8,7 +8,7 @@ extension JSONCursor {
     @inlinable package mutating func canonicalString(ascii: Bool = false) -> Range<Int>? {
         guard i < bytes.count, bytes[i] == Self.quote else { return nil }
         let start = i + 1
-        var k = start
+        var k = skipPlain(from: start)
         while k < bytes.count {
             let b = bytes[k]
             if b == Self.quote {

@@ -86,17 +86,67 @@ package struct JSONCursor {
     /// True when `key` is the bytes of `name`.
     @inlinable package static func key(_ key: UnsafeBufferPointer<UInt8>, is name: StaticString) -> Bool {
         guard key.count == name.utf8CodeUnitCount else { return false }
-        for k in 0..<key.count where key[k] != name.utf8Start[k] { return false }
-        return true
+        guard let base = key.baseAddress else { return true }
+        return same(base, name.utf8Start, count: key.count)
     }
 
     /// Takes `literal` if the bytes at the cursor are exactly it (no space skipped).
     @inlinable package mutating func takeLiteral(_ literal: StaticString) -> Bool {
         let n = literal.utf8CodeUnitCount
         guard i + n <= bytes.count else { return false }
-        for k in 0..<n where bytes[i + k] != literal.utf8Start[k] { return false }
+        guard n == 0 || Self.same(bytes.baseAddress! + i, literal.utf8Start, count: n) else { return false }
         i += n
         return true
+    }
+
+    /// True when the `count` bytes at `a` and at `b` are the same, compared eight (or four) at a
+    /// time: the literals and keys compared are mostly 4 to 20 bytes long.
+    @inlinable package static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, count n: Int) -> Bool {
+        let a = UnsafeRawPointer(a)
+        let b = UnsafeRawPointer(b)
+        if n >= 8 {
+            var k = 0
+            while k + 8 < n {
+                guard a.loadUnaligned(fromByteOffset: k, as: UInt64.self) == b.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+                else { return false }
+                k += 8
+            }
+            // The last eight, overlapping what was compared.
+            return a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+                == b.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        }
+        if n >= 4 {
+            return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+                && a.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+                    == b.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+        }
+        for k in 0..<n where a.load(fromByteOffset: k, as: UInt8.self) != b.load(fromByteOffset: k, as: UInt8.self) {
+            return false
+        }
+        return true
+    }
+
+    /// The first index from `k` whose eight-byte block holds a byte that is not plain ASCII
+    /// inside a string (a quote, a backslash, a control byte or one of 0x80 and up), or
+    /// from which fewer than eight bytes are left: the bytes before it need no look one by one.
+    @inlinable package func skipPlain(from k: Int) -> Int {
+        guard let base = bytes.baseAddress else { return k }
+        let raw = UnsafeRawPointer(base)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        var k = k
+        while k + 8 <= bytes.count {
+            let x = raw.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+            let quote = x ^ (ones &* UInt64(Self.quote))
+            let backslash = x ^ (ones &* UInt64(Self.backslash))
+            // A zero byte in `quote` or `backslash`, a byte below 0x20, or a high bit: each test
+            // is exact as a whole (a borrow starts only at a byte that meets it).
+            let special =
+                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((x &- ones &* 0x20) & ~x) | x
+            guard special & high == 0 else { return k }
+            k += 8
+        }
+        return k
     }
 
     /// A field value: text (at most the wire's limit), an integer or null.
@@ -168,6 +218,7 @@ package struct JSONCursor {
         i += 1
         let start = i
         var ascii = true
+        i = skipPlain(from: i)
         while i < bytes.count {
             let b = bytes[i]
             if b == Self.quote {

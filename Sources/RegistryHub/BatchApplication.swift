@@ -148,14 +148,16 @@ public struct BatchApplication {
         receipt.append(contentsOf: #"{"batchId":"#.utf8)
         JSON.writeString(batchId, to: &receipt)
         receipt.append(contentsOf: #","results":["#.utf8)
-        var answeredHere = Set<String>(minimumCapacity: batch.changes.count)
-        for (i, change) in batch.changes.enumerated() {
+        // A change id answered before this batch; any other repeat repeats an answer given here.
+        let answeredBefore = Set(snapshot.processed.keys)
+        for i in batch.changes.indices {
             if i > 0 { receipt.append(UInt8(ascii: ",")) }
             let start = receipt.count
             let firstAnswers = effects.results.count
-            answer(change, prepared.changes[i], position: i, to: &receipt)
-            if effects.results.count > firstAnswers { answeredHere.insert(change.changeId) }
-            if answeredHere.contains(change.changeId) { effects.ownResultRanges.append(start..<receipt.count) }
+            answer(batch.changes[i], prepared[prepared: i], position: i, to: &receipt)
+            if effects.results.count > firstAnswers || !answeredBefore.contains(batch.changes[i].changeId) {
+                effects.ownResultRanges.append(start..<receipt.count)
+            }
         }
         receipt.append(contentsOf: "]}".utf8)
         effects.receiptJSON = receipt
@@ -235,10 +237,10 @@ public struct BatchApplication {
     }
 
     /// The parts of ``unacceptable(_:record:)`` that need no stored record, for an insert: the
-    /// required field it leaves out, and why it would not read back.
-    static func unacceptableAlone(_ change: WireChange) -> (missing: String?, unreadable: String?) {
+    /// required field it leaves out, and why it would not read back. `values`: the insert's,
+    /// in the order of its entity's fields (``ChangeCheck/problem(with:now:values:)``).
+    static func unacceptableAlone(_ change: WireChange, values: [FieldValue]) -> (missing: String?, unreadable: String?) {
         guard let entity = ChangeCheck.entities[change.table] else { return (nil, nil) }
-        let values = entity.fields.map { name in change.fields[name]?.new ?? .null }
         return (missing(entity, change, values), unreadable(entity, change, values))
     }
 

@@ -13,12 +13,20 @@ enum ChangeCheck {
     static let tombstoneFields = Set(Entity.tombstoneFields)
     /// What a field of a table holds, by table and name: one lookup per pushed field.
     enum FieldKind { case text, integer, tombstone }
-    static let fieldKinds: [String: [String: FieldKind]] = entities.mapValues { entity in
-        var kinds = [String: FieldKind]()
-        for name in entity.fields { kinds[name] = integerFields.contains(name) ? .integer : .text }
+    /// A field's kind and its place in its entity's `fields` (-1 for a tombstone field).
+    struct Slot {
+        var kind: FieldKind
+        var position: Int
+    }
+    /// Each synced table's entity and its fields' slots.
+    static let tables: [String: (entity: Entity, slots: [String: Slot])] = entities.mapValues { entity in
+        var slots = [String: Slot]()
+        for (position, name) in entity.fields.enumerated() {
+            slots[name] = Slot(kind: integerFields.contains(name) ? .integer : .text, position: position)
+        }
         // The tombstone fields hold text.
-        for name in tombstoneFields { kinds[name] = .tombstone }
-        return kinds
+        for name in tombstoneFields { slots[name] = Slot(kind: .tombstone, position: -1) }
+        return (entity, slots)
     }
 
     /// How far ahead of the hub's clock a change's HLC may be.
@@ -46,13 +54,23 @@ enum ChangeCheck {
 
     /// Why `change` cannot be applied, or nil when it passes.
     static func problem(with change: WireChange, now: UInt64) -> String? {
+        var values = [FieldValue]()
+        return problem(with: change, now: now, values: &values)
+    }
+
+    /// ``problem(with:now:)``, also giving the change's new values in the order of its entity's
+    /// `fields` (null where it carries none) when its table syncs: what the record-level checks
+    /// of an insert read (``BatchApplication/missing(_:_:_:)``), got in the same walk.
+    static func problem(with change: WireChange, now: UInt64, values: inout [FieldValue]) -> String? {
         // The feed documents changeId as a UUID, and clinics key their logs by it.
         guard isUUID(change.changeId) else { return "changeId is not a UUID" }
         let table = change.table
-        guard let kinds = fieldKinds[table] else {
+        guard let found = tables[table] else {
             return table == Entity.identity.table
                 ? "table \(table) holds direct identifiers and never leaves the clinic" : "unknown table \(table)"
         }
+        let kinds = found.slots
+        values = Array(repeating: .null, count: found.entity.fields.count)
         guard isUUID(change.rowId) else { return "rowId of \(table) is not a UUID" }
         guard let millis = clockMillis(change.hlc) else { return "hlc is not a hybrid logical clock reading" }
         if millis > now + maxClockLeadMillis { return "clock too far in the future" }
@@ -60,7 +78,9 @@ enum ChangeCheck {
         // The first tombstone field and the first other field, in the order the fields are walked.
         var tombstone: String?, other: String?
         for (name, field) in change.fields {
-            guard let kind = kinds[name] else { return "\(table) has no field \(name)" }
+            guard let slot = kinds[name] else { return "\(table) has no field \(name)" }
+            let kind = slot.kind
+            if slot.position >= 0 { values[slot.position] = field.new }
             if kind == .integer {
                 if case .text = field.new { return "\(table).\(name) must be an integer or null" }
             } else if case .int = field.new {

@@ -18,85 +18,140 @@ struct InsertText {
     /// `change`: the bytes of one change object of the body, which the batch decoder read as an
     /// insert. `origin`: the pushing clinic's code as a JSON string.
     static func copy(_ change: UnsafeBufferPointer<UInt8>, origin: [UInt8]) -> InsertText? {
+        // Written into buffers of a size fixed up front (a field grows by at most 19 bytes in the
+        // entry and its shortest spelling is 13 bytes), with no capacity check per piece.
+        let fieldsAtMost = change.count / 13 + 1
+        var ok = false
+        var fieldsJSON = ""
+        var resultHead = [UInt8]()
+        let entryHead = [UInt8](unsafeUninitializedCapacity: change.count + 19 * fieldsAtMost + origin.count + 48) {
+            entryBuffer, entryCount in
+            var entry = ByteSink(entryBuffer)
+            resultHead = [UInt8](unsafeUninitializedCapacity: change.count + 16) { resultBuffer, resultCount in
+                var result = ByteSink(resultBuffer)
+                fieldsJSON = String(unsafeUninitializedCapacity: change.count + 2 * fieldsAtMost) { fieldsBuffer in
+                    var fields = ByteSink(fieldsBuffer)
+                    ok = write(change, origin: origin, entry: &entry, fields: &fields, result: &result)
+                    return ok && !fields.overflowed ? fields.count : 0
+                }
+                ok = ok && !result.overflowed && !fieldsJSON.isEmpty
+                resultCount = ok ? result.count : 0
+            }
+            ok = ok && !entry.overflowed
+            entryCount = ok ? entry.count : 0
+        }
+        return ok ? InsertText(entryHead: entryHead, fieldsJSON: fieldsJSON, resultHead: resultHead) : nil
+    }
+
+    /// Reads `change` and writes the three copies; false when it is not a canonical insert.
+    private static func write(
+        _ change: UnsafeBufferPointer<UInt8>, origin: [UInt8], entry: inout ByteSink, fields: inout ByteSink,
+        result: inout ByteSink
+    ) -> Bool {
         var r = JSONCursor(bytes: change)
-        var entry = [UInt8]()
-        entry.reserveCapacity(change.count + 64)
-        var fields = [UInt8]()
-        fields.reserveCapacity(change.count / 2)
-        var result = [UInt8]()
-        result.reserveCapacity(change.count / 3)
-        entry.append(#"{"change":"#)
+        entry.put(#"{"change":"#)
         guard r.takeLiteral(#"{"author":"#), r.canonicalString() != nil, r.takeLiteral(#","changeId":"#),
             let changeId = r.canonicalString()
-        else { return nil }
-        if r.takeLiteral(#","conflictId":"#) { guard r.canonicalString() != nil else { return nil } }
-        guard r.takeLiteral(#","fields":{"#) else { return nil }
+        else { return false }
+        if r.takeLiteral(#","conflictId":"#) { guard r.canonicalString() != nil else { return false } }
+        guard r.takeLiteral(#","fields":{"#) else { return false }
         // The entry is the change's own bytes with each field's old and rev as the feed gives
         // them (null, revision 1) and the hub's origin.
-        entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[..<r.i]))
-        fields.append(UInt8(ascii: "{"))
-        result.append(#"{"changeId":"#)
-        result.append(contentsOf: UnsafeBufferPointer(rebasing: change[changeId.lowerBound - 1..<changeId.upperBound + 1]))
+        entry.put(change[..<r.i])
+        fields.put(UInt8(ascii: "{"))
+        result.put(#"{"changeId":"#)
+        result.put(change[changeId.lowerBound - 1..<changeId.upperBound + 1])
         if !r.takeLiteral("}") {
-            result.append(#","revisions":{"#)
+            result.put(#","revisions":{"#)
             var previous: Range<Int>?
+            var first = true
             while true {
                 guard let name = r.canonicalString(ascii: true), !name.isEmpty,
                     previous.map({ change[$0].lexicographicallyPrecedes(change[name]) }) ?? true,
                     r.takeLiteral(#":{"new":"#), let value = r.canonicalValue()
-                else { return nil }
+                else { return false }
                 previous = name
                 let quoted = name.lowerBound - 1..<name.upperBound + 1
-                if fields.count > 1 {
-                    fields.append(UInt8(ascii: ","))
-                    result.append(UInt8(ascii: ","))
+                if !first {
+                    fields.put(UInt8(ascii: ","))
+                    result.put(UInt8(ascii: ","))
                 }
-                fields.append(contentsOf: UnsafeBufferPointer(rebasing: change[quoted]))
-                fields.append(":[1,")
-                fields.append(contentsOf: UnsafeBufferPointer(rebasing: change[value]))
-                fields.append(UInt8(ascii: "]"))
-                result.append(contentsOf: UnsafeBufferPointer(rebasing: change[quoted]))
-                result.append(":1")
-                entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[quoted]))
-                entry.append(#":{"new":"#)
-                entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[value]))
-                entry.append(#","old":null,"rev":1}"#)
-                guard r.takeLiteral("}") || r.takeLiteral(#","old":null,"rev":0}"#) else { return nil }
+                first = false
+                fields.put(change[quoted])
+                fields.put(":[1,")
+                fields.put(change[value])
+                fields.put(UInt8(ascii: "]"))
+                result.put(change[quoted])
+                result.put(":1")
+                // `"name":{"new":V` as it came, then the feed's old and rev.
+                entry.put(change[quoted.lowerBound..<value.upperBound])
+                entry.put(#","old":null,"rev":1}"#)
+                guard r.takeLiteral("}") || r.takeLiteral(#","old":null,"rev":0}"#) else { return false }
                 if r.takeLiteral(",") {
-                    entry.append(UInt8(ascii: ","))
+                    entry.put(UInt8(ascii: ","))
                     continue
                 }
-                guard r.takeLiteral("}") else { return nil }
+                guard r.takeLiteral("}") else { return false }
                 break
             }
-            result.append(UInt8(ascii: "}"))
+            result.put(UInt8(ascii: "}"))
         }
-        entry.append(UInt8(ascii: "}"))
-        fields.append(UInt8(ascii: "}"))
+        entry.put(UInt8(ascii: "}"))
+        fields.put(UInt8(ascii: "}"))
         let afterFields = r.i
         guard r.takeLiteral(#","hlc":"#), r.canonicalString() != nil, r.takeLiteral(#","op":"insert""#) else {
-            return nil
+            return false
         }
-        entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[afterFields..<r.i]))
-        entry.append(#","origin":"#)
-        entry.append(contentsOf: origin)
+        entry.put(change[afterFields..<r.i])
+        entry.put(#","origin":"#)
+        origin.withUnsafeBufferPointer { entry.put($0[...]) }
         // The clinic's own origin, if it sent one, is the hub's to set.
-        if r.takeLiteral(#","origin":"#) { guard r.takeLiteral("null") || r.canonicalString() != nil else { return nil } }
+        if r.takeLiteral(#","origin":"#) { guard r.takeLiteral("null") || r.canonicalString() != nil else { return false } }
         let tail = r.i
         guard r.takeLiteral(#","rowId":"#), r.canonicalString() != nil, r.takeLiteral(#","table":"#),
             r.canonicalString() != nil, r.takeLiteral(#","txId":"#), r.canonicalString() != nil, r.takeLiteral("}"),
             r.i == change.count
-        else { return nil }
-        entry.append(contentsOf: UnsafeBufferPointer(rebasing: change[tail...]))
-        entry.append(#","kind":"change","seq":"#)
-        result.append(#","seq":"#)
-        return InsertText(entryHead: entry, fieldsJSON: String(decoding: fields, as: UTF8.self), resultHead: result)
+        else { return false }
+        entry.put(change[tail...])
+        entry.put(#","kind":"change","seq":"#)
+        result.put(#","seq":"#)
+        return true
     }
 }
 
-extension [UInt8] {
-    /// Appends a literal's bytes (quicker than through `String.UTF8View`).
-    fileprivate mutating func append(_ literal: StaticString) {
-        append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+/// Bytes written into a buffer of fixed capacity: a write that would not fit is dropped and
+/// marks the sink overflowed, and the writer gives up.
+struct ByteSink {
+    let base: UnsafeMutablePointer<UInt8>?
+    let capacity: Int
+    private(set) var count = 0
+    private(set) var overflowed = false
+
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+        base = buffer.baseAddress
+        capacity = buffer.count
+    }
+
+    mutating func put(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) {
+        guard let base, count + bytes.count <= capacity else { return overflow(bytes.count) }
+        if let from = UnsafeBufferPointer(rebasing: bytes).baseAddress { (base + count).update(from: from, count: bytes.count) }
+        count += bytes.count
+    }
+
+    mutating func put(_ literal: StaticString) {
+        let n = literal.utf8CodeUnitCount
+        guard let base, count + n <= capacity else { return overflow(n) }
+        (base + count).update(from: literal.utf8Start, count: n)
+        count += n
+    }
+
+    mutating func put(_ byte: UInt8) {
+        guard let base, count < capacity else { return overflow(1) }
+        base[count] = byte
+        count += 1
+    }
+
+    private mutating func overflow(_ n: Int) {
+        if n > 0 { overflowed = true }
     }
 }

@@ -14,8 +14,9 @@ public struct PreparedBatch: Sendable {
     public let clinic: String
     /// The hub's clock when the batch came: the limit of its changes' clock readings.
     public let now: UInt64
-    /// One per change, in order.
-    let changes: [PreparedChange]
+    /// One per change, in order, in the parts they were readied in (joining them would copy
+    /// each): read them with ``subscript(prepared:)``.
+    let parts: [[PreparedChange]]
     /// What a store loads for the batch (``BatchApplication/needs(of:)``).
     public let needs: BatchNeeds
 
@@ -24,15 +25,28 @@ public struct PreparedBatch: Sendable {
     public init(_ batch: SyncBatch, clinic: String, now: UInt64 = Clock.nowMillis(), body: BatchBody? = nil) {
         self.init(
             batch, clinic: clinic, now: now,
-            changes: Self.prepare(batch.changes.indices, of: batch, body: body, clinic: clinic, now: now))
+            parts: [Self.prepare(batch.changes.indices, of: batch, body: body, clinic: clinic, now: now)])
     }
 
-    init(_ batch: SyncBatch, clinic: String, now: UInt64, changes: [PreparedChange]) {
+    init(_ batch: SyncBatch, clinic: String, now: UInt64, parts: [[PreparedChange]]) {
         self.batch = batch
         self.clinic = clinic
         self.now = now
-        self.changes = changes
+        self.parts = parts
         needs = BatchApplication.needs(of: batch)
+    }
+
+    /// The readied change at `position` in the batch, borrowed.
+    subscript(prepared position: Int) -> PreparedChange {
+        _read {
+            var i = position
+            var part = 0
+            while i >= parts[part].count {
+                i -= parts[part].count
+                part += 1
+            }
+            yield parts[part][i]
+        }
     }
 
     /// Readies `batch`, a large one in two halves side by side.
@@ -43,7 +57,7 @@ public struct PreparedBatch: Sendable {
         guard count >= 1_000 else { return PreparedBatch(batch, clinic: clinic, now: now, body: body) }
         async let first = prepare(0..<count / 2, of: batch, body: body, clinic: clinic, now: now)
         let second = prepare(count / 2..<count, of: batch, body: body, clinic: clinic, now: now)
-        return PreparedBatch(batch, clinic: clinic, now: now, changes: await first + second)
+        return PreparedBatch(batch, clinic: clinic, now: now, parts: [await first, second])
     }
 
     static func prepare(
@@ -91,8 +105,11 @@ struct PreparedChange: Sendable {
 
     /// `text` copies the insert's JSON from the body, if it can (``InsertText``).
     init(_ change: WireChange, clinic: String, now: UInt64, text: () -> InsertText? = { nil }) {
-        problem = ChangeCheck.problem(with: change, now: now)
-        insert = problem == nil && change.op == .insert ? PreparedInsert(change, clinic: clinic, text: text()) : nil
+        var values = [FieldValue]()
+        problem = ChangeCheck.problem(with: change, now: now, values: &values)
+        insert =
+            problem == nil && change.op == .insert
+            ? PreparedInsert(change, clinic: clinic, values: values, text: text()) : nil
     }
 }
 
@@ -113,10 +130,16 @@ struct PreparedInsert: Sendable {
 
     static let resultTail = Array(#","status":"accepted"}"#.utf8)
 
-    init(_ change: WireChange, clinic: String, text: InsertText? = nil) {
+    /// `values`: the insert's values in the order of its entity's fields, when the caller has
+    /// them (``ChangeCheck/problem(with:now:values:)``).
+    init(_ change: WireChange, clinic: String, values: [FieldValue]? = nil, text: InsertText? = nil) {
         // mapValues keeps the hash table of `fields`: no field name is hashed again.
         record = HubRecord(origin: clinic, fields: change.fields.mapValues { .init(value: $0.new, revision: 1) })
-        (missing, unreadable) = BatchApplication.unacceptableAlone(change)
+        let values =
+            values ?? ChangeCheck.entities[change.table].map { entity in
+                entity.fields.map { name in change.fields[name]?.new ?? .null }
+            } ?? []
+        (missing, unreadable) = BatchApplication.unacceptableAlone(change, values: values)
         if let text {
             (fieldsJSON, entryHead, resultHead) = (text.fieldsJSON, text.entryHead, text.resultHead)
             return
