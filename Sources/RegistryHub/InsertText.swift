@@ -10,26 +10,27 @@ import RegistryCore
 /// in ascending order, each field `{"new":V}` or `{"new":V,"old":null,"rev":0}`. For such bytes
 /// the copies are exactly what ``PreparedInsert``'s writers give for the decoded change (a test
 /// holds the two together); anything else gives nil and those writers run.
-struct InsertText {
+struct InsertText: Equatable {
     var entryHead: [UInt8]
     var fieldsJSON: String
     var resultHead: [UInt8]
 
     /// `change`: the bytes of one change object of the body, which the batch decoder read as an
-    /// insert. `origin`: the pushing clinic's code as a JSON string.
-    static func copy(_ change: UnsafeBufferPointer<UInt8>, origin: [UInt8]) -> InsertText? {
-        // Written into buffers of a size fixed up front (a field grows by at most 19 bytes in the
-        // entry and its shortest spelling is 13 bytes), with no capacity check per piece.
-        let fieldsAtMost = change.count / 13 + 1
+    /// insert with `fieldCount` fields. `origin`: the pushing clinic's code as a JSON string.
+    static func copy(_ change: UnsafeBufferPointer<UInt8>, fieldCount: Int, origin: [UInt8]) -> InsertText? {
+        // Written into buffers of a size fixed up front: in the entry a field grows by at most 19
+        // bytes; in the fields JSON and the result it shrinks (`"name":{"new":V}` becomes
+        // `"name":[1,V]` and `"name":1`). Sizes kept small stay in malloc's per-thread cache. A
+        // change with more fields than counted overflows a buffer, and the copy is not made.
         var ok = false
         var fieldsJSON = ""
         var resultHead = [UInt8]()
-        let entryHead = [UInt8](unsafeUninitializedCapacity: change.count + 19 * fieldsAtMost + origin.count + 48) {
+        let entryHead = [UInt8](unsafeUninitializedCapacity: change.count + 19 * fieldCount + origin.count + 48) {
             entryBuffer, entryCount in
             var entry = ByteSink(entryBuffer)
             resultHead = [UInt8](unsafeUninitializedCapacity: change.count + 16) { resultBuffer, resultCount in
                 var result = ByteSink(resultBuffer)
-                fieldsJSON = String(unsafeUninitializedCapacity: change.count + 2 * fieldsAtMost) { fieldsBuffer in
+                fieldsJSON = String(unsafeUninitializedCapacity: change.count) { fieldsBuffer in
                     var fields = ByteSink(fieldsBuffer)
                     ok = write(change, origin: origin, entry: &entry, fields: &fields, result: &result)
                     return ok && !fields.overflowed ? fields.count : 0

@@ -71,7 +71,9 @@ public struct PreparedBatch: Sendable {
         return body.bytes.withUnsafeBufferPointer { bytes in
             positions.map { i in
                 PreparedChange(batch.changes[i], clinic: clinic, now: now) {
-                    InsertText.copy(UnsafeBufferPointer(rebasing: bytes[body.spans[i]]), origin: origin)
+                    InsertText.copy(
+                        UnsafeBufferPointer(rebasing: bytes[body.spans[i]]), fieldCount: batch.changes[i].fields.count,
+                        origin: origin)
                 }
             }
         }

@@ -35,7 +35,8 @@ import Testing
         var copied = 0
         bytes.withUnsafeBufferPointer { all in
             for (change, span) in zip(batch.changes, spans) {
-                guard let text = InsertText.copy(UnsafeBufferPointer(rebasing: all[span]), origin: origin) else { continue }
+                guard let text = InsertText.copy(
+                        UnsafeBufferPointer(rebasing: all[span]), fieldCount: change.fields.count, origin: origin) else { continue }
                 copied += 1
                 let written = PreparedInsert(change, clinic: clinic)
                 let fromBytes = PreparedInsert(change, clinic: clinic, text: text)
@@ -97,7 +98,9 @@ import Testing
                 let bytes = Array(text.utf8)
                 for (change, span) in zip(batch.changes, spans) {
                     let copy = bytes.withUnsafeBufferPointer {
-                        InsertText.copy(UnsafeBufferPointer(rebasing: $0[span]), origin: Array(#""A""#.utf8))
+                        InsertText.copy(
+                            UnsafeBufferPointer(rebasing: $0[span]), fieldCount: change.fields.count,
+                            origin: Array(#""A""#.utf8))
                     }
                     if let copy {
                         #expect(copy.entryHead == PreparedInsert(change, clinic: "A").entryHead, "\(from) → \(to)")
@@ -118,12 +121,34 @@ import Testing
             of: #""fields":{"#, with: #""fields":{"\#(names.last!)":{"new":null},"#)
         for text in [swapped, repeated] {
             let bytes = Array(text.utf8)
-            guard let (_, spans) = SyncBatch.decodeFastWithSpans(bytes) else { continue }
+            guard let (batch, spans) = SyncBatch.decodeFastWithSpans(bytes) else { continue }
             let copy = bytes.withUnsafeBufferPointer {
-                InsertText.copy(UnsafeBufferPointer(rebasing: $0[spans[0]]), origin: Array(#""A""#.utf8))
+                InsertText.copy(
+                    UnsafeBufferPointer(rebasing: $0[spans[0]]), fieldCount: batch.changes[0].fields.count,
+                    origin: Array(#""A""#.utf8))
             }
             #expect(copy == nil, "\(text)")
         }
         #expect(Self.compare(canonical) == 1)
+    }
+
+    /// The copies are written into buffers sized from the decoded field count: a count short of
+    /// the fields the bytes hold makes a buffer overflow, and then no copy, never a write past it.
+    @Test func aFieldCountShortOfTheFieldsGivesNoCopy() throws {
+        // The short spelling `{"new":V}`: the entry grows by 19 bytes a field.
+        let short = SyncBatch(changes: [WireChanges.patient()]).json.text.replacingOccurrences(
+            of: #","old":null,"rev":0}"#, with: "}")
+        let bytes = Array(short.utf8)
+        let (batch, spans) = try #require(SyncBatch.decodeFastWithSpans(bytes))
+        let fields = batch.changes[0].fields.count
+        #expect(fields >= 3)
+        func copy(counting n: Int) -> InsertText? {
+            bytes.withUnsafeBufferPointer {
+                InsertText.copy(UnsafeBufferPointer(rebasing: $0[spans[0]]), fieldCount: n, origin: Array(#""A""#.utf8))
+            }
+        }
+        #expect(copy(counting: fields) != nil)
+        #expect(copy(counting: fields) == copy(counting: fields + 5))
+        #expect(copy(counting: 0) == nil)
     }
 }
