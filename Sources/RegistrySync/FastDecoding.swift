@@ -30,7 +30,11 @@ extension PulledPage {
 
 extension DecodedReceipt {
     /// The receipt in `bytes`, or nil when the generic decoder must decide.
-    package static func decodeFast(_ bytes: [UInt8]) -> DecodedReceipt? { JSONCursor.decode(bytes) { $0.receipt() } }
+    /// `changeIds`: the batch's, in order: a result naming the same change as the change at its
+    /// place gets that `String`, not a new one.
+    package static func decodeFast(_ bytes: [UInt8], changeIds: [String] = []) -> DecodedReceipt? {
+        JSONCursor.decode(bytes) { $0.receipt(changeIds: changeIds) }
+    }
 }
 
 extension JSONCursor {
@@ -236,7 +240,7 @@ extension JSONCursor {
         return WireField(old: old, new: new, rev: rev)
     }
 
-    mutating func receipt() -> DecodedReceipt? {
+    mutating func receipt(changeIds: [String]) -> DecodedReceipt? {
         var batchId: String?, outcomes: [PushOutcome]?
         let ok = object { r, key in
             switch key {
@@ -244,7 +248,7 @@ extension JSONCursor {
                 batchId = r.string(max: 200)
                 return batchId != nil
             case "results":
-                outcomes = r.outcomes()
+                outcomes = r.outcomes(changeIds: changeIds)
                 return outcomes != nil
             default: return false
             }
@@ -253,13 +257,13 @@ extension JSONCursor {
         return DecodedReceipt(batchId: batchId, outcomes: outcomes)
     }
 
-    mutating func outcomes() -> [PushOutcome]? {
+    mutating func outcomes(changeIds: [String]) -> [PushOutcome]? {
         guard take(Self.openBracket) else { return nil }
         var out = [PushOutcome]()
         out.reserveCapacity(min(SyncBatch.maxChanges, bytes.count / 60 + 1))
         if take(Self.closeBracket) { return out }
         while true {
-            guard let o = outcome() else { return nil }
+            guard let o = outcome(expecting: out.count < changeIds.count ? changeIds[out.count] : nil) else { return nil }
             out.append(o)
             if take(Self.comma) { continue }
             return take(Self.closeBracket) ? out : nil
@@ -267,16 +271,26 @@ extension JSONCursor {
     }
 
     /// One result. `conflictIds` are not kept (the feed delivers the conflicts themselves).
-    mutating func outcome() -> PushOutcome? {
+    /// `expected`: the change id it most likely names, reused when it does.
+    mutating func outcome(expecting expected: String? = nil) -> PushOutcome? {
         var changeId: String?, status: PushOutcome.Status?, seq: Int64??, reason: String??
         var revisions = [FieldRevision]()
         // Keys as bytes: no String is made for them.
         let ok = objectWithPlainKeys { r, key in
             if Self.key(key, is: "changeId") {
-                changeId = r.string(max: 200)
+                changeId = r.string(max: 200, sameAs: expected)
                 return changeId != nil
             } else if Self.key(key, is: "status") {
-                status = r.string(max: 200).flatMap(PushOutcome.Status.init(rawValue:))
+                // The three statuses as the hub spells them, else any spelling JSON allows.
+                if r.takeLiteral(#""accepted""#) {
+                    status = .accepted
+                } else if r.takeLiteral(#""conflict""#) {
+                    status = .conflict
+                } else if r.takeLiteral(#""rejected""#) {
+                    status = .rejected
+                } else {
+                    status = r.string(max: 200).flatMap(PushOutcome.Status.init(rawValue:))
+                }
                 return status != nil
             } else if Self.key(key, is: "seq") {
                 r.skipSpace()

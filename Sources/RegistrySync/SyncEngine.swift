@@ -141,7 +141,7 @@ public final class SyncEngine {
                 atHub.append((next, connection, startSending(next, after: after, on: connection)))
                 ready = Result { () throws(SyncError) in try prepareBatch(after: next.batch.lastSeq) }
             }
-            let receipt = try Self.receipt(answer.body)
+            let receipt = try Self.receipt(answer.body, changeIds: batch.batch.changes.map(\.changeId))
             try Self.checkAnswers(receipt, for: batch.batch)
             try store { () throws(StoreError) in try registry.recordPushOutcomes(batch.batch, receipt.outcomes) }
             report.bytesSent += Int(answer.bytesSent)
@@ -209,8 +209,9 @@ public final class SyncEngine {
         }
     }
 
-    static func receipt(_ body: [UInt8]) throws(SyncError) -> DecodedReceipt {
-        if let fast = DecodedReceipt.decodeFast(body) { return fast }
+    /// `changeIds`: the batch's, in order (``DecodedReceipt/decodeFast(_:changeIds:)``).
+    static func receipt(_ body: [UInt8], changeIds: [String] = []) throws(SyncError) -> DecodedReceipt {
+        if let fast = DecodedReceipt.decodeFast(body, changeIds: changeIds) { return fast }
         let receipt: SyncReceipt
         do { receipt = try SyncReceipt(json: try JSON.parse(bytes: body)) } catch {
             throw .invalidAnswer("batch receipt: \(error)")

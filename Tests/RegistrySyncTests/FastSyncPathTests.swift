@@ -201,8 +201,12 @@ import Testing
             }
             var bytes = [UInt8]()
             SyncReceipt(batchId: EntityID.make(), results: results).json.write(to: &bytes)
-            for doc in [bytes, Self.damaged(bytes, &rng), Self.damaged(bytes, &rng)] {
-                guard let decoded = DecodedReceipt.decodeFast(doc) else { continue }
+            // The batch's change ids as the client passes them, some not those the results name.
+            let expected = results.enumerated().map { $0 % 3 == 2 ? EntityID.make() : $1.changeId }
+            for (doc, ids) in [
+                (bytes, []), (bytes, expected), (Self.damaged(bytes, &rng), expected), (Self.damaged(bytes, &rng), []),
+            ] {
+                guard let decoded = DecodedReceipt.decodeFast(doc, changeIds: ids) else { continue }
                 fast += 1
                 let receipt = try #require(
                     try? SyncReceipt(json: JSON.parse(bytes: doc)), "the fast decoder accepted what the generic one refuses")
@@ -223,6 +227,15 @@ import Testing
         #expect(DecodedReceipt.decodeFast(Array(twice.utf8)) == nil)
         let unordered = #"{"batchId":"b","results":[{"changeId":"\#(id)","revisions":{"b":2,"a":3},"seq":1,"status":"accepted"}]}"#
         #expect(DecodedReceipt.decodeFast(Array(unordered.utf8))?.outcomes.first?.revisions.map(\.field) == ["b", "a"])
+        // A status spelled with an escape or a space is read as JSON reads it; an unknown one is refused.
+        for (spelled, status) in [
+            (#""accept\u0065d""#, PushOutcome.Status.accepted), (#" "conflict""#, .conflict), (#""rejected""#, .rejected),
+        ] {
+            let text = #"{"batchId":"b","results":[{"changeId":"\#(id)","seq":1,"status":\#(spelled)}]}"#
+            #expect(DecodedReceipt.decodeFast(Array(text.utf8), changeIds: [id])?.outcomes.first?.status == status, "\(spelled)")
+        }
+        let unknown = #"{"batchId":"b","results":[{"changeId":"\#(id)","seq":1,"status":"acceptedd"}]}"#
+        #expect(DecodedReceipt.decodeFast(Array(unknown.utf8), changeIds: [id]) == nil)
     }
 
     /// Batches frozen ahead of their answers (as the pipelined push leaves them when killed)
