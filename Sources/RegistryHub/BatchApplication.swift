@@ -54,10 +54,10 @@ public struct BatchEffects: Sendable {
         public var json: String
     }
 
-    /// The new state of every record the batch changed, each once, with its fields as canonical
-    /// JSON (``HubRecord/fieldsJSON``), and whether it was in the snapshot (`stored`): one that
-    /// was not is new, made by an insert of the batch.
-    public var records: [(key: RecordKey, record: HubRecord, fieldsJSON: String, stored: Bool)] = []
+    /// The new state of every record the batch changed, each once: its origin, whether it is
+    /// deleted, its fields as canonical JSON (``HubRecord/fieldsJSON``), and whether it was in
+    /// the snapshot (`stored`): one that was not is new, made by an insert of the batch.
+    public var records: [(key: RecordKey, origin: String, deleted: Bool, fieldsJSON: String, stored: Bool)] = []
     /// True when an insert was rejected (``SQLiteHubStore`` then applies the batch again with
     /// every record it names loaded).
     public var rejectedInsert = false
@@ -86,16 +86,31 @@ public struct BatchApplication {
     public let clinic: String
     let now: UInt64
     var snapshot: HubSnapshot
-    /// The snapshot's records as the batch changes them, each marked once it has changed, with
-    /// its fields JSON when that was readied (an insert's).
-    var records: [RecordKey: (record: HubRecord, changed: Bool, fieldsJSON: String?, stored: Bool)]
+    /// The snapshot's records as the batch changes them.
+    var records: [RecordKey: Touched]
+    /// The changes of the batch being applied: an insert's record is made from its change only
+    /// when a later change reads it (``record(_:)``).
+    var changes: [WireChange] = []
     var effects = BatchEffects()
+
+    /// A record the batch can touch, as the batch leaves it.
+    struct Touched {
+        /// Its state; nil for one an insert of this batch made and no change has read since.
+        var record: HubRecord?
+        var changed: Bool
+        /// Its fields JSON when that was readied (an insert's).
+        var fieldsJSON: String?
+        /// Whether the snapshot held it.
+        var stored: Bool
+        /// The position in the batch of the insert that made it.
+        var insertedAt: Int?
+    }
 
     public init(batchId: String, clinic: String, snapshot: HubSnapshot, now: UInt64 = Clock.nowMillis()) {
         self.batchId = batchId
         self.clinic = clinic
         self.now = now
-        records = snapshot.records.mapValues { ($0, false, nil, true) }
+        records = snapshot.records.mapValues { Touched(record: $0, changed: false, stored: true) }
         self.snapshot = snapshot
         self.snapshot.records = [:]
     }
@@ -139,6 +154,8 @@ public struct BatchApplication {
     public mutating func apply(_ prepared: PreparedBatch) -> BatchEffects {
         precondition(prepared.clinic == clinic, "a batch readied for another clinic")
         let batch = prepared.batch
+        changes = batch.changes
+        defer { changes = [] }
         snapshot.processed.reserveCapacity(snapshot.processed.count + batch.changes.count)
         records.reserveCapacity(records.count + batch.changes.count)
         effects.results.reserveCapacity(batch.changes.count)
@@ -162,7 +179,13 @@ public struct BatchApplication {
         receipt.append(contentsOf: "]}".utf8)
         effects.receiptJSON = receipt
         effects.records = records.compactMap { key, r in
-            r.changed ? (key, r.record, r.fieldsJSON ?? r.record.fieldsJSON, r.stored) : nil
+            guard r.changed else { return nil }
+            guard let record = r.record else {
+                // Made by an insert and read by no change since: the pushing clinic's, not deleted
+                // (an insert cannot set deletedAt: ``ChangeCheck``), with its readied fields JSON.
+                return (key, clinic, false, r.fieldsJSON!, r.stored)
+            }
+            return (key, record.origin, record.isDeleted, r.fieldsJSON ?? record.fieldsJSON, r.stored)
         }
         return effects
     }
@@ -181,7 +204,7 @@ public struct BatchApplication {
             return
         }
         let start = receipt.count
-        let status = decide(change, prepared, to: &receipt)
+        let status = decide(change, prepared, position: position, to: &receipt)
         let answer = ProcessedChange(
             clinic: clinic, status: status, resultJSON: String(decoding: receipt[start...], as: UTF8.self))
         snapshot.processed[change.changeId] = answer
@@ -193,7 +216,7 @@ public struct BatchApplication {
     }
 
     /// Decides one change: its result as canonical JSON appended to `receipt`, and its status.
-    mutating func decide(_ change: WireChange, _ prepared: PreparedChange, to receipt: inout [UInt8])
+    mutating func decide(_ change: WireChange, _ prepared: PreparedChange, position: Int, to receipt: inout [UInt8])
         -> SyncReceipt.Result.Status
     {
         let key = RecordKey(table: change.table, rowId: change.rowId)
@@ -202,7 +225,7 @@ public struct BatchApplication {
             effects.rejectedInsert = effects.rejectedInsert || change.op == .insert
             result = rejected(change, problem)
         } else if let insert = prepared.insert {
-            if let problem = self.insert(change, insert, key, to: &receipt) {
+            if let problem = self.insert(change, insert, key, position: position, to: &receipt) {
                 effects.rejectedInsert = true
                 result = rejected(change, problem)
             } else {
@@ -273,14 +296,14 @@ public struct BatchApplication {
     /// Most pushed changes are inserts: their record, feed entry and result were readied before
     /// the writer (``PreparedInsert``), and are finished here with their seq. Returns why the
     /// insert is rejected, or nil when its result is in `receipt`.
-    mutating func insert(_ change: WireChange, _ prepared: PreparedInsert, _ key: RecordKey, to receipt: inout [UInt8])
-        -> String?
-    {
+    mutating func insert(
+        _ change: WireChange, _ prepared: PreparedInsert, _ key: RecordKey, position: Int, to receipt: inout [UInt8]
+    ) -> String? {
         if records[key] != nil { return "record already exists" }
         if let missing = prepared.missing { return missing }
         if let entity = ChangeCheck.entities[change.table], let problem = unheld(change, entity) { return problem }
         if let unreadable = prepared.unreadable { return unreadable }
-        records[key] = (prepared.record, true, prepared.fieldsJSON, false)
+        records[key] = Touched(record: nil, changed: true, fieldsJSON: prepared.fieldsJSON, stored: false, insertedAt: position)
         let seq = nextSeq()
         effects.feed.append(.init(seq: seq, kind: .change, json: prepared.entry(seq: seq)))
         prepared.writeResult(seq: seq, to: &receipt)
@@ -288,7 +311,7 @@ public struct BatchApplication {
     }
 
     mutating func update(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
-        guard var record = records[key]?.record else { return rejected(change, "no such record") }
+        guard var record = record(key) else { return rejected(change, "no such record") }
         if let problem = unacceptable(change, record: record) { return rejected(change, problem) }
         var applied = [String: WireField]()
         var lost = [(String, WireField, HubRecord.Field)]()
@@ -319,7 +342,7 @@ public struct BatchApplication {
     }
 
     mutating func delete(_ change: WireChange, _ key: RecordKey) -> SyncReceipt.Result {
-        guard var record = records[key]?.record else { return rejected(change, "no such record") }
+        guard var record = record(key) else { return rejected(change, "no such record") }
         if record.isDeleted { return rejected(change, "already deleted") }
         let known = change.fields.values.lazy.map(\.rev).max() ?? 0
         if record.highestRevision > known {
@@ -348,7 +371,7 @@ public struct BatchApplication {
         }
         guard conflict.status == .open else { return rejected(change, "conflict \(conflictId) is already resolved") }
         guard conflict.table == change.table, conflict.rowId == change.rowId, let f = change.fields[conflict.field],
-            var record = records[key]?.record
+            var record = record(key)
         else {
             return rejected(
                 change, "conflict \(conflictId) is about \(conflict.table).\(conflict.field) of another record")
@@ -371,7 +394,19 @@ public struct BatchApplication {
     // MARK: Effects
 
     mutating func store(_ record: HubRecord, _ key: RecordKey) {
-        records[key] = (record, true, nil, records[key]?.stored ?? false)
+        records[key] = Touched(record: record, changed: true, stored: records[key]?.stored ?? false)
+    }
+
+    /// The record at `key` as the batch has left it so far, nil when there is none. One an
+    /// insert of this batch made is made here from that insert (every field it carries at
+    /// revision 1), the first time a change reads it: most inserted records are read by none.
+    mutating func record(_ key: RecordKey) -> HubRecord? {
+        guard let touched = records[key] else { return nil }
+        if let record = touched.record { return record }
+        let insert = changes[touched.insertedAt!]
+        let made = HubRecord(origin: clinic, fields: insert.fields.mapValues { .init(value: $0.new, revision: 1) })
+        records[key]!.record = made
+        return made
     }
 
     /// The change as the feed carries it: the fields the hub applied, with their new revisions,

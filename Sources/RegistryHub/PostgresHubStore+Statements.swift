@@ -168,7 +168,7 @@ struct WriteBatch {
         self.bodySHA256 = bodySHA256
         self.changeCount = changeCount
         written = effects.records.map {
-            ($0.key, RememberedRecords.Record(origin: $0.record.origin, fieldsJSON: $0.fieldsJSON), $0.record.isDeleted)
+            ($0.key, RememberedRecords.Record(origin: $0.origin, fieldsJSON: $0.fieldsJSON), $0.deleted)
         }
         receiptGzip = StoredReceipt.compress(effects.receiptJSON)
     }

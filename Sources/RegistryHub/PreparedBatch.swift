@@ -117,9 +117,8 @@ struct PreparedChange: Sendable {
 
 /// An insert's effects but for the seq (``BatchApplication/insert(_:_:_:)``).
 struct PreparedInsert: Sendable {
-    /// The record it makes: every field it carries at revision 1.
-    var record: HubRecord
-    /// The record's fields as canonical JSON (``HubRecord/fieldsJSON``).
+    /// The fields as canonical JSON of the record it makes, every field it carries at revision 1
+    /// (``HubRecord/fieldsJSON``).
     var fieldsJSON: String
     /// The parts of ``BatchApplication/unacceptable(_:record:)`` that look only at the change:
     /// the first required field it leaves out, and why it would not read back.
@@ -135,8 +134,6 @@ struct PreparedInsert: Sendable {
     /// `values`: the insert's values in the order of its entity's fields, when the caller has
     /// them (``ChangeCheck/problem(with:now:values:)``).
     init(_ change: WireChange, clinic: String, values: [FieldValue]? = nil, text: InsertText? = nil) {
-        // mapValues keeps the hash table of `fields`: no field name is hashed again.
-        record = HubRecord(origin: clinic, fields: change.fields.mapValues { .init(value: $0.new, revision: 1) })
         let values =
             values ?? ChangeCheck.entities[change.table].map { entity in
                 entity.fields.map { name in change.fields[name]?.new ?? .null }

@@ -169,12 +169,12 @@ extension SQLiteHubStore {
             db, "INSERT INTO hub_records (table_name, row_id, origin, deleted, fields) VALUES (?, ?, ?, ?, ?)")
         let update = try SyncStatement(
             db, "UPDATE hub_records SET deleted = ?4, fields = ?5 WHERE table_name = ?1 AND row_id = ?2 AND origin = ?3")
-        for (key, r, fieldsJSON, stored) in effects.records {
+        for (key, origin, deleted, fieldsJSON, stored) in effects.records {
             let record = stored ? update : insert
             record.bind(1, key.table)
             record.bind(2, key.rowId)
-            record.bind(3, r.origin)
-            record.bind(4, r.isDeleted ? 1 : 0)
+            record.bind(3, origin)
+            record.bind(4, deleted ? 1 : 0)
             if stored {
                 try record.run(binding: fieldsJSON, at: 5)
                 guard db.changesCount == 1 else { throw HubError.database("record \(key.table) \(key.rowId) was not updated") }

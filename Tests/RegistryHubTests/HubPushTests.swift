@@ -34,6 +34,48 @@ import Testing
         }
     }
 
+    /// A record an insert of the batch makes is read by the changes after it in the same batch
+    /// as the record it makes: every field it carries at revision 1. An edit on that base is
+    /// applied, a stale one conflicts, and a delete that has seen revision 1 goes through.
+    @Test(arguments: HubStoreKind.allCases)
+    func changesAfterAnInsertInTheSameBatchReadTheRecordItMade(_ kind: HubStoreKind) async throws {
+        try await RunningHub.with(kind) { hub in
+            let a = try await hub.addClinic("A")
+            let edited = WireChanges.patient(birthYear: 1950)
+            let deleted = WireChanges.patient()
+            let untouched = WireChanges.patient()
+            let changes = [
+                edited, deleted, untouched,
+                WireChanges.update("patients", edited.rowId, ["birthYear": (.int(1950), .int(1951), 1)]),
+                WireChanges.update("patients", edited.rowId, ["sex": (.text("female"), .text("male"), 0)]),
+                WireChanges.delete("patients", deleted.rowId, knownRevision: 1),
+            ]
+            let receipt = try await hub.receipt(changes, as: a)
+            #expect(receipt.results.map(\.status) == [.accepted, .accepted, .accepted, .accepted, .conflict, .accepted])
+            #expect(receipt.results[3].revisions == ["birthYear": 2])
+            #expect(receipt.results[5].revisions["deletedAt"] == 1)
+
+            // The feed has the inserts, the edit at revision 2, the conflict and the delete.
+            let feed = try await hub.feed(as: a)
+            #expect(feed.count == 6)
+            let edit = try #require(feed.compactMap(\.change).first { $0.changeId == changes[3].changeId })
+            #expect(edit.fields["birthYear"] == WireField(old: .int(1950), new: .int(1951), rev: 2))
+            let conflict = try #require(feed.compactMap(\.conflict).first)
+            #expect(conflict.rowId == edited.rowId && conflict.field == "sex" && conflict.remoteValue == .text("female"))
+
+            // A later batch sees the records as the first left them.
+            let later = try await hub.receipt(
+                [
+                    WireChanges.update("patients", edited.rowId, ["birthYear": (.int(1951), .int(1952), 2)]),
+                    WireChanges.update("patients", untouched.rowId, ["birthYear": (.int(1963), .int(1964), 1)]),
+                    WireChanges.update("patients", deleted.rowId, ["birthYear": (.int(1963), .int(1964), 1)]),
+                ], as: a)
+            #expect(later.results.map(\.status) == [.accepted, .accepted, .conflict])
+            #expect(later.results[0].revisions == ["birthYear": 3])
+            #expect(later.results[1].revisions == ["birthYear": 2])
+        }
+    }
+
     @Test(arguments: HubStoreKind.allCases)
     func retriedBatchGetsTheStoredReceiptAndNothingTwice(_ kind: HubStoreKind) async throws {
         try await RunningHub.with(kind) { hub in

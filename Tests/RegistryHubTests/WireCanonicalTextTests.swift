@@ -86,9 +86,20 @@ import Testing
             #expect(receipt.results[i] == result)
             #expect(effects.results[i].answer.resultJSON == result.json.text)
         }
-        // The records' fields JSON, readied before the writer, is what the record writes.
+        // The records' fields JSON, readied before the writer, is what the record each insert
+        // makes writes: the pushing clinic's, not deleted, new.
         #expect(effects.records.count == changes.count)
-        for r in effects.records { #expect(r.fieldsJSON == r.record.fieldsJSON) }
+        let made = Dictionary(
+            uniqueKeysWithValues: changes.map { change in
+                (
+                    RecordKey(table: change.table, rowId: change.rowId),
+                    HubRecord(origin: "A", fields: change.fields.mapValues { .init(value: $0.new, revision: 1) })
+                )
+            })
+        for r in effects.records {
+            #expect(r.fieldsJSON == made[r.key]?.fieldsJSON)
+            #expect(r.origin == "A" && !r.deleted && !r.stored)
+        }
     }
 
     /// A large batch is readied in two halves side by side; applied, it gives what the batch
