@@ -256,7 +256,7 @@ extension Registry {
                 var lastTx = [UInt8]()
                 var first: Int64 = 0, last: Int64 = 0
                 try Self.outboxRows(db, clinic: clinic, after: start, through: nil) { r in
-                    let sameTx = r.txId.elementsEqual(lastTx)
+                    let sameTx = lastTx.withUnsafeBufferPointer { Self.same(r.txId, $0) }
                     // Stop at a transaction boundary once the batch is full.
                     if changes.count >= maxChanges && !sameTx { return false }
                     // A single transaction larger than the hub accepts (a big import) is split
@@ -282,7 +282,19 @@ extension Registry {
     static func outboxChange(_ r: OutboxRow) -> OutboxChange {
         OutboxChange(
             changeId: String(decoding: r.changeId, as: UTF8.self), table: String(decoding: r.table, as: UTF8.self),
-            rowId: String(decoding: r.rowId, as: UTF8.self), isInsert: r.op.elementsEqual("insert".utf8))
+            rowId: String(decoding: r.rowId, as: UTF8.self), isInsert: Self.same(r.op, "insert"))
+    }
+
+    /// True when `a` and `b` hold the same bytes (word by word: `elementsEqual` goes byte by byte
+    /// through generic iterators, a thousand instructions for a transaction id).
+    static func same(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let x = a.baseAddress, let y = b.baseAddress else { return true }
+        return JSONCursor.same(x, y, count: a.count)
+    }
+
+    static func same(_ a: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        same(a, UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 
     /// This clinic's synced change_log rows after `after` (through `through`), in log order,
