@@ -13,6 +13,8 @@ import RegistryStore
 struct BatchBodyWriter {
     private(set) var bytes: [UInt8]
     private var count = 0
+    /// How many changes were copied from their rows (the rest were written by the generic path).
+    private(set) var copied = 0
 
     init(capacity: Int = 1 << 20) {
         bytes = []
@@ -24,7 +26,11 @@ struct BatchBodyWriter {
     mutating func append(_ row: OutboxRow) throws(StoreError) {
         if count > 0 { bytes.append(UInt8(ascii: ",")) }
         count += 1
-        if !appendFast(row) { SyncEngine.wire(try row.entry()).json.write(to: &bytes) }
+        if appendFast(row) {
+            copied += 1
+        } else {
+            SyncEngine.wire(try row.entry()).json.write(to: &bytes)
+        }
     }
 
     /// The finished body.
@@ -39,32 +45,66 @@ struct BatchBodyWriter {
             Self.plain(r.table), Self.plain(r.txId), r.conflictId.map(Self.plain) ?? true,
             CanonicalFields.isCanonical(r.fields)
         else { return false }
-        func member(_ key: StaticString, _ value: UnsafeBufferPointer<UInt8>, first: Bool = false) {
-            if !first { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(UInt8(ascii: "\""))
-            bytes.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
-            bytes.append(contentsOf: #"":""#.utf8)
-            bytes.append(contentsOf: value)
-            bytes.append(UInt8(ascii: "\""))
+        // `{"author":"…","changeId":"…",["conflictId":"…",]"fields":{…},"hlc":"…","op":"…",
+        // "rowId":"…","table":"…","txId":"…"}`, sized exactly and written in place.
+        // Each text member is `{"` or `,"`, its name, `":"`, its value and `"`; the names of the
+        // seven always there take 33 bytes, conflictId 10; then `,"fields":` and the fields, `}`.
+        let values = r.author.count + r.changeId.count + r.hlc.count + r.op.count + r.rowId.count + r.table.count
+            + r.txId.count
+        let size =
+            7 * 6 + 33 + values + (r.conflictId.map { 6 + 10 + $0.count } ?? 0) + 10 + r.fields.count + 1
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: size))
+        let fits = bytes.withUnsafeMutableBufferPointer { buffer -> Bool in
+            // Pieces written one after another into the slot; one that would not fit is dropped.
+            var at = buffer.baseAddress! + start
+            let end = buffer.baseAddress! + buffer.count
+            var overflowed = false
+            func put(_ piece: UnsafeBufferPointer<UInt8>) {
+                guard piece.count <= end - at else { return overflowed = true }
+                if let from = piece.baseAddress { at.update(from: from, count: piece.count) }
+                at += piece.count
+            }
+            func put(_ literal: StaticString) {
+                put(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+            }
+            func member(_ key: StaticString, _ value: UnsafeBufferPointer<UInt8>, first: Bool = false) {
+                put(first ? #"{""# : #",""#)
+                put(key)
+                put(#"":""#)
+                put(value)
+                put(#"""#)
+            }
+            member("author", r.author, first: true)
+            member("changeId", r.changeId)
+            if let c = r.conflictId { member("conflictId", c) }
+            put(#","fields":"#)
+            put(r.fields)
+            member("hlc", r.hlc)
+            member("op", r.op)
+            member("rowId", r.rowId)
+            member("table", r.table)
+            member("txId", r.txId)
+            put("}")
+            return !overflowed && at == end
         }
-        bytes.append(UInt8(ascii: "{"))
-        member("author", r.author, first: true)
-        member("changeId", r.changeId)
-        if let c = r.conflictId { member("conflictId", c) }
-        bytes.append(contentsOf: #","fields":"#.utf8)
-        bytes.append(contentsOf: r.fields)
-        member("hlc", r.hlc)
-        member("op", r.op)
-        member("rowId", r.rowId)
-        member("table", r.table)
-        member("txId", r.txId)
-        bytes.append(UInt8(ascii: "}"))
+        // A miscounted size (a test holds it exact) costs the copy, never a byte of the body.
+        guard fits else {
+            bytes.removeLast(size)
+            return false
+        }
         return true
     }
 
     /// Printable ASCII without `"` or `\`: JSON's canonical spelling is the bytes themselves.
     static func plain(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
-        for b in text where b < 0x20 || b > 0x7F || b == 0x22 || b == 0x5C { return false }
+        // Eight bytes at a time, then one by one (`skipPlain` also stops at 0x80 and up).
+        var k = JSONCursor(bytes: text).skipPlain(from: 0)
+        while k < text.count {
+            let b = text[k]
+            if b < 0x20 || b > 0x7F || b == 0x22 || b == 0x5C { return false }
+            k += 1
+        }
         return true
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import RegistryCore
-import RegistryStore
 import Testing
 
+@testable import RegistryStore
 @testable import RegistrySync
 
 /// The client's fast paths against the generic ones they stand in for: the pushed body byte
@@ -81,10 +81,42 @@ import Testing
         #expect(generic.count > 150)
         var expected = [UInt8]()
         SyncBatch(changes: generic).json.write(to: &expected)
+        // Every row whose texts are plain is copied; the rest (escapes, non-ASCII) are written.
+        #expect(writer.copied > 100 && writer.copied < generic.count)
         let body = writer.finish()
         #expect(body == expected)
         // And the hub reads it back as the same batch.
         #expect(try SyncBatch(json: JSON.parse(bytes: body)) == SyncBatch(changes: generic))
+    }
+
+    /// A row of plain texts is copied into a slot sized to it, with or without a conflictId:
+    /// byte for byte the generic path's.
+    @Test func aPlainRowIsCopiedWithOrWithoutAConflictId() throws {
+        var owned = [UnsafeMutableBufferPointer<UInt8>]()
+        defer { for b in owned { b.deallocate() } }
+        func bytes(_ text: String) -> UnsafeBufferPointer<UInt8> {
+            let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(text.utf8.count, 1))
+            _ = b.initialize(from: text.utf8)
+            owned.append(b)
+            return UnsafeBufferPointer(rebasing: b[0..<text.utf8.count])
+        }
+        for (op, conflictId, fields) in [
+            ("insert", nil, #"{"birthYear":{"new":1950,"old":null,"rev":0},"sex":{"new":"female","old":null,"rev":0}}"#),
+            ("resolve", EntityID.make(), #"{"sizeMm":{"new":12,"old":9,"rev":2}}"#),
+            ("update", nil, #"{}"#),
+        ] {
+            let row = OutboxRow(
+                seq: 7, changeId: bytes(EntityID.make()), txId: bytes(EntityID.make()), table: bytes("sites"),
+                rowId: bytes(EntityID.make()), op: bytes(op), fields: bytes(fields),
+                hlc: bytes("000001764000000000-00001"), author: bytes("dr.a"), conflictId: conflictId.map(bytes))
+            var writer = BatchBodyWriter()
+            try writer.append(row)
+            try writer.append(row)
+            #expect(writer.copied == 2, "\(op)")
+            var expected = [UInt8]()
+            SyncBatch(changes: [SyncEngine.wire(try row.entry()), SyncEngine.wire(try row.entry())]).json.write(to: &expected)
+            #expect(writer.finish() == expected, "\(op)")
+        }
     }
 
     @Test(arguments: [
