@@ -58,9 +58,10 @@ enum ChangeCheck {
         return problem(with: change, now: now, values: &values)
     }
 
-    /// ``problem(with:now:)``, also giving the change's new values in the order of its entity's
+    /// ``problem(with:now:)``, also giving an insert's new values in the order of its entity's
     /// `fields` (null where it carries none) when its table syncs: what the record-level checks
-    /// of an insert read (``BatchApplication/missing(_:_:_:)``), got in the same walk.
+    /// of an insert read (``BatchApplication/missing(_:_:_:)``), got in the same walk. Other
+    /// operations leave `values` empty.
     static func problem(with change: WireChange, now: UInt64, values: inout [FieldValue]) -> String? {
         // The feed documents changeId as a UUID, and clinics key their logs by it.
         guard isUUID(change.changeId) else { return "changeId is not a UUID" }
@@ -70,7 +71,8 @@ enum ChangeCheck {
                 ? "table \(table) holds direct identifiers and never leaves the clinic" : "unknown table \(table)"
         }
         let kinds = found.slots
-        values = Array(repeating: .null, count: found.entity.fields.count)
+        let gathering = change.op == .insert
+        if gathering { values = Array(repeating: .null, count: found.entity.fields.count) }
         guard isUUID(change.rowId) else { return "rowId of \(table) is not a UUID" }
         guard let millis = clockMillis(change.hlc) else { return "hlc is not a hybrid logical clock reading" }
         if millis > now + maxClockLeadMillis { return "clock too far in the future" }
@@ -80,7 +82,7 @@ enum ChangeCheck {
         for (name, field) in change.fields {
             guard let slot = kinds[name] else { return "\(table) has no field \(name)" }
             let kind = slot.kind
-            if slot.position >= 0 { values[slot.position] = field.new }
+            if gathering && slot.position >= 0 { values[slot.position] = field.new }
             if kind == .integer {
                 if case .text = field.new { return "\(table).\(name) must be an integer or null" }
             } else if case .int = field.new {

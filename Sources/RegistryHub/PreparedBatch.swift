@@ -131,13 +131,9 @@ struct PreparedInsert: Sendable {
 
     static let resultTail = Array(#","status":"accepted"}"#.utf8)
 
-    /// `values`: the insert's values in the order of its entity's fields, when the caller has
-    /// them (``ChangeCheck/problem(with:now:values:)``).
-    init(_ change: WireChange, clinic: String, values: [FieldValue]? = nil, text: InsertText? = nil) {
-        let values =
-            values ?? ChangeCheck.entities[change.table].map { entity in
-                entity.fields.map { name in change.fields[name]?.new ?? .null }
-            } ?? []
+    /// `values`: the insert's values in the order of its entity's fields, as the change check
+    /// gathered them (``ChangeCheck/problem(with:now:values:)``).
+    init(_ change: WireChange, clinic: String, values: [FieldValue], text: InsertText? = nil) {
         (missing, unreadable) = BatchApplication.unacceptableAlone(change, values: values)
         if let text {
             (fieldsJSON, entryHead, resultHead) = (text.fieldsJSON, text.entryHead, text.resultHead)

@@ -22,6 +22,13 @@ import Testing
         }
     }
 
+    /// The insert readied as the hub readies it, its values gathered by the change check.
+    static func readied(_ change: WireChange, clinic: String, text: InsertText? = nil) -> PreparedInsert {
+        var values = [FieldValue]()
+        _ = ChangeCheck.problem(with: change, now: Clock.nowMillis(), values: &values)
+        return PreparedInsert(change, clinic: clinic, values: values, text: text)
+    }
+
     /// Each change of `text` readied with and without the copy: the copy must agree where made.
     /// Returns how many were copied.
     static func compare(_ text: String, clinic: String = "A") -> Int {
@@ -38,8 +45,8 @@ import Testing
                 guard let text = InsertText.copy(
                         UnsafeBufferPointer(rebasing: all[span]), fieldCount: change.fields.count, origin: origin) else { continue }
                 copied += 1
-                let written = PreparedInsert(change, clinic: clinic)
-                let fromBytes = PreparedInsert(change, clinic: clinic, text: text)
+                let written = Self.readied(change, clinic: clinic)
+                let fromBytes = Self.readied(change, clinic: clinic, text: text)
                 #expect(fromBytes.entryHead == written.entryHead, "\(String(decoding: all[span], as: UTF8.self))")
                 #expect(fromBytes.fieldsJSON == written.fieldsJSON)
                 #expect(fromBytes.resultHead == written.resultHead)
@@ -103,7 +110,7 @@ import Testing
                             origin: Array(#""A""#.utf8))
                     }
                     if let copy {
-                        #expect(copy.entryHead == PreparedInsert(change, clinic: "A").entryHead, "\(from) → \(to)")
+                        #expect(copy.entryHead == Self.readied(change, clinic: "A").entryHead, "\(from) → \(to)")
                     }
                 }
             }
