@@ -201,8 +201,8 @@ struct WriteBatch {
             // is rejected again for the same reason, so its answer needs no row.
             let results = effects.results.filter(\.changeId.isStorable)
             try b.append(results.map(\.changeId))
-            try b.append(results.map(\.answer.clinic))
-            try b.append(results.map(\.answer.status.rawValue))
+            try b.append(results.map { _ in clinic })
+            try b.append(results.map(\.status.rawValue))
             try b.append(results.map { Int32($0.position) })
             let raised = effects.raisedConflicts
             try b.append(raised.map(\.conflict.id))

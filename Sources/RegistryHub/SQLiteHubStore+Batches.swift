@@ -82,7 +82,7 @@ extension SQLiteHubStore {
                 id, clinic, bodySHA256, Clock.timestamp(), batch.batch.changes.count, Data(receiptGzip),
             ])
             let batchRow = db.lastInsertedRowID
-            try Self.write(effects, batchRow: batchRow, optimistic: optimistic, db)
+            try Self.write(effects, batchRow: batchRow, clinic: clinic, optimistic: optimistic, db)
             if let compressing {
                 receiptGzip = compressing.wait()
                 try db.cachedStatement(sql: "UPDATE hub_batches SET receipt_gzip = ? WHERE id = ?").execute(
@@ -152,17 +152,23 @@ extension SQLiteHubStore {
         return snapshot
     }
 
-    /// Writes what a batch produced; the caller's transaction makes it all or nothing. A new
+    /// Writes what a batch of `clinic` produced; the caller's transaction makes it all or nothing. A new
     /// record or answer whose key is taken throws ``NotNew`` when `optimistic` (and is a fault
     /// otherwise: everything the batch names was loaded).
-    static func write(_ effects: BatchEffects, batchRow: Int64, optimistic: Bool, _ db: Database) throws {
+    static func write(_ effects: BatchEffects, batchRow: Int64, clinic: String, optimistic: Bool, _ db: Database) throws {
         func taken(_ what: String) -> any Error {
             optimistic ? NotNew() : HubError.database("a new \(what) of the batch is there already")
         }
+        // Texts that change from row to row are bound uncopied for the step (``SyncStatement/stepping(_:at:_:)``);
+        // the others once, or when they change.
         let feed = try SyncStatement(db, "INSERT INTO hub_feed (seq, kind, entry) VALUES (?, ?, ?)")
+        var kind: FeedEntry.Kind?
         for row in effects.feed {
             feed.bind(1, row.seq)
-            feed.bind(2, row.kind.rawValue)
+            if row.kind != kind {
+                feed.bind(2, row.kind.rawValue)
+                kind = row.kind
+            }
             try feed.run(binding: row.json, at: 3)
         }
         let insert = try SyncStatement(
@@ -171,26 +177,34 @@ extension SQLiteHubStore {
             db, "UPDATE hub_records SET deleted = ?4, fields = ?5 WHERE table_name = ?1 AND row_id = ?2 AND origin = ?3")
         for (key, origin, deleted, fieldsJSON, stored) in effects.records {
             let record = stored ? update : insert
-            record.bind(1, key.table)
-            record.bind(2, key.rowId)
-            record.bind(3, origin)
             record.bind(4, deleted ? 1 : 0)
-            if stored {
-                try record.run(binding: fieldsJSON, at: 5)
-                guard db.changesCount == 1 else { throw HubError.database("record \(key.table) \(key.rowId) was not updated") }
-            } else {
-                guard try record.insert(binding: fieldsJSON, at: 5) else { throw taken("record") }
+            try record.stepping(key.table, at: 1) {
+                try record.stepping(key.rowId, at: 2) {
+                    try record.stepping(origin, at: 3) {
+                        if stored {
+                            try record.run(binding: fieldsJSON, at: 5)
+                            guard db.changesCount == 1 else {
+                                throw HubError.database("record \(key.table) \(key.rowId) was not updated")
+                            }
+                        } else {
+                            guard try record.insert(binding: fieldsJSON, at: 5) else { throw taken("record") }
+                        }
+                    }
+                }
             }
         }
         let answer = try SyncStatement(
             db, "INSERT INTO hub_changes (change_id, clinic, status, batch, position) VALUES (?, ?, ?, ?, ?)")
-        for (changeId, position, a) in effects.results {
-            answer.bind(1, changeId)
-            answer.bind(2, a.clinic)
-            answer.bind(3, a.status.rawValue)
-            answer.bind(4, batchRow)
+        answer.bind(2, clinic)
+        answer.bind(4, batchRow)
+        var status: SyncReceipt.Result.Status?
+        for (changeId, position, s) in effects.results {
+            if s != status {
+                answer.bind(3, s.rawValue)
+                status = s
+            }
             answer.bind(5, Int64(position))
-            guard try answer.insertUnlessPresent() else { throw taken("change id") }
+            guard try answer.stepping(changeId, at: 1, { try answer.insertUnlessPresent() }) else { throw taken("change id") }
         }
         let raise = try db.cachedStatement(
             sql: """

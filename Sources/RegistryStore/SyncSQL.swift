@@ -67,8 +67,9 @@ package struct SyncStatement {
         try stepping(text, at: index) { try insertUnlessPresent() }
     }
 
-    /// `step` run with `text` bound at `index`, uncopied, for its duration only.
-    private func stepping<T>(_ text: String, at index: Int32, _ step: () throws -> T) throws -> T {
+    /// `step` run with `text` bound at `index`, uncopied, for its duration only: SQLite would
+    /// otherwise allocate a copy of each text it is given, and free it at the next binding.
+    package func stepping<T>(_ text: String, at index: Int32, _ step: () throws -> T) throws -> T {
         var text = text
         return try text.withUTF8 { u in
             bind(index, bytes: u, destructor: nil)
