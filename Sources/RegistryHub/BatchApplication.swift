@@ -42,8 +42,39 @@ public struct BatchEffects: Sendable {
     public struct FeedRow: Sendable, Hashable {
         public var seq: Int64
         public var kind: FeedEntry.Kind
-        /// The `FeedEntry` as canonical JSON, served verbatim.
-        public var json: String
+        /// The `FeedEntry` as canonical JSON up to its seq, which comes last: the entry is `head`,
+        /// the seq's digits and `}` (``json``). An insert's head is the one readied before the
+        /// writer (``PreparedInsert/entryHead``), shared, not copied; a store writes the entry
+        /// from it without making a string of it (``write(to:)``).
+        public var head: [UInt8]
+
+        init(seq: Int64, kind: FeedEntry.Kind, head: [UInt8]) {
+            self.seq = seq
+            self.kind = kind
+            self.head = head
+        }
+
+        /// `entry` (canonical JSON, numbered `seq`) split into its head and seq.
+        init(seq: Int64, kind: FeedEntry.Kind, entry: String) {
+            let tail = Array("\(seq)}".utf8)
+            let bytes = Array(entry.utf8)
+            precondition(bytes.count > tail.count && bytes.suffix(tail.count).elementsEqual(tail), "a feed entry ends with its seq")
+            self.init(seq: seq, kind: kind, head: Array(bytes.dropLast(tail.count)))
+        }
+
+        /// The entry, served verbatim.
+        public var json: String {
+            var bytes = [UInt8]()
+            write(to: &bytes)
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        /// Appends the entry to `out`.
+        public func write(to out: inout [UInt8]) {
+            out.append(contentsOf: head)
+            DecimalText.append(seq, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
     }
 
     public struct ConflictRow: Sendable, Hashable {
@@ -325,7 +356,7 @@ public struct BatchApplication {
         if let unreadable = prepared.unreadable { return unreadable }
         records[key] = Touched(record: nil, changed: true, fieldsJSON: prepared.fieldsJSON, stored: false, insertedAt: position)
         let seq = nextSeq()
-        effects.feed.append(.init(seq: seq, kind: .change, json: prepared.entry(seq: seq)))
+        effects.feed.append(.init(seq: seq, kind: .change, head: prepared.entryHead))
         prepared.writeResult(seq: seq, to: &receipt)
         return nil
     }
@@ -456,7 +487,7 @@ public struct BatchApplication {
 
     mutating func appendEntry(_ kind: FeedEntry.Kind, change: WireChange?, conflict: WireConflict?) -> Int64 {
         let entry = FeedEntry(seq: nextSeq(), kind: kind, change: change, conflict: conflict)
-        effects.feed.append(.init(seq: entry.seq, kind: kind, json: entry.canonicalText))
+        effects.feed.append(.init(seq: entry.seq, kind: kind, entry: entry.canonicalText))
         return entry.seq
     }
 

@@ -217,9 +217,8 @@ struct WriteBatch {
 
     /// An entry's JSON without its seq and closing brace, for the statement to number.
     static func head(_ row: BatchEffects.FeedRow) throws -> String {
-        let seq = "\(row.seq)}"
-        guard row.json.hasSuffix(#""seq":"# + seq) else { throw HubError.database("a feed entry does not end with its seq") }
-        return String(row.json.utf8.dropLast(seq.utf8.count))!
+        guard row.head.suffix(6).elementsEqual(#""seq":"#.utf8) else { throw HubError.database("a feed entry does not end with its seq") }
+        return String(decoding: row.head, as: UTF8.self)
     }
 
     /// The feed entries as the statement numbered them, counted from `base`.

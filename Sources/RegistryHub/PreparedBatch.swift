@@ -153,32 +153,6 @@ struct PreparedInsert: Sendable {
             changeId: change.changeId, revisions: sorted.lazy.map { (key: $0.key, value: Int64(1)) })
     }
 
-    /// The feed entry with `seq`.
-    func entry(seq: Int64) -> String {
-        precondition(seq >= 0, "a feed seq counts from 1")
-        // Written straight into the string's storage: one allocation, not a copy of the head first.
-        var digits = 1
-        var rest = seq
-        while rest >= 10 {
-            rest /= 10
-            digits += 1
-        }
-        return String(unsafeUninitializedCapacity: entryHead.count + digits + 1) { out in
-            var n = entryHead.withUnsafeBufferPointer { head in
-                UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(head))
-                return head.count
-            }
-            var value = seq
-            for k in stride(from: n + digits - 1, through: n, by: -1) {
-                out[k] = UInt8(48 + value % 10)
-                value /= 10
-            }
-            n += digits
-            out[n] = UInt8(ascii: "}")
-            return n + 1
-        }
-    }
-
     /// The receipt result with `seq`, appended to `out`.
     func writeResult(seq: Int64, to out: inout [UInt8]) {
         out.append(contentsOf: resultHead)

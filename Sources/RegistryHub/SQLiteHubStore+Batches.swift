@@ -163,13 +163,17 @@ extension SQLiteHubStore {
         // the others once, or when they change.
         let feed = try SyncStatement(db, "INSERT INTO hub_feed (seq, kind, entry) VALUES (?, ?, ?)")
         var kind: FeedEntry.Kind?
+        // Each entry is written into this one buffer and bound from it.
+        var entry = [UInt8]()
         for row in effects.feed {
             feed.bind(1, row.seq)
             if row.kind != kind {
                 feed.bind(2, row.kind.rawValue)
                 kind = row.kind
             }
-            try feed.run(binding: row.json, at: 3)
+            entry.removeAll(keepingCapacity: true)
+            row.write(to: &entry)
+            try feed.run(binding: entry, at: 3)
         }
         let insert = try SyncStatement(
             db, "INSERT INTO hub_records (table_name, row_id, origin, deleted, fields) VALUES (?, ?, ?, ?, ?)")

@@ -62,6 +62,15 @@ package struct SyncStatement {
         try stepping(text, at: index) { try run() }
     }
 
+    /// ``run(binding:at:)`` for a text held as UTF-8 bytes.
+    package func run(binding text: [UInt8], at index: Int32) throws {
+        try text.withUnsafeBufferPointer { u in
+            bind(index, bytes: u, destructor: nil)
+            defer { sqlite3_bind_null(handle, index) }
+            try run()
+        }
+    }
+
     /// ``insertUnlessPresent()`` with `text` bound at `index` as ``run(binding:at:)`` binds it.
     package func insert(binding text: String, at index: Int32) throws -> Bool {
         try stepping(text, at: index) { try insertUnlessPresent() }

@@ -52,7 +52,8 @@ import Testing
                 #expect(fromBytes.resultHead == written.resultHead)
                 for seq: Int64 in [0, 7, 10, 42, 99_999, 1_000_000, Int64.max] {
                     #expect(
-                        fromBytes.entry(seq: seq) == FeedEntry(seq: seq, kind: .change, change: feedForm(change, clinic)).json.text)
+                        BatchEffects.FeedRow(seq: seq, kind: .change, head: fromBytes.entryHead).json
+                            == FeedEntry(seq: seq, kind: .change, change: feedForm(change, clinic)).json.text)
                 }
             }
         }
