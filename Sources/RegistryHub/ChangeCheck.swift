@@ -63,6 +63,7 @@ enum ChangeCheck {
     /// of an insert read (``BatchApplication/missing(_:_:_:)``), got in the same walk. Other
     /// operations leave `values` empty.
     static func problem(with change: WireChange, now: UInt64, values: inout [FieldValue]) -> String? {
+        values.removeAll(keepingCapacity: true)
         // The feed documents changeId as a UUID, and clinics key their logs by it.
         guard isUUID(change.changeId) else { return "changeId is not a UUID" }
         let table = change.table
@@ -72,7 +73,7 @@ enum ChangeCheck {
         }
         let kinds = found.slots
         let gathering = change.op == .insert
-        if gathering { values = Array(repeating: .null, count: found.entity.fields.count) }
+        if gathering { values.append(contentsOf: repeatElement(.null, count: found.entity.fields.count)) }
         guard isUUID(change.rowId) else { return "rowId of \(table) is not a UUID" }
         guard let millis = clockMillis(change.hlc) else { return "hlc is not a hybrid logical clock reading" }
         if millis > now + maxClockLeadMillis { return "clock too far in the future" }

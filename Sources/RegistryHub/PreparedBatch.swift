@@ -65,12 +65,14 @@ public struct PreparedBatch: Sendable {
     ) -> [PreparedChange] {
         var origin = [UInt8]()
         CanonicalJSON.writeString(clinic, to: &origin)
+        // One buffer for every change's gathered values, not one array each.
+        var values = [FieldValue]()
         guard let body, body.spans.count == batch.changes.count else {
-            return positions.map { PreparedChange(batch.changes[$0], clinic: clinic, now: now) }
+            return positions.map { PreparedChange(batch.changes[$0], clinic: clinic, now: now, values: &values) }
         }
         return body.bytes.withUnsafeBufferPointer { bytes in
             positions.map { i in
-                PreparedChange(batch.changes[i], clinic: clinic, now: now) {
+                PreparedChange(batch.changes[i], clinic: clinic, now: now, values: &values) {
                     InsertText.copy(
                         UnsafeBufferPointer(rebasing: bytes[body.spans[i]]), fieldCount: batch.changes[i].fields.count,
                         origin: origin)
@@ -105,9 +107,11 @@ struct PreparedChange: Sendable {
     /// For an insert that passes that check.
     var insert: PreparedInsert?
 
-    /// `text` copies the insert's JSON from the body, if it can (``InsertText``).
-    init(_ change: WireChange, clinic: String, now: UInt64, text: () -> InsertText? = { nil }) {
-        var values = [FieldValue]()
+    /// `text` copies the insert's JSON from the body, if it can (``InsertText``). `values`: room
+    /// for the values the change check gathers (``ChangeCheck/problem(with:now:values:)``).
+    init(
+        _ change: WireChange, clinic: String, now: UInt64, values: inout [FieldValue], text: () -> InsertText? = { nil }
+    ) {
         problem = ChangeCheck.problem(with: change, now: now, values: &values)
         insert =
             problem == nil && change.op == .insert
