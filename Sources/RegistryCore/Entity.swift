@@ -104,11 +104,20 @@ public enum Entity: String, Sendable, CaseIterable, Codable {
     /// Fields naming another record: the foreign keys of Schema/001-registry.sql (an identity's
     /// key is its patient's id, not a field).
     public var references: [(field: String, entity: Entity)] {
+        // Made once: the hub reads them for every pushed change.
         switch self {
-        case .biopsy: [("caseId", .clinicalCase), ("siteId", .site)]
-        default: parentField.map { [$0] } ?? []
+        case .patient, .identity: []
+        case .clinicalCase: Self.caseReferences
+        case .site, .followUp: Self.caseChildReferences
+        case .biopsy: Self.biopsyReferences
         }
     }
+
+    private static let caseReferences: [(field: String, entity: Entity)] = [Entity.clinicalCase.parentField!]
+    private static let caseChildReferences: [(field: String, entity: Entity)] = [Entity.site.parentField!]
+    private static let biopsyReferences: [(field: String, entity: Entity)] = [
+        Entity.biopsy.parentField!, ("siteId", .site),
+    ]
 
     /// Entities whose records hang off this one, in the order tombstones cascade.
     public var children: [Entity] {
