@@ -7,17 +7,20 @@ import RegistryCore
 /// outcomes, the hub's SQLite store writes three rows per pushed change. GRDB's general argument handling (an array of existentials per call) costs more
 /// than SQLite's own work on these small rows.
 ///
-/// Texts are bound as copies (SQLITE_TRANSIENT), so no Swift buffer must outlive a call.
-/// Bindings stay in place across `run()`: a loop that changes one column rebinds only that one.
+/// Texts are bound as copies the statement keeps (``BoundTexts``), so no Swift buffer must
+/// outlive a call. Bindings stay in place across `run()`: a loop that changes one column rebinds
+/// only that one.
 package struct SyncStatement {
     let db: Database
     let handle: SQLiteStatement
+    let texts: BoundTexts
 
     package init(_ db: Database, _ sql: String) throws {
         self.db = db
         handle = try db.cachedStatement(sql: sql).sqliteStatement
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
+        texts = BoundTexts(parameters: Int(sqlite3_bind_parameter_count(handle)))
     }
 
     package func bind(_ index: Int32, _ text: String) {
@@ -26,7 +29,8 @@ package struct SyncStatement {
     }
 
     package func bind(_ index: Int32, bytes u: UnsafeBufferPointer<UInt8>) {
-        bind(index, bytes: u, destructor: FastInsert.transient)
+        guard let copy = texts.copy(u, for: Int(index)) else { return bind(index, bytes: u, destructor: FastInsert.transient) }
+        bind(index, bytes: copy, destructor: nil)
     }
 
     /// `destructor`: SQLite's copy (transient) or none (nil: the bytes outlive the step).
@@ -184,5 +188,35 @@ struct RevisionWriter {
             if let k = layout.index[field] { covered |= 1 << UInt64(k) }
         }
         return covered.nonzeroBitCount == layout.fields.count ? first : nil
+    }
+}
+
+/// The copies of the texts bound to a ``SyncStatement``, one buffer per parameter, which SQLite
+/// reads in place. Bound with SQLITE_TRANSIENT, SQLite would allocate a copy of each text and
+/// free it at the next binding: about twenty allocations for each pulled change. A buffer is
+/// reused for each text bound at its parameter, and replaced only by a longer text (binding it
+/// anew); the buffers go with the statement's wrapper, whose next one clears the bindings first.
+final class BoundTexts {
+    private var buffers: [UnsafeMutableBufferPointer<UInt8>]
+
+    init(parameters: Int) {
+        buffers = Array(repeating: UnsafeMutableBufferPointer(start: nil, count: 0), count: parameters + 1)
+    }
+
+    /// `text` copied into the buffer of parameter `index` (from 1), or nil for an index the
+    /// statement does not have (SQLite then refuses the binding itself).
+    func copy(_ text: UnsafeBufferPointer<UInt8>, for index: Int) -> UnsafeBufferPointer<UInt8>? {
+        guard index >= 1 && index < buffers.count else { return nil }
+        if buffers[index].count < text.count || buffers[index].baseAddress == nil {
+            buffers[index].deallocate()
+            buffers[index] = .allocate(capacity: max(text.count, 64))
+        }
+        let buffer = buffers[index]
+        if let source = text.baseAddress { buffer.baseAddress!.update(from: source, count: text.count) }
+        return UnsafeBufferPointer(start: buffer.baseAddress, count: text.count)
+    }
+
+    deinit {
+        for b in buffers { b.deallocate() }
     }
 }
