@@ -353,7 +353,10 @@ struct PreparedInsert: Sendable {
         }
         self.layout = layout
         self.mask = mask
-        values = record.indices.compactMap { mask & (1 << UInt64($0)) != 0 ? record[$0] : nil }
+        var given = [FieldValue]()
+        given.reserveCapacity(logged.count)
+        for k in record.indices where mask & (1 << UInt64(k)) != 0 { given.append(record[k]) }
+        values = given
         if logged.isEmpty {
             loggedFields = nil
         } else {
