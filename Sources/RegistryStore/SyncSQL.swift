@@ -59,9 +59,9 @@ package struct SyncStatement {
         }
     }
 
-    /// Binds `text` at `index` without SQLite taking a copy of it, steps the statement with
-    /// ``run()`` and binds NULL there again: for a long text written once (a hub's feed entry or
-    /// record), which SQLite would otherwise copy into a buffer of its own first.
+    /// Binds `text` at `index` without any copy of it, steps the statement with ``run()`` and
+    /// binds NULL there again: for a long text written once (a hub's feed entry or record),
+    /// which ``bind(_:_:)`` would first copy into the statement's buffer.
     package func run(binding text: String, at index: Int32) throws {
         try stepping(text, at: index) { try run() }
     }
@@ -80,8 +80,7 @@ package struct SyncStatement {
         try stepping(text, at: index) { try insertUnlessPresent() }
     }
 
-    /// `step` run with `text` bound at `index`, uncopied, for its duration only: SQLite would
-    /// otherwise allocate a copy of each text it is given, and free it at the next binding.
+    /// `step` run with `text` bound at `index`, uncopied, for its duration only.
     package func stepping<T>(_ text: String, at index: Int32, _ step: () throws -> T) throws -> T {
         var text = text
         return try text.withUTF8 { u in
