@@ -159,8 +159,9 @@ extension SQLiteHubStore {
         func taken(_ what: String) -> any Error {
             optimistic ? NotNew() : HubError.database("a new \(what) of the batch is there already")
         }
-        // Texts that change from row to row are bound uncopied for the step (``SyncStatement/stepping(_:at:_:)``);
-        // the others once, or when they change.
+        // The long texts (an entry, a record's fields) are bound uncopied for the step; short ones
+        // are copied into the statement's own buffers (``SyncStatement``); kind, status and clinic
+        // are bound only when they change.
         let feed = try SyncStatement(db, "INSERT INTO hub_feed (seq, kind, entry) VALUES (?, ?, ?)")
         var kind: FeedEntry.Kind?
         // Each entry is written into this one buffer and bound from it.
@@ -181,20 +182,15 @@ extension SQLiteHubStore {
             db, "UPDATE hub_records SET deleted = ?4, fields = ?5 WHERE table_name = ?1 AND row_id = ?2 AND origin = ?3")
         for (key, origin, deleted, fieldsJSON, stored) in effects.records {
             let record = stored ? update : insert
+            record.bind(1, key.table)
+            record.bind(2, key.rowId)
+            record.bind(3, origin)
             record.bind(4, deleted ? 1 : 0)
-            try record.stepping(key.table, at: 1) {
-                try record.stepping(key.rowId, at: 2) {
-                    try record.stepping(origin, at: 3) {
-                        if stored {
-                            try record.run(binding: fieldsJSON, at: 5)
-                            guard db.changesCount == 1 else {
-                                throw HubError.database("record \(key.table) \(key.rowId) was not updated")
-                            }
-                        } else {
-                            guard try record.insert(binding: fieldsJSON, at: 5) else { throw taken("record") }
-                        }
-                    }
-                }
+            if stored {
+                try record.run(binding: fieldsJSON, at: 5)
+                guard db.changesCount == 1 else { throw HubError.database("record \(key.table) \(key.rowId) was not updated") }
+            } else {
+                guard try record.insert(binding: fieldsJSON, at: 5) else { throw taken("record") }
             }
         }
         let answer = try SyncStatement(
@@ -207,8 +203,9 @@ extension SQLiteHubStore {
                 answer.bind(3, s.rawValue)
                 status = s
             }
+            answer.bind(1, changeId)
             answer.bind(5, Int64(position))
-            guard try answer.stepping(changeId, at: 1, { try answer.insertUnlessPresent() }) else { throw taken("change id") }
+            guard try answer.insertUnlessPresent() else { throw taken("change id") }
         }
         let raise = try db.cachedStatement(
             sql: """

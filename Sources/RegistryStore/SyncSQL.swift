@@ -81,7 +81,7 @@ package struct SyncStatement {
     }
 
     /// `step` run with `text` bound at `index`, uncopied, for its duration only.
-    package func stepping<T>(_ text: String, at index: Int32, _ step: () throws -> T) throws -> T {
+    private func stepping<T>(_ text: String, at index: Int32, _ step: () throws -> T) throws -> T {
         var text = text
         return try text.withUTF8 { u in
             bind(index, bytes: u, destructor: nil)
