@@ -196,26 +196,17 @@ public struct BatchApplication {
         JSON.writeString(batchId, to: &receipt)
         receipt.append(contentsOf: #","results":["#.utf8)
         batch.changes.withUnsafeBufferPointer { changes in
-            // The usual batch: change ids in ascending order (a clinic's are time-ordered), so
-            // none repeats, and none answered before. Each is decided, with no lookup of its id.
-            if snapshot.processed.isEmpty && Self.ascending(changes) {
-                for i in changes.indices {
-                    if i > 0 { receipt.append(UInt8(ascii: ",")) }
-                    let start = receipt.count
-                    let status = decide(changes[i], prepared[prepared: i], position: i, to: &receipt)
-                    effects.results.append((changes[i].changeId, i, status))
-                    effects.ownResultRanges.append(start..<receipt.count)
-                }
-                return
-            }
-            snapshot.processed.reserveCapacity(snapshot.processed.count + changes.count)
+            // The usual batch has its change ids in ascending order (a clinic's are time-ordered),
+            // so none repeats, and none was answered before: no answer is looked up or kept.
+            let repeats = !(snapshot.processed.isEmpty && Self.ascending(changes))
+            if repeats { snapshot.processed.reserveCapacity(snapshot.processed.count + changes.count) }
             // A change id answered before this batch; any other repeat repeats an answer given here.
             let answeredBefore = Set(snapshot.processed.keys)
             for i in changes.indices {
                 if i > 0 { receipt.append(UInt8(ascii: ",")) }
                 let start = receipt.count
                 let firstAnswers = effects.results.count
-                answer(changes[i], prepared[prepared: i], position: i, to: &receipt)
+                answer(changes[i], prepared[prepared: i], position: i, repeats: repeats, to: &receipt)
                 if effects.results.count > firstAnswers || !answeredBefore.contains(changes[i].changeId) {
                     effects.ownResultRanges.append(start..<receipt.count)
                 }
@@ -236,9 +227,12 @@ public struct BatchApplication {
     }
 
     /// The answer to one change as canonical JSON, appended to `receipt`: the stored one for a
-    /// change id seen before.
-    mutating func answer(_ change: WireChange, _ prepared: PreparedChange, position: Int, to receipt: inout [UInt8]) {
-        if let done = snapshot.processed[change.changeId] {
+    /// change id seen before. `repeats`: whether the batch can hold such a change id (one
+    /// answered before, or repeated in the batch); when not, no answer is looked up or kept.
+    mutating func answer(
+        _ change: WireChange, _ prepared: PreparedChange, position: Int, repeats: Bool, to receipt: inout [UInt8]
+    ) {
+        if repeats, let done = snapshot.processed[change.changeId] {
             if done.clinic == clinic {
                 receipt.append(contentsOf: done.resultJSON.utf8)
                 return
@@ -250,9 +244,10 @@ public struct BatchApplication {
         }
         let start = receipt.count
         let status = decide(change, prepared, position: position, to: &receipt)
-        let answer = ProcessedChange(
-            clinic: clinic, status: status, resultJSON: String(decoding: receipt[start...], as: UTF8.self))
-        snapshot.processed[change.changeId] = answer
+        if repeats {
+            snapshot.processed[change.changeId] = ProcessedChange(
+                clinic: clinic, status: status, resultJSON: String(decoding: receipt[start...], as: UTF8.self))
+        }
         effects.results.append((change.changeId, position, status))
     }
 

@@ -52,16 +52,11 @@ enum ChangeCheck {
             + "Nothing is lost: the changes stay queued and are accepted once their readings are no longer that far ahead"
     }
 
-    /// Why `change` cannot be applied, or nil when it passes.
-    static func problem(with change: WireChange, now: UInt64) -> String? {
-        var values = [FieldValue]()
-        return problem(with: change, now: now, values: &values)
-    }
-
-    /// ``problem(with:now:)``, also giving an insert's new values in the order of its entity's
-    /// `fields` (null where it carries none) when its table syncs: what the record-level checks
-    /// of an insert read (``BatchApplication/missing(_:_:_:)``), got in the same walk. Other
-    /// operations leave `values` empty.
+    /// Why `change` cannot be applied, or nil when it passes. It also gives an insert's new values
+    /// in `values`, in the order of its entity's `fields` (null where it carries none) when its
+    /// table syncs: what the record-level checks of an insert read
+    /// (``BatchApplication/missing(_:_:_:)``), got in the same walk. Other operations leave
+    /// `values` empty.
     static func problem(with change: WireChange, now: UInt64, values: inout [FieldValue]) -> String? {
         values.removeAll(keepingCapacity: true)
         // The feed documents changeId as a UUID, and clinics key their logs by it.

@@ -102,7 +102,7 @@ public struct BatchNeeds: Sendable {
 
 /// One change as readied before the writer.
 struct PreparedChange: Sendable {
-    /// Why the change is rejected whatever the hub holds (``ChangeCheck/problem(with:now:)``).
+    /// Why the change is rejected whatever the hub holds (``ChangeCheck/problem(with:now:values:)``).
     var problem: String?
     /// For an insert that passes that check.
     var insert: PreparedInsert?

@@ -160,18 +160,13 @@ extension SQLiteHubStore {
             optimistic ? NotNew() : HubError.database("a new \(what) of the batch is there already")
         }
         // The long texts (an entry, a record's fields) are bound uncopied for the step; short ones
-        // are copied into the statement's own buffers (``SyncStatement``); kind, status and clinic
-        // are bound only when they change.
+        // are copied into the statement's own buffers (``SyncStatement``).
         let feed = try SyncStatement(db, "INSERT INTO hub_feed (seq, kind, entry) VALUES (?, ?, ?)")
-        var kind: FeedEntry.Kind?
         // Each entry is written into this one buffer and bound from it.
         var entry = [UInt8]()
         for row in effects.feed {
             feed.bind(1, row.seq)
-            if row.kind != kind {
-                feed.bind(2, row.kind.rawValue)
-                kind = row.kind
-            }
+            feed.bind(2, row.kind.rawValue)
             entry.removeAll(keepingCapacity: true)
             row.write(to: &entry)
             try feed.run(binding: entry, at: 3)
@@ -197,13 +192,9 @@ extension SQLiteHubStore {
             db, "INSERT INTO hub_changes (change_id, clinic, status, batch, position) VALUES (?, ?, ?, ?, ?)")
         answer.bind(2, clinic)
         answer.bind(4, batchRow)
-        var status: SyncReceipt.Result.Status?
-        for (changeId, position, s) in effects.results {
-            if s != status {
-                answer.bind(3, s.rawValue)
-                status = s
-            }
+        for (changeId, position, status) in effects.results {
             answer.bind(1, changeId)
+            answer.bind(3, status.rawValue)
             answer.bind(5, Int64(position))
             guard try answer.insertUnlessPresent() else { throw taken("change id") }
         }

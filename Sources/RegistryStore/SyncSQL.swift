@@ -68,11 +68,7 @@ package struct SyncStatement {
 
     /// ``run(binding:at:)`` for a text held as UTF-8 bytes.
     package func run(binding text: [UInt8], at index: Int32) throws {
-        try text.withUnsafeBufferPointer { u in
-            bind(index, bytes: u, destructor: nil)
-            defer { sqlite3_bind_null(handle, index) }
-            try run()
-        }
+        try text.withUnsafeBufferPointer { u in try stepping(u, at: index) { try run() } }
     }
 
     /// ``insertUnlessPresent()`` with `text` bound at `index` as ``run(binding:at:)`` binds it.
@@ -83,11 +79,13 @@ package struct SyncStatement {
     /// `step` run with `text` bound at `index`, uncopied, for its duration only.
     private func stepping<T>(_ text: String, at index: Int32, _ step: () throws -> T) throws -> T {
         var text = text
-        return try text.withUTF8 { u in
-            bind(index, bytes: u, destructor: nil)
-            defer { sqlite3_bind_null(handle, index) }
-            return try step()
-        }
+        return try text.withUTF8 { u in try stepping(u, at: index, step) }
+    }
+
+    private func stepping<T>(_ u: UnsafeBufferPointer<UInt8>, at index: Int32, _ step: () throws -> T) throws -> T {
+        bind(index, bytes: u, destructor: nil)
+        defer { sqlite3_bind_null(handle, index) }
+        return try step()
     }
 
     /// Steps a statement that returns no rows, then resets it (the bindings stay).
