@@ -159,45 +159,57 @@ extension SQLiteHubStore {
         func taken(_ what: String) -> any Error {
             optimistic ? NotNew() : HubError.database("a new \(what) of the batch is there already")
         }
-        // The long texts (an entry, a record's fields) are bound uncopied for the step; short ones
-        // are copied into the statement's own buffers (``SyncStatement``).
-        let feed = try SyncStatement(db, "INSERT INTO hub_feed (seq, kind, entry) VALUES (?, ?, ?)")
-        // Each entry is written into this one buffer and bound from it.
+        // Rows go in by multi-row INSERTs (``SyncStatement/insertRows(_:into:columns:count:bind:)``).
+        // Each entry is written into this one buffer, then copied into the statement's own.
         var entry = [UInt8]()
-        for row in effects.feed {
-            feed.bind(1, row.seq)
-            feed.bind(2, row.kind.rawValue)
+        let fed = try SyncStatement.insertRows(
+            db, into: "hub_feed", columns: ["seq", "kind", "entry"], count: effects.feed.count
+        ) { s, p, i in
+            let row = effects.feed[i]
+            s.bind(p, row.seq)
+            s.bind(p + 1, row.kind.rawValue)
             entry.removeAll(keepingCapacity: true)
             row.write(to: &entry)
-            try feed.run(binding: entry, at: 3)
+            entry.withUnsafeBufferPointer { s.bind(p + 2, bytes: $0) }
         }
-        let insert = try SyncStatement(
-            db, "INSERT INTO hub_records (table_name, row_id, origin, deleted, fields) VALUES (?, ?, ?, ?, ?)")
+        guard fed else { throw HubError.database("a feed entry of the batch has a seq taken already") }
+        let records = effects.records
+        let inserted = records.indices.filter { !records[$0].stored }
+        let madeNew = try SyncStatement.insertRows(
+            db, into: "hub_records", columns: ["table_name", "row_id", "origin", "deleted", "fields"],
+            count: inserted.count
+        ) { s, p, i in
+            let record = records[inserted[i]]
+            s.bind(p, record.key.table)
+            s.bind(p + 1, record.key.rowId)
+            s.bind(p + 2, record.origin)
+            s.bind(p + 3, Int64(record.deleted ? 1 : 0))
+            s.bind(p + 4, record.fieldsJSON)
+        }
+        guard madeNew else { throw taken("record") }
+        // The long fields text is bound uncopied for the step.
         let update = try SyncStatement(
             db, "UPDATE hub_records SET deleted = ?4, fields = ?5 WHERE table_name = ?1 AND row_id = ?2 AND origin = ?3")
-        for (key, origin, deleted, fieldsJSON, stored) in effects.records {
-            let record = stored ? update : insert
-            record.bind(1, key.table)
-            record.bind(2, key.rowId)
-            record.bind(3, origin)
-            record.bind(4, deleted ? 1 : 0)
-            if stored {
-                try record.run(binding: fieldsJSON, at: 5)
-                guard db.changesCount == 1 else { throw HubError.database("record \(key.table) \(key.rowId) was not updated") }
-            } else {
-                guard try record.insert(binding: fieldsJSON, at: 5) else { throw taken("record") }
-            }
+        for (key, origin, deleted, fieldsJSON, stored) in records where stored {
+            update.bind(1, key.table)
+            update.bind(2, key.rowId)
+            update.bind(3, origin)
+            update.bind(4, Int64(deleted ? 1 : 0))
+            try update.run(binding: fieldsJSON, at: 5)
+            guard db.changesCount == 1 else { throw HubError.database("record \(key.table) \(key.rowId) was not updated") }
         }
-        let answer = try SyncStatement(
-            db, "INSERT INTO hub_changes (change_id, clinic, status, batch, position) VALUES (?, ?, ?, ?, ?)")
-        answer.bind(2, clinic)
-        answer.bind(4, batchRow)
-        for (changeId, position, status) in effects.results {
-            answer.bind(1, changeId)
-            answer.bind(3, status.rawValue)
-            answer.bind(5, Int64(position))
-            guard try answer.insertUnlessPresent() else { throw taken("change id") }
+        let answered = try SyncStatement.insertRows(
+            db, into: "hub_changes", columns: ["change_id", "clinic", "status", "batch", "position"],
+            count: effects.results.count
+        ) { s, p, i in
+            let (changeId, position, status) = effects.results[i]
+            s.bind(p, changeId)
+            s.bind(p + 1, clinic)
+            s.bind(p + 2, status.rawValue)
+            s.bind(p + 3, batchRow)
+            s.bind(p + 4, Int64(position))
         }
+        guard answered else { throw taken("change id") }
         let raise = try db.cachedStatement(
             sql: """
                 INSERT INTO hub_conflicts (id, table_name, row_id, field, status, raised_seq, conflict)

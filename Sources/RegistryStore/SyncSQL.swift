@@ -60,32 +60,15 @@ package struct SyncStatement {
     }
 
     /// Binds `text` at `index` without any copy of it, steps the statement with ``run()`` and
-    /// binds NULL there again: for a long text written once (a hub's feed entry or record),
-    /// which ``bind(_:_:)`` would first copy into the statement's buffer.
+    /// binds NULL there again: for a long text written once (a hub record's fields), which
+    /// ``bind(_:_:)`` would first copy into the statement's buffer.
     package func run(binding text: String, at index: Int32) throws {
-        try stepping(text, at: index) { try run() }
-    }
-
-    /// ``run(binding:at:)`` for a text held as UTF-8 bytes.
-    package func run(binding text: [UInt8], at index: Int32) throws {
-        try text.withUnsafeBufferPointer { u in try stepping(u, at: index) { try run() } }
-    }
-
-    /// ``insertUnlessPresent()`` with `text` bound at `index` as ``run(binding:at:)`` binds it.
-    package func insert(binding text: String, at index: Int32) throws -> Bool {
-        try stepping(text, at: index) { try insertUnlessPresent() }
-    }
-
-    /// `step` run with `text` bound at `index`, uncopied, for its duration only.
-    private func stepping<T>(_ text: String, at index: Int32, _ step: () throws -> T) throws -> T {
         var text = text
-        return try text.withUTF8 { u in try stepping(u, at: index, step) }
-    }
-
-    private func stepping<T>(_ u: UnsafeBufferPointer<UInt8>, at index: Int32, _ step: () throws -> T) throws -> T {
-        bind(index, bytes: u, destructor: nil)
-        defer { sqlite3_bind_null(handle, index) }
-        return try step()
+        try text.withUTF8 { u in
+            bind(index, bytes: u, destructor: nil)
+            defer { sqlite3_bind_null(handle, index) }
+            try run()
+        }
     }
 
     /// Steps a statement that returns no rows, then resets it (the bindings stay).
@@ -107,6 +90,40 @@ package struct SyncStatement {
         sqlite3_reset(handle)
         return false
     }
+
+    /// Inserts `count` rows, up to ``rowsPerInsert`` in each statement (`INSERT INTO table (columns)
+    /// VALUES (...), (...), ...`): one step writes them all, through one open cursor per B-tree,
+    /// where a statement a row pays SQLite's per-step work (opening the cursors, seeking from the
+    /// root, resetting) for every row; a third fewer instructions for the hub's three inserts per
+    /// pushed change. `bind` binds row `row`'s columns from parameter `first` on, texts as copies
+    /// (``bind(_:bytes:)``). False, with none of the rows written, when a row's primary key is
+    /// there already (as ``insertUnlessPresent()``); rows of the statements before it stay, for
+    /// the caller's transaction to keep or roll back.
+    package static func insertRows(
+        _ db: Database, into table: String, columns: [String], count: Int,
+        bind: (_ statement: SyncStatement, _ first: Int32, _ row: Int) -> Void
+    ) throws -> Bool {
+        var done = 0
+        var statement: (rows: Int, it: SyncStatement)?
+        while done < count {
+            let rows = min(rowsPerInsert, count - done)
+            if statement?.rows != rows {
+                let tuple = "(" + String(repeating: "?,", count: columns.count - 1) + "?)"
+                let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+                    + Array(repeating: tuple, count: rows).joined(separator: ",")
+                statement = (rows, try SyncStatement(db, sql))
+            }
+            let s = statement!.it
+            for k in 0..<rows { bind(s, Int32(k * columns.count + 1), done + k) }
+            guard try s.insertUnlessPresent() else { return false }
+            done += rows
+        }
+        return true
+    }
+
+    /// The most rows ``insertRows(_:into:columns:count:bind:)`` writes in one statement: past
+    /// about 32 a larger statement saves little.
+    package static let rowsPerInsert = 64
 
     /// True when the query finds a row.
     package func exists() throws -> Bool {

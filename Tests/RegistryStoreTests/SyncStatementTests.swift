@@ -46,4 +46,39 @@ import Testing
         #expect(fresh?[0] as String? == nil)
         #expect(fresh?[1] as String? == nil)
     }
+
+    @Test func insertRowsWritesEveryRowInStatementsOfManyRows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("emreg-insert-rows-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let queue = try DatabaseQueue(path: dir.appendingPathComponent("t.sqlite").path)
+        let per = SyncStatement.rowsPerInsert
+        // None, one, exactly one full statement, and two full ones and a remainder.
+        for count in [0, 1, per, 2 * per + 3] {
+            let (ok, rows) = try queue.write { db in
+                try db.execute(sql: "DROP TABLE IF EXISTS t; CREATE TABLE t (k TEXT PRIMARY KEY NOT NULL, n INTEGER) WITHOUT ROWID")
+                let ok = try SyncStatement.insertRows(db, into: "t", columns: ["k", "n"], count: count) { s, p, i in
+                    // Texts made here and gone before the step.
+                    s.bind(p, String(format: "key-%05d", i) + String(repeating: "x", count: i % 7 * 20))
+                    s.bind(p + 1, Int64(i * 10))
+                }
+                return (ok, try Row.fetchAll(db, sql: "SELECT k, n FROM t ORDER BY k").map { ($0[0] as String, $0[1] as Int64) })
+            }
+            #expect(ok)
+            #expect(rows.map(\.0) == (0..<count).map { String(format: "key-%05d", $0) + String(repeating: "x", count: $0 % 7 * 20) })
+            #expect(rows.map(\.1) == (0..<count).map { Int64($0 * 10) })
+        }
+        // A key taken in the second statement: false, that statement's rows not written, the
+        // first statement's kept (the caller's transaction decides).
+        let (ok, keys) = try queue.write { db in
+            try db.execute(sql: "DELETE FROM t; INSERT INTO t (k, n) VALUES ('taken', 0)")
+            let ok = try SyncStatement.insertRows(db, into: "t", columns: ["k", "n"], count: 2 * per) { s, p, i in
+                s.bind(p, i == per + 5 ? "taken" : String(format: "key-%05d", i))
+                s.bind(p + 1, Int64(i))
+            }
+            return (ok, try String.fetchAll(db, sql: "SELECT k FROM t WHERE k != 'taken' ORDER BY k"))
+        }
+        #expect(!ok)
+        #expect(keys == (0..<per).map { String(format: "key-%05d", $0) })
+    }
 }
