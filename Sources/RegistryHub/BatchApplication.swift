@@ -164,7 +164,7 @@ public struct BatchApplication {
             changeIds.append(c.changeId)
             if c.op == .resolve, let id = c.conflictId { conflictIds.append(id) }
             // The records it names, which must exist (``unacceptable(_:record:)``).
-            for (field, entity) in ChangeCheck.entities[c.table]?.references ?? [] {
+            for (field, entity) in ChangeCheck.entity(c.table)?.references ?? [] {
                 guard case .text(let id) = c.fields[field]?.new else { continue }
                 if named.insert(RecordKey(table: entity.table, rowId: id)).inserted {
                     rowIds[entity.table, default: []].append(id)
@@ -297,7 +297,7 @@ public struct BatchApplication {
     /// its reports and exports. An insert must carry each required field; an update or
     /// resolution may not clear one. `record` is the record before an update or resolution.
     func unacceptable(_ change: WireChange, record: HubRecord? = nil) -> String? {
-        guard let entity = ChangeCheck.entities[change.table] else { return nil }
+        guard let entity = ChangeCheck.entity(change.table) else { return nil }
         // The record as it would stand. A stored record has every required field, so one missing
         // here is one an insert left out or a change clears.
         let values = entity.fields.map { name in change.fields[name]?.new ?? record?.fields[name]?.value ?? .null }
@@ -309,7 +309,7 @@ public struct BatchApplication {
     /// required field it leaves out, and why it would not read back. `values`: the insert's,
     /// in the order of its entity's fields (``ChangeCheck/problem(with:now:values:)``).
     static func unacceptableAlone(_ change: WireChange, values: [FieldValue]) -> (missing: String?, unreadable: String?) {
-        guard let entity = ChangeCheck.entities[change.table] else { return (nil, nil) }
+        guard let entity = ChangeCheck.entity(change.table) else { return (nil, nil) }
         return (missing(entity, change, values), unreadable(entity, change, values))
     }
 
@@ -347,7 +347,7 @@ public struct BatchApplication {
     ) -> String? {
         if records[key] != nil { return "record already exists" }
         if let missing = prepared.missing { return missing }
-        if let entity = ChangeCheck.entities[change.table], let problem = unheld(change, entity) { return problem }
+        if let entity = ChangeCheck.entity(change.table), let problem = unheld(change, entity) { return problem }
         if let unreadable = prepared.unreadable { return unreadable }
         records[key] = Touched(record: nil, changed: true, fieldsJSON: prepared.fieldsJSON, stored: false, insertedAt: position)
         let seq = nextSeq()

@@ -5,29 +5,49 @@ import RegistrySync
 /// fields with the right value types, the fields its operation may touch, and a sane clock.
 /// Reasons name the table and field, never a value.
 enum ChangeCheck {
-    /// Tables that sync, by name. The identity table never leaves a clinic.
-    static let entities: [String: Entity] = Dictionary(
-        uniqueKeysWithValues: Entity.allCases.filter(\.isSynced).map { ($0.table, $0) })
-
     static let integerFields: Set<String> = ["birthYear", "sizeMm"]
-    static let tombstoneFields = Set(Entity.tombstoneFields)
-    /// What a field of a table holds, by table and name: one lookup per pushed field.
+    /// What a field of a table holds.
     enum FieldKind { case text, integer, tombstone }
     /// A field's kind and its place in its entity's `fields` (-1 for a tombstone field).
     struct Slot {
         var kind: FieldKind
         var position: Int
     }
-    /// Each synced table's entity and its fields' slots.
-    static let tables: [String: (entity: Entity, slots: [String: Slot])] = entities.mapValues { entity in
-        var slots = [String: Slot]()
-        for (position, name) in entity.fields.enumerated() {
-            slots[name] = Slot(kind: integerFields.contains(name) ? .integer : .text, position: position)
+
+    /// A table that syncs, its entity and its fields' slots.
+    struct Table {
+        let name: String
+        let entity: Entity
+        let slots: [(name: String, slot: Slot)]
+
+        /// The slot of field `name`, or nil when the table has none.
+        func slot(_ name: String) -> Slot? {
+            for s in slots where s.name == name { return s.slot }
+            return nil
+        }
+    }
+
+    /// The tables that sync. The identity table never leaves a clinic. Found by comparing names
+    /// (``table(_:)``, ``Table/slot(_:)``), not by hashing them: every name here is short enough
+    /// to be held inline, and comparing two such strings is a few instructions where hashing
+    /// one for a dictionary is hundreds, for each pushed change and each of its fields.
+    static let tables: [Table] = Entity.allCases.filter(\.isSynced).map { entity in
+        var slots = entity.fields.enumerated().map { position, name in
+            (name: name, slot: Slot(kind: integerFields.contains(name) ? .integer : .text, position: position))
         }
         // The tombstone fields hold text.
-        for name in tombstoneFields { slots[name] = Slot(kind: .tombstone, position: -1) }
-        return (entity, slots)
+        slots += Entity.tombstoneFields.map { (name: $0, slot: Slot(kind: .tombstone, position: -1)) }
+        return Table(name: entity.table, entity: entity, slots: slots)
     }
+
+    /// The synced table named `name`.
+    static func table(_ name: String) -> Table? {
+        for t in tables where t.name == name { return t }
+        return nil
+    }
+
+    /// The entity of the synced table named `name`.
+    static func entity(_ name: String) -> Entity? { table(name)?.entity }
 
     /// How far ahead of the hub's clock a change's HLC may be.
     static let maxClockLeadMillis: UInt64 = 48 * 3_600_000
@@ -62,11 +82,10 @@ enum ChangeCheck {
         // The feed documents changeId as a UUID, and clinics key their logs by it.
         guard isUUID(change.changeId) else { return "changeId is not a UUID" }
         let table = change.table
-        guard let found = tables[table] else {
+        guard let found = Self.table(table) else {
             return table == Entity.identity.table
                 ? "table \(table) holds direct identifiers and never leaves the clinic" : "unknown table \(table)"
         }
-        let kinds = found.slots
         let gathering = change.op == .insert
         if gathering { values.append(contentsOf: repeatElement(.null, count: found.entity.fields.count)) }
         guard isUUID(change.rowId) else { return "rowId of \(table) is not a UUID" }
@@ -76,7 +95,7 @@ enum ChangeCheck {
         // The first tombstone field and the first other field, in the order the fields are walked.
         var tombstone: String?, other: String?
         for (name, field) in change.fields {
-            guard let slot = kinds[name] else { return "\(table) has no field \(name)" }
+            guard let slot = found.slot(name) else { return "\(table) has no field \(name)" }
             let kind = slot.kind
             if gathering && slot.position >= 0 { values[slot.position] = field.new }
             if kind == .integer {

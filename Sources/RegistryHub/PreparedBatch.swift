@@ -67,15 +67,18 @@ public struct PreparedBatch: Sendable {
         CanonicalJSON.writeString(clinic, to: &origin)
         // One buffer for every change's gathered values, not one array each.
         var values = [FieldValue]()
-        guard let body, body.spans.count == batch.changes.count else {
-            return positions.map { PreparedChange(batch.changes[$0], clinic: clinic, now: now, values: &values) }
-        }
-        return body.bytes.withUnsafeBufferPointer { bytes in
-            positions.map { i in
-                PreparedChange(batch.changes[i], clinic: clinic, now: now, values: &values) {
-                    InsertText.copy(
-                        UnsafeBufferPointer(rebasing: bytes[body.spans[i]]), fieldCount: batch.changes[i].fields.count,
-                        origin: origin)
+        // Changes read in place, not copied out of the array.
+        return batch.changes.withUnsafeBufferPointer { changes in
+            guard let body, body.spans.count == changes.count else {
+                return positions.map { PreparedChange(changes[$0], clinic: clinic, now: now, values: &values) }
+            }
+            return body.bytes.withUnsafeBufferPointer { bytes in
+                positions.map { i in
+                    PreparedChange(changes[i], clinic: clinic, now: now, values: &values) {
+                        InsertText.copy(
+                            UnsafeBufferPointer(rebasing: bytes[body.spans[i]]), fieldCount: changes[i].fields.count,
+                            origin: origin)
+                    }
                 }
             }
         }
@@ -110,7 +113,8 @@ struct PreparedChange: Sendable {
     /// `text` copies the insert's JSON from the body, if it can (``InsertText``). `values`: room
     /// for the values the change check gathers (``ChangeCheck/problem(with:now:values:)``).
     init(
-        _ change: WireChange, clinic: String, now: UInt64, values: inout [FieldValue], text: () -> InsertText? = { nil }
+        _ change: borrowing WireChange, clinic: String, now: UInt64, values: inout [FieldValue],
+        text: () -> InsertText? = { nil }
     ) {
         problem = ChangeCheck.problem(with: change, now: now, values: &values)
         insert =
@@ -137,7 +141,7 @@ struct PreparedInsert: Sendable {
 
     /// `values`: the insert's values in the order of its entity's fields, as the change check
     /// gathered them (``ChangeCheck/problem(with:now:values:)``).
-    init(_ change: WireChange, clinic: String, values: [FieldValue], text: InsertText? = nil) {
+    init(_ change: borrowing WireChange, clinic: String, values: [FieldValue], text: InsertText? = nil) {
         (missing, unreadable) = BatchApplication.unacceptableAlone(change, values: values)
         if let text {
             (fieldsJSON, entryHead, resultHead) = (text.fieldsJSON, text.entryHead, text.resultHead)

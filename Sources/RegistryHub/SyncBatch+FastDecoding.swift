@@ -41,10 +41,13 @@ extension JSONCursor {
         var spans = [Range<Int>]()
         spans.reserveCapacity(capacity)
         if take(Self.closeBracket) { return (changes, spans) }
+        // (`changes.last?.txId` would copy the whole change to read its transaction id.)
+        var txIdBefore: String?
         while true {
             skipSpace()
             let start = i
-            guard changes.count < SyncBatch.maxChanges, let c = change(txIdBefore: changes.last?.txId) else { return nil }
+            guard changes.count < SyncBatch.maxChanges, let c = change(txIdBefore: txIdBefore) else { return nil }
+            txIdBefore = c.txId
             changes.append(c)
             spans.append(start..<i)
             if take(Self.comma) { continue }
