@@ -262,16 +262,16 @@ struct ChangeLogAppender {
     private var fields = [UInt8]()
     private var clock = [UInt8]()
     private var stamp: (millis: UInt64, text: String) = (.max, "")
+    /// Entries written into `row` but not yet inserted (``appendRemote(db:changeId:table:rowId:op:encodedFields:conflictId:remoteHLC:author:origin:hold:)``
+    /// with `hold`), to go in together by one statement (``flush(db:)``).
+    private(set) var held = 0
+    /// The first column of the entry being written in `row`.
+    private var base = 0
 
     init(db: Database, author: String, origin: String) throws {
         self.author = author
         self.origin = origin
-        insert = try db.cachedStatement(
-            sql: """
-                INSERT INTO change_log
-                  (change_id, tx_id, table_name, row_id, op, fields, conflict_id, hlc, author, origin, prev_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+        insert = try db.cachedStatement(sql: Self.insertSQL(rows: 1))
         if let last = try Row.fetchOne(db, sql: "SELECT hash, hlc FROM change_log ORDER BY seq DESC LIMIT 1") {
             prevHash = Array((last[0] as String).utf8)
             hlc = HybridLogicalClock(last[1] as String) ?? HybridLogicalClock(millis: 0)
@@ -289,6 +289,7 @@ struct ChangeLogAppender {
         db: Database, table: String, rowId: String, op: ChangeLogEntry.Operation, changes: [ChangeLogEntry.FieldChange],
         conflictId: String? = nil
     ) throws -> String {
+        try flush(db: db)
         hlc = hlc.tick()
         fields.removeAll(keepingCapacity: true)
         ChangeLogEntry.encode(changes, to: &fields)
@@ -301,6 +302,7 @@ struct ChangeLogAppender {
     /// Appends the entry of a new local record: every non-null value of `values` (in the
     /// entity's field order) as a field set from null, based on revision 0.
     mutating func appendInsert(db: Database, entity: Entity, rowId: String, values: [FieldValue]) throws {
+        try flush(db: db)
         hlc = hlc.tick()
         fields.removeAll(keepingCapacity: true)
         ChangeLogEntry.encodeInsert(entity, values, to: &fields)
@@ -322,23 +324,52 @@ struct ChangeLogAppender {
             remoteHLC: HybridLogicalClock(remoteHLC), author: author, origin: origin)
     }
 
-    /// The same, its fields JSON (``ChangeLogEntry/encode(_:to:)``) and clock read before.
+    /// The same, its fields JSON (``ChangeLogEntry/encode(_:to:)``) and clock read before. `hold`:
+    /// the entry waits to be inserted with others until ``flush(db:)``, which the caller runs
+    /// when ``held`` reaches ``SyncStatement/rowsPerInsert``, before anything reads the change
+    /// log and before its transaction ends (any entry written without `hold` runs it first). A
+    /// pulled page inserts thousands of entries: one statement for many rows spares SQLite's
+    /// work per statement (opening cursors, seeking from the root, halting) for all but one.
     mutating func appendRemote(
         db: Database, changeId: String, table: String, rowId: String, op: ChangeLogEntry.Operation,
-        encodedFields: [UInt8], conflictId: String?, remoteHLC: HybridLogicalClock?, author: String, origin: String
+        encodedFields: [UInt8], conflictId: String?, remoteHLC: HybridLogicalClock?, author: String, origin: String,
+        hold: Bool = false
     ) throws {
         fields.removeAll(keepingCapacity: true)
         fields.append(contentsOf: encodedFields)
-        try appendRemote(
-            db: db, changeId: changeId, table: table, rowId: rowId, op: op, conflictId: conflictId, remoteHLC: remoteHLC,
-            author: author, origin: origin)
+        if !hold { try flush(db: db) }
+        hlc = remoteHLC.map { hlc.receive($0) } ?? hlc.tick()
+        try write(
+            db: db, changeId: changeId, table: table, rowId: rowId, op: op, conflictId: conflictId, author: author,
+            origin: origin, hold: hold)
     }
 
-    /// Writes the remote entry whose fields JSON is in `fields`.
+    /// Inserts the entries held back, if any.
+    mutating func flush(db: Database) throws {
+        guard held > 0 else { return }
+        let statement = held == 1 ? insert : try db.cachedStatement(sql: Self.insertSQL(rows: held))
+        defer {
+            held = 0
+            row.reset(count: 0)
+        }
+        try row.run(db, statement)
+    }
+
+    static let columnList =
+        "change_id, tx_id, table_name, row_id, op, fields, conflict_id, hlc, author, origin, prev_hash, hash"
+
+    /// The INSERT of `rows` entries.
+    static func insertSQL(rows: Int) -> String {
+        "INSERT INTO change_log (\(columnList)) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+    }
+
+    /// Writes the remote entry whose fields JSON is in `fields`, after any held back.
     private mutating func appendRemote(
         db: Database, changeId: String, table: String, rowId: String, op: ChangeLogEntry.Operation,
         conflictId: String?, remoteHLC: HybridLogicalClock?, author: String, origin: String
     ) throws {
+        try flush(db: db)
         hlc = remoteHLC.map { hlc.receive($0) } ?? hlc.tick()
         try write(
             db: db, changeId: changeId, table: table, rowId: rowId, op: op, conflictId: conflictId, author: author,
@@ -347,14 +378,19 @@ struct ChangeLogAppender {
 
     /// Writes the entry whose fields JSON is in `fields`, at the current clock reading; a nil
     /// `changeId` draws a new one. Returns where the change id's text starts in `row.bytes`.
+    /// `hold`: the entry is added to those held back in `row`, not inserted (none may be held
+    /// otherwise).
     @discardableResult
     private mutating func write(
         db: Database, changeId: String?, table: String, rowId: String, op: ChangeLogEntry.Operation,
-        conflictId: String?, author: String, origin: String
+        conflictId: String?, author: String, origin: String, hold: Bool = false
     ) throws -> Int {
+        precondition(hold || held == 0, "a change-log entry written past entries held back")
         clock.removeAll(keepingCapacity: true)
         hlc.append(to: &clock)
-        row.reset(count: 12)
+        base = held * 12
+        if held == 0 { row.reset(count: 12) } else { row.addRow(count: 12) }
+        let rowStart = row.bytes.count
         // The hash message, in ChangeLogEntry.hash's order; the column each part is bound to.
         appendPart(prevHash, column: 10)
         let changeIdStart: Int
@@ -364,7 +400,7 @@ struct ChangeLogAppender {
             ChangeLogEntry.appendHashPartLength(36, to: &row.bytes)
             changeIdStart = row.bytes.count
             EntityID.make(appendingTo: &row.bytes)
-            row.setText(0, start: changeIdStart, count: 36)
+            row.setText(base, start: changeIdStart, count: 36)
         }
         appendPart(txId, column: 1)
         appendPart(table, column: 2)
@@ -376,11 +412,11 @@ struct ChangeLogAppender {
         appendPart(author, column: 8)
         appendPart(origin, column: 9)
         var digest = SHA256()
-        row.bytes.withUnsafeBytes { digest.update($0) }
+        row.bytes.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[rowStart...])) }
         let hashStart = row.bytes.count
         Hex.append(digest.finalize(), to: &row.bytes)
-        row.setText(11, start: hashStart, count: 64)
-        try row.run(db, insert)
+        row.setText(base + 11, start: hashStart, count: 64)
+        if hold { held += 1 } else { try row.run(db, insert) }
         prevHash.withUnsafeMutableBufferPointer { target in
             row.bytes.withUnsafeBufferPointer { source in
                 target.baseAddress!.update(from: source.baseAddress! + hashStart, count: 64)
@@ -406,7 +442,7 @@ struct ChangeLogAppender {
         ChangeLogEntry.appendHashPartLength(bytes.count, to: &row.bytes)
         let start = row.bytes.count
         row.bytes.append(contentsOf: bytes)
-        if let column { row.setText(column, start: start, count: bytes.count) }
+        if let column { row.setText(base + column, start: start, count: bytes.count) }
         return start
     }
 

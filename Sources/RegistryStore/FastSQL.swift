@@ -31,6 +31,10 @@ struct BoundRow {
         slots.append(contentsOf: repeatElement(.null, count: count))
     }
 
+    /// Adds `count` parameters, all null, after those there are, keeping the bytes: the next row
+    /// of a multi-row statement.
+    mutating func addRow(count: Int) { slots.append(contentsOf: repeatElement(.null, count: count)) }
+
     mutating func setText(_ i: Int, start: Int, count: Int) { slots[i] = .text(start: start, count: count) }
 
     mutating func setText(_ i: Int, _ text: String) {

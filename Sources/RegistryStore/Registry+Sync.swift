@@ -399,6 +399,7 @@ extension Registry {
                 try db.execute(sql: "PRAGMA cache_size = -65536")
                 var applier = try RemoteApplier(db: db, registry: self)
                 for (e, prepared) in zip(page.entries, page.inserts) { try applier.apply(e, prepared: prepared) }
+                try applier.flushLog()
                 try applier.checkReferences()
                 try Self.setState(db, "pull_cursor", String(next))
                 try Self.setState(db, "last_pull_at", Clock.timestamp())

@@ -40,21 +40,44 @@ struct RemoteApplier {
     }
 
     mutating func apply(_ entry: PulledEntry, prepared: PreparedInsert?) throws {
+        try stored("feed entry \(entry.seq)") { try $0.applyChecked(entry, prepared: prepared) }
+    }
+
+    /// The seqs of the first and last entries whose change-log entries are held back
+    /// (``ChangeLogAppender/held``).
+    var held: (first: Int64, last: Int64)?
+
+    /// Inserts the change-log entries held back; then anything may read the log. Run as well
+    /// before the page's transaction ends.
+    mutating func flushLog() throws {
+        guard let (first, last) = held else { return }
+        held = nil
+        let db = self.db
+        try stored(first == last ? "feed entry \(first)" : "feed entries \(first) to \(last)") { try $0.log.flush(db: db) }
+    }
+
+    /// `body`, a constraint it breaks here (a record it names that this registry lacks) said
+    /// as a refusal of `entries` (which, so the operator can find it): the page is not applied.
+    mutating func stored(_ entries: String, _ body: (inout Self) throws -> Void) throws {
         do {
-            try applyChecked(entry, prepared: prepared)
+            try body(&self)
         } catch let e as DatabaseError {
-            // A constraint the entry breaks here (a record it names that this registry lacks):
-            // which entry, so the operator can find it; the page is not applied.
             throw StoreError.database(
-                "the hub's feed entry \(entry.seq) cannot be stored in this registry (\(e.message ?? "SQLite error \(e.resultCode.rawValue)")); nothing of its page was applied")
+                "the hub's \(entries) cannot be stored in this registry (\(e.message ?? "SQLite error \(e.resultCode.rawValue)")); nothing of its page was applied")
         }
     }
 
     mutating func applyChecked(_ entry: PulledEntry, prepared: PreparedInsert?) throws {
+        // This clinic's own inserts coming back are in the log already: the general way.
+        if case .change(let seq, let change) = entry, let prepared, change.origin != registry.clinic,
+            try insertNew(change, prepared, seq: seq)
+        {
+            return
+        }
+        // Anything else may read the change log: the entries held back go in first.
+        try flushLog()
         switch entry {
         case .change(let seq, let change):
-            // This clinic's own inserts coming back are in the log already: the general way.
-            if let prepared, change.origin != registry.clinic, try insertNew(change, prepared, seq: seq) { return }
             try apply(change, seq: seq)
         case .conflict(let seq, let conflict):
             // A conflict delivered again after its resolution must not reopen it.
@@ -143,10 +166,13 @@ struct RemoteApplier {
         // No field_revisions row: the revisions the hub gave are the ones its change-log entry
         // holds, and are read from there (``RegistryTransaction/insertRevisions(_:_:)``).
         guard let fields = prepared.loggedFields else { return true }
+        // Held back and inserted with others (``flushLog()``): nothing of the fast path reads the log.
+        held = (held?.first ?? seq, seq)
         try log.appendRemote(
             db: db, changeId: change.changeId, table: change.table, rowId: change.rowId, op: change.op,
             encodedFields: fields, conflictId: change.conflictId, remoteHLC: prepared.clock, author: change.author,
-            origin: change.origin)
+            origin: change.origin, hold: true)
+        if log.held >= SyncStatement.rowsPerInsert { try flushLog() }
         return true
     }
 

@@ -46,6 +46,36 @@ import Testing
         #expect(try t.registry.write { tx in try tx.revision(.patient, seeded, "sex") } == 0)
     }
 
+    /// A page's new records' log entries go in many to a statement (``ChangeLogAppender``): one
+    /// the log refuses (here a change id given twice, which a hub never feeds) stops the page with
+    /// the entries named, and nothing of it is applied; a page of more entries than one statement
+    /// takes, with an entry the general way between them, is applied whole, its chain intact.
+    @Test func logEntriesWrittenManyAtATimeKeepThePageWholeOrNothing() throws {
+        let t = try TestRegistry()
+        let before = try Self.state(t)
+        let first = Self.change("patients", EntityID.make(), .insert, ["sex": .text("male"), "birthYear": .int(1950)])
+        var twice = Self.change("patients", EntityID.make(), .insert, ["sex": .text("female"), "birthYear": .int(1960)])
+        twice.changeId = first.changeId
+        #expect {
+            try t.registry.applyPulled([.change(seq: 1, first), .change(seq: 2, twice)], next: 2)
+        } throws: { "\($0)".contains("the hub's feed entries 1 to 2 cannot be stored in this registry") }
+        #expect(try Self.state(t) == before)
+
+        let count = 2 * SyncStatement.rowsPerInsert + 5
+        var entries = (1...count).map { seq -> PulledEntry in
+            .change(seq: Int64(seq), Self.change("patients", EntityID.make(), .insert, ["sex": .text("male"), "birthYear": .int(1950)]))
+        }
+        // An update of the first patient, in the middle: it reads the log, which must hold the entries before it.
+        guard case .change(_, let made) = entries[0] else { return }
+        entries[SyncStatement.rowsPerInsert + 2] = .change(
+            seq: Int64(SyncStatement.rowsPerInsert + 3), Self.change("patients", made.rowId, .update, ["birthYear": .int(1951)]))
+        try t.registry.applyPulled(entries, next: Int64(count))
+        #expect(try Self.state(t).patients == before.patients + count - 1)
+        #expect(try t.raw().read { try Int.fetchOne($0, sql: "SELECT birth_year FROM patients WHERE id = ?", arguments: [made.rowId]) } == 1951)
+        let audit = try t.registry.verifyAudit()
+        #expect(audit.problem == nil && audit.entries >= count, "\(audit)")
+    }
+
     @Test func aPulledRecordThisRegistryCannotReadStopsThePageWithNothingApplied() throws {
         let t = try TestRegistry()
         let site = try t.seed().site
