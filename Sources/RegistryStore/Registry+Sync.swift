@@ -398,7 +398,12 @@ extension Registry {
                 // pages in memory from one page to the next (SQLite's default cache is 2 MB).
                 try db.execute(sql: "PRAGMA cache_size = -65536")
                 var applier = try RemoteApplier(db: db, registry: self)
-                for (e, prepared) in zip(page.entries, page.inserts) { try applier.apply(e, prepared: prepared) }
+                // Entries read in place (a `zip` would copy each, and its readied insert).
+                try page.entries.withUnsafeBufferPointer { entries in
+                    try page.inserts.withUnsafeBufferPointer { inserts in
+                        for i in entries.indices { try applier.apply(entries[i], prepared: inserts[i]) }
+                    }
+                }
                 try applier.flushLog()
                 try applier.checkReferences()
                 try Self.setState(db, "pull_cursor", String(next))

@@ -28,6 +28,10 @@ struct RemoteApplier {
     /// (``checkReferences()``): foreign keys are deferred to the commit, where SQLite would say
     /// only "FOREIGN KEY constraint failed".
     var named: [(seq: Int64, table: String, field: String, parent: Entity, id: String)] = []
+    /// The ids of the records of each entity (by ordinal) the page's new inserts made
+    /// (``insertNew(_:_:seq:)``): a reference to one needs no probe. Kept only for entities
+    /// that other records name.
+    var made = Array(repeating: Set<String>(), count: Entity.allCases.count)
 
     init(db: Database, registry: Registry) throws {
         self.db = db
@@ -163,6 +167,7 @@ struct RemoteApplier {
         // Refused once in: the refusal aborts the whole page, this insert with it.
         if let problem = prepared.problem { throw problem }
         for r in prepared.references { named.append((seq, change.table, r.field, r.parent, r.id)) }
+        if Self.named[prepared.layout.entity.ordinal] { made[prepared.layout.entity.ordinal].insert(change.rowId) }
         // No field_revisions row: the revisions the hub gave are the ones its change-log entry
         // holds, and are read from there (``RegistryTransaction/insertRevisions(_:_:)``).
         guard let fields = prepared.loggedFields else { return true }
@@ -205,6 +210,9 @@ struct RemoteApplier {
         if let problem = Self.problem(change, seq: seq, entity: entity, values: values) { throw problem }
     }
 
+    /// Whether records of each entity (by ordinal) are named by others.
+    static let named = Entity.allCases.map { parent in Entity.allCases.contains { $0.references.contains { $0.entity == parent } } }
+
     /// The records `change` names by id (a case's patient, a site's case), each to be here once
     /// its page is applied.
     static func references(_ change: RemoteChange, _ entity: Entity) -> [PreparedInsert.Reference] {
@@ -232,8 +240,8 @@ struct RemoteApplier {
     /// Every record the page's changes named must be here once the page is applied (a parent may
     /// come after its child within a page, as a clinic's transaction may write them).
     mutating func checkReferences() throws {
-        for n in named {
-            guard let layout = EntityLayout.byTable[n.parent.table], try !rowExists(layout, n.id) else { continue }
+        for n in named where !made[n.parent.ordinal].contains(n.id) {
+            guard try !rowExists(EntityLayout.all[n.parent.ordinal], n.id) else { continue }
             throw StoreError.invalid(
                 FieldError(
                     "\(n.table).\(n.field)",
