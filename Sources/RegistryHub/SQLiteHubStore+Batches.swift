@@ -159,7 +159,7 @@ extension SQLiteHubStore {
         func taken(_ what: String) -> any Error {
             optimistic ? NotNew() : HubError.database("a new \(what) of the batch is there already")
         }
-        // Rows go in by multi-row INSERTs (``SyncStatement/insertRows(_:into:columns:count:bind:)``).
+        // Rows go in by multi-row INSERTs (``SyncStatement/insertRows(_:into:columns:count:replacing:bind:)``).
         // Each entry is written into this one buffer, then copied into the statement's own.
         var entry = [UInt8]()
         let fed = try SyncStatement.insertRows(

@@ -332,27 +332,34 @@ extension Registry {
     public func recordPushOutcomes(_ batch: OutboxBatch, _ outcomes: [PushOutcome]) throws(StoreError) {
         try storeErrors {
             try database.write { db in
-                let record = try SyncStatement(
-                    db, "INSERT OR REPLACE INTO sync_outcomes (change_id, status, hub_seq, reason) VALUES (?, ?, ?, ?)")
-                let revisions = try RevisionWriter(db)
+                // Each outcome with the change it answers: by position, as a receipt answers in
+                // the batch's order, or else by change id.
+                var answered = [(outcome: Int, change: Int)]()
+                answered.reserveCapacity(outcomes.count)
                 var byId: [String: Int]?
                 for (i, o) in outcomes.enumerated() {
-                    let change: OutboxChange
                     if i < batch.changes.count && batch.changes[i].changeId == o.changeId {
-                        change = batch.changes[i]
-                    } else {
-                        if byId == nil {
-                            byId = Dictionary(
-                                batch.changes.enumerated().map { ($1.changeId, $0) }, uniquingKeysWith: { a, _ in a })
-                        }
-                        guard let k = byId![o.changeId] else { continue }
-                        change = batch.changes[k]
+                        answered.append((i, i))
+                        continue
                     }
-                    record.bind(1, o.changeId)
-                    record.bind(2, o.status.rawValue)
-                    record.bind(3, o.hubSeq)
-                    record.bind(4, o.reason)
-                    try record.run()
+                    if byId == nil {
+                        byId = Dictionary(batch.changes.enumerated().map { ($1.changeId, $0) }, uniquingKeysWith: { a, _ in a })
+                    }
+                    if let k = byId![o.changeId] { answered.append((i, k)) }
+                }
+                _ = try SyncStatement.insertRows(
+                    db, into: "sync_outcomes", columns: ["change_id", "status", "hub_seq", "reason"], count: answered.count,
+                    replacing: true
+                ) { s, p, k in
+                    let o = outcomes[answered[k].outcome]
+                    s.bind(p, o.changeId)
+                    s.bind(p + 1, o.status.rawValue)
+                    s.bind(p + 2, o.hubSeq)
+                    s.bind(p + 3, o.reason)
+                }
+                let revisions = try RevisionWriter(db)
+                for (i, k) in answered {
+                    let (o, change) = (outcomes[i], batch.changes[k])
                     // An accepted insert's fields are all at the hub's first revision: its
                     // change-log entry and this outcome say so (migration 005), with no row.
                     let firstRevisions = change.isInsert && o.status == .accepted && o.revisions.allSatisfy { $0.revision == 1 }

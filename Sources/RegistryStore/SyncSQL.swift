@@ -99,8 +99,9 @@ package struct SyncStatement {
     /// (``bind(_:bytes:)``). False, with none of the rows written, when a row's primary key is
     /// there already (as ``insertUnlessPresent()``); rows of the statements before it stay, for
     /// the caller's transaction to keep or roll back.
+    /// `replacing`: `INSERT OR REPLACE`, a row taking the place of one with its key.
     package static func insertRows(
-        _ db: Database, into table: String, columns: [String], count: Int,
+        _ db: Database, into table: String, columns: [String], count: Int, replacing: Bool = false,
         bind: (_ statement: SyncStatement, _ first: Int32, _ row: Int) -> Void
     ) throws -> Bool {
         var done = 0
@@ -109,7 +110,7 @@ package struct SyncStatement {
             let rows = min(rowsPerInsert, count - done)
             if statement?.rows != rows {
                 let tuple = "(" + String(repeating: "?,", count: columns.count - 1) + "?)"
-                let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+                let sql = "INSERT \(replacing ? "OR REPLACE " : "")INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
                     + Array(repeating: tuple, count: rows).joined(separator: ",")
                 statement = (rows, try SyncStatement(db, sql))
             }
@@ -121,7 +122,7 @@ package struct SyncStatement {
         return true
     }
 
-    /// The most rows ``insertRows(_:into:columns:count:bind:)`` writes in one statement: past
+    /// The most rows ``insertRows(_:into:columns:count:replacing:bind:)`` writes in one statement: past
     /// about 32 a larger statement saves little.
     package static let rowsPerInsert = 64
 
