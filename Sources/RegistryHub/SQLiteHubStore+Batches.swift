@@ -159,38 +159,41 @@ extension SQLiteHubStore {
         func taken(_ what: String) -> any Error {
             optimistic ? NotNew() : HubError.database("a new \(what) of the batch is there already")
         }
-        // Rows go in by multi-row INSERTs (``SyncStatement/insertRows(_:into:columns:count:replacing:bind:)``).
+        // Rows go in by multi-row INSERTs (``SyncStatement/insertRows(_:into:columns:count:replacing:bind:)``),
+        // read in place: a copy of each would count a reference to each of its texts, on this
+        // core, to strings made on another.
         // Each entry is written into this one buffer, then copied into the statement's own.
         var entry = [UInt8]()
-        let fed = try SyncStatement.insertRows(
-            db, into: "hub_feed", columns: ["seq", "kind", "entry"], count: effects.feed.count
-        ) { s, p, i in
-            let row = effects.feed[i]
-            s.bind(p, row.seq)
-            s.bind(p + 1, row.kind.rawValue)
-            entry.removeAll(keepingCapacity: true)
-            row.write(to: &entry)
-            entry.withUnsafeBufferPointer { s.bind(p + 2, bytes: $0) }
+        let fed = try effects.feed.withUnsafeBufferPointer { feed in
+            try SyncStatement.insertRows(db, into: "hub_feed", columns: ["seq", "kind", "entry"], count: feed.count) {
+                s, p, i in
+                s.bind(p, feed[i].seq)
+                s.bind(p + 1, feed[i].kind.rawValue)
+                entry.removeAll(keepingCapacity: true)
+                feed[i].write(to: &entry)
+                entry.withUnsafeBufferPointer { s.bind(p + 2, bytes: $0) }
+            }
         }
         guard fed else { throw HubError.database("a feed entry of the batch has a seq taken already") }
-        let records = effects.records
-        let inserted = records.indices.filter { !records[$0].stored }
-        let madeNew = try SyncStatement.insertRows(
-            db, into: "hub_records", columns: ["table_name", "row_id", "origin", "deleted", "fields"],
-            count: inserted.count
-        ) { s, p, i in
-            let record = records[inserted[i]]
-            s.bind(p, record.key.table)
-            s.bind(p + 1, record.key.rowId)
-            s.bind(p + 2, record.origin)
-            s.bind(p + 3, Int64(record.deleted ? 1 : 0))
-            s.bind(p + 4, record.fieldsJSON)
+        let madeNew = try effects.records.withUnsafeBufferPointer { records in
+            let inserted = records.indices.filter { !records[$0].stored }
+            return try SyncStatement.insertRows(
+                db, into: "hub_records", columns: ["table_name", "row_id", "origin", "deleted", "fields"],
+                count: inserted.count
+            ) { s, p, i in
+                let k = inserted[i]
+                s.bind(p, records[k].key.table)
+                s.bind(p + 1, records[k].key.rowId)
+                s.bind(p + 2, records[k].origin)
+                s.bind(p + 3, Int64(records[k].deleted ? 1 : 0))
+                s.bind(p + 4, records[k].fieldsJSON)
+            }
         }
         guard madeNew else { throw taken("record") }
         // The long fields text is bound uncopied for the step.
         let update = try SyncStatement(
             db, "UPDATE hub_records SET deleted = ?4, fields = ?5 WHERE table_name = ?1 AND row_id = ?2 AND origin = ?3")
-        for (key, origin, deleted, fieldsJSON, stored) in records where stored {
+        for (key, origin, deleted, fieldsJSON, stored) in effects.records where stored {
             update.bind(1, key.table)
             update.bind(2, key.rowId)
             update.bind(3, origin)
@@ -198,16 +201,17 @@ extension SQLiteHubStore {
             try update.run(binding: fieldsJSON, at: 5)
             guard db.changesCount == 1 else { throw HubError.database("record \(key.table) \(key.rowId) was not updated") }
         }
-        let answered = try SyncStatement.insertRows(
-            db, into: "hub_changes", columns: ["change_id", "clinic", "status", "batch", "position"],
-            count: effects.results.count
-        ) { s, p, i in
-            let (changeId, position, status) = effects.results[i]
-            s.bind(p, changeId)
-            s.bind(p + 1, clinic)
-            s.bind(p + 2, status.rawValue)
-            s.bind(p + 3, batchRow)
-            s.bind(p + 4, Int64(position))
+        let answered = try effects.results.withUnsafeBufferPointer { results in
+            try SyncStatement.insertRows(
+                db, into: "hub_changes", columns: ["change_id", "clinic", "status", "batch", "position"],
+                count: results.count
+            ) { s, p, i in
+                s.bind(p, results[i].changeId)
+                s.bind(p + 1, clinic)
+                s.bind(p + 2, results[i].status.rawValue)
+                s.bind(p + 3, batchRow)
+                s.bind(p + 4, Int64(results[i].position))
+            }
         }
         guard answered else { throw taken("change id") }
         let raise = try db.cachedStatement(

@@ -24,6 +24,8 @@ package struct SyncStatement {
     }
 
     package func bind(_ index: Int32, _ text: String) {
+        // Borrowed, not copied (`var text = text; text.withUTF8` counts a reference, and releases it).
+        if text.utf8.withContiguousStorageIfAvailable({ u in bind(index, bytes: u) }) != nil { return }
         var text = text
         text.withUTF8 { u in bind(index, bytes: u) }
     }
