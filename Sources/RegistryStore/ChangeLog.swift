@@ -337,11 +337,9 @@ struct ChangeLogAppender {
     ) throws {
         fields.removeAll(keepingCapacity: true)
         fields.append(contentsOf: encodedFields)
-        if !hold { try flush(db: db) }
-        hlc = remoteHLC.map { hlc.receive($0) } ?? hlc.tick()
-        try write(
-            db: db, changeId: changeId, table: table, rowId: rowId, op: op, conflictId: conflictId, author: author,
-            origin: origin, hold: hold)
+        try appendRemote(
+            db: db, changeId: changeId, table: table, rowId: rowId, op: op, conflictId: conflictId, remoteHLC: remoteHLC,
+            author: author, origin: origin, hold: hold)
     }
 
     /// Inserts the entries held back, if any.
@@ -355,25 +353,27 @@ struct ChangeLogAppender {
         try row.run(db, statement)
     }
 
-    static let columnList =
-        "change_id, tx_id, table_name, row_id, op, fields, conflict_id, hlc, author, origin, prev_hash, hash"
-
     /// The INSERT of `rows` entries.
     static func insertSQL(rows: Int) -> String {
-        "INSERT INTO change_log (\(columnList)) VALUES "
-            + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+        SyncStatement.insertSQL(
+            into: "change_log",
+            columns: [
+                "change_id", "tx_id", "table_name", "row_id", "op", "fields", "conflict_id", "hlc", "author", "origin",
+                "prev_hash", "hash",
+            ], rows: rows)
     }
 
-    /// Writes the remote entry whose fields JSON is in `fields`, after any held back.
+    /// Writes the remote entry whose fields JSON is in `fields`: held back with `hold`, else after
+    /// any held back.
     private mutating func appendRemote(
         db: Database, changeId: String, table: String, rowId: String, op: ChangeLogEntry.Operation,
-        conflictId: String?, remoteHLC: HybridLogicalClock?, author: String, origin: String
+        conflictId: String?, remoteHLC: HybridLogicalClock?, author: String, origin: String, hold: Bool = false
     ) throws {
-        try flush(db: db)
+        if !hold { try flush(db: db) }
         hlc = remoteHLC.map { hlc.receive($0) } ?? hlc.tick()
         try write(
             db: db, changeId: changeId, table: table, rowId: rowId, op: op, conflictId: conflictId, author: author,
-            origin: origin)
+            origin: origin, hold: hold)
     }
 
     /// Writes the entry whose fields JSON is in `fields`, at the current clock reading; a nil

@@ -49,13 +49,13 @@ struct RemoteApplier {
 
     /// The seqs of the first and last entries whose change-log entries are held back
     /// (``ChangeLogAppender/held``).
-    var held: (first: Int64, last: Int64)?
+    var heldEntries: (first: Int64, last: Int64)?
 
     /// Inserts the change-log entries held back; then anything may read the log. Run as well
     /// before the page's transaction ends.
     mutating func flushLog() throws {
-        guard let (first, last) = held else { return }
-        held = nil
+        guard let (first, last) = heldEntries else { return }
+        heldEntries = nil
         let db = self.db
         try stored(first == last ? "feed entry \(first)" : "feed entries \(first) to \(last)") { try $0.log.flush(db: db) }
     }
@@ -167,12 +167,12 @@ struct RemoteApplier {
         // Refused once in: the refusal aborts the whole page, this insert with it.
         if let problem = prepared.problem { throw problem }
         for r in prepared.references { named.append((seq, change.table, r.field, r.parent, r.id)) }
-        if Self.named[prepared.layout.entity.ordinal] { made[prepared.layout.entity.ordinal].insert(change.rowId) }
+        if Self.namedByOthers[prepared.layout.entity.ordinal] { made[prepared.layout.entity.ordinal].insert(change.rowId) }
         // No field_revisions row: the revisions the hub gave are the ones its change-log entry
         // holds, and are read from there (``RegistryTransaction/insertRevisions(_:_:)``).
         guard let fields = prepared.loggedFields else { return true }
         // Held back and inserted with others (``flushLog()``): nothing of the fast path reads the log.
-        held = (held?.first ?? seq, seq)
+        heldEntries = (heldEntries?.first ?? seq, seq)
         try log.appendRemote(
             db: db, changeId: change.changeId, table: change.table, rowId: change.rowId, op: change.op,
             encodedFields: fields, conflictId: change.conflictId, remoteHLC: prepared.clock, author: change.author,
@@ -211,7 +211,7 @@ struct RemoteApplier {
     }
 
     /// Whether records of each entity (by ordinal) are named by others.
-    static let named = Entity.allCases.map { parent in Entity.allCases.contains { $0.references.contains { $0.entity == parent } } }
+    static let namedByOthers = Entity.allCases.map { parent in Entity.allCases.contains { $0.references.contains { $0.entity == parent } } }
 
     /// The records `change` names by id (a case's patient, a site's case), each to be here once
     /// its page is applied.
