@@ -93,16 +93,17 @@ package struct SyncStatement {
         return false
     }
 
-    /// Inserts `count` rows, up to ``rowsPerInsert`` in each statement (`INSERT INTO table (columns)
-    /// VALUES (...), (...), ...`): one step writes them all, through one open cursor per B-tree,
-    /// where a statement a row pays SQLite's per-step work (opening the cursors, seeking from the
-    /// root, resetting, halting) for every row. Rows of the hub's three tables, inserted from C:
-    /// 31,800 instructions per pushed change one row to a statement, 21,100 at 20 rows, 20,000 at
-    /// 100. `bind` binds row `row`'s columns from parameter `first` on, texts as copies
-    /// (``bind(_:bytes:)``). False, with none of the rows written, when a row's primary key is
-    /// there already (as ``insertUnlessPresent()``); rows of the statements before it stay, for
-    /// the caller's transaction to keep or roll back.
-    /// `replacing`: `INSERT OR REPLACE`, a row taking the place of one with its key.
+    /// Inserts `count` rows, up to ``rowsPerInsert`` in each statement (``insertSQL(into:columns:rows:replacing:)``):
+    /// one step writes them all, through one open cursor per B-tree, where a statement a row pays
+    /// SQLite's per-step work (opening the cursors, seeking from the root, resetting, halting) for
+    /// every row. Rows of the hub's three tables, inserted from C: 31,800 instructions per pushed
+    /// change one row to a statement, 21,100 at 20 rows, 20,000 at 100. `bind` binds row `row`'s
+    /// columns from parameter `first` on, texts as copies (``bind(_:bytes:)``).
+    ///
+    /// False when a row's primary key is there already (as ``insertUnlessPresent()``); the rows
+    /// before it stay written, for the caller's transaction to roll back (every caller does:
+    /// `OR FAIL`, see ``insertSQL(into:columns:rows:replacing:)``). `replacing`: `INSERT OR
+    /// REPLACE`, a row taking the place of one with its key.
     package static func insertRows(
         _ db: Database, into table: String, columns: [String], count: Int, replacing: Bool = false,
         bind: (_ statement: SyncStatement, _ first: Int32, _ row: Int) -> Void
@@ -122,10 +123,15 @@ package struct SyncStatement {
         return true
     }
 
-    /// `INSERT [OR REPLACE] INTO table (columns) VALUES` and `rows` rows of parameters.
+    /// `INSERT OR FAIL INTO table (columns) VALUES` and `rows` rows of parameters (`OR REPLACE`
+    /// when `replacing`). `OR FAIL`, not the default `ABORT`: a statement of many rows that may
+    /// abort must be able to undo its own rows, and SQLite keeps a statement journal for that,
+    /// spilled to a temporary file past 64 KiB. The hub wrote four times as many pages (635,501
+    /// `pwrite` calls for a push of 200,003 changes where one row to a statement made 141,098) and
+    /// its system time doubled. A failure rolls back the caller's whole transaction anyway.
     package static func insertSQL(into table: String, columns: [String], rows: Int, replacing: Bool = false) -> String {
         let tuple = "(" + String(repeating: "?,", count: columns.count - 1) + "?)"
-        return "INSERT \(replacing ? "OR REPLACE " : "")INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+        return "INSERT OR \(replacing ? "REPLACE" : "FAIL") INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
             + Array(repeating: tuple, count: rows).joined(separator: ",")
     }
 
