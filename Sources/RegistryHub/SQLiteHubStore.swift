@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import RegistryCore
 import RegistryStore
@@ -31,6 +32,7 @@ public struct SQLiteHubStore: HubStore {
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 262144")
                 try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
             }
+            try createWithLargePages(at: path, configuration: config)
             let pool = try DatabasePool(path: path, configuration: config)
             // A receipt the hub has answered survives power loss: the clinic forgets what it sent.
             try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
@@ -40,6 +42,27 @@ public struct SQLiteHubStore: HubStore {
             }
             return SQLiteHubStore(path: path, pool: pool, checkpointer: checkpointer)
         }
+    }
+
+    /// The page size of a new hub database. A push writes three rows per change, appended to
+    /// three B-trees: with 16 KiB pages rather than SQLite's 4 KiB the hub took 11 % less CPU for
+    /// the same push of 200,003 changes (5.07–5.15 s against 5.71–5.86 s, system time 0.43 s against
+    /// 0.59–0.69 s) and the push ran 14 % faster. A database made before keeps its page size.
+    static let pageSize = 16384
+
+    /// Makes the database at `path`, if there is none yet, with pages of ``pageSize`` and its
+    /// schema. The size must be set before the first table, and before WAL mode: a pool opens
+    /// the file in WAL mode at once, so the file is made through one plain connection first.
+    static func createWithLargePages(at path: String, configuration: Configuration) throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        guard size == nil || size == 0 else { return }
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA page_size = \(pageSize)")
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+        }
+        try migrator.migrate(queue)
+        try queue.close()
     }
 
     /// Waits for a checkpoint under way, so that a hub that stops leaves its WAL copy finished.

@@ -115,8 +115,23 @@ import Testing
         #expect(migrated == (try reference.read { try Self.dump($0) }))
         #expect(try store.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
         #expect(try store.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        #expect(try store.pool.read { try Int.fetchOne($0, sql: "PRAGMA page_size") } == SQLiteHubStore.pageSize)
         // Opening again migrates nothing and keeps the data.
         _ = try SQLiteHubStore.open(at: directory + "/hub.sqlite")
+    }
+
+    /// A hub database made before keeps its page size (it cannot change in WAL mode) and opens.
+    @Test func aHubDatabaseWithSmallerPagesStillOpens() throws {
+        let directory = NSTemporaryDirectory() + "emreg-hub-pages-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/hub.sqlite"
+        let old = try DatabasePool(path: path)
+        try SQLiteHubStore.migrator.migrate(old)
+        try old.close()
+        let store = try SQLiteHubStore.open(at: path)
+        #expect(try store.pool.read { try Int.fetchOne($0, sql: "PRAGMA page_size") } == 4096)
+        #expect(try store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM hub_feed") } == 0)
     }
 
     @Test func theFeedIsAppendOnly() async throws {
