@@ -25,9 +25,13 @@ import Testing
 
         // Push: after the hub answered the first and the second batch, restart PostgreSQL while
         // the hub applies the next one: once it is inside its transaction (the case that hung the
-        // hub before), else after a random moment of the send.
+        // hub before), else after a random moment of the send. Batches of 1,000 changes, not
+        // 5,000: four batches went through before the restarts could come once the client got
+        // faster, and the test restarted nothing.
         let answered = "SELECT count(*) FROM sync_batches WHERE answered_at IS NOT NULL"
-        let push = try a.spawn(["sync", "--hub", hub.url, "--token-file", a.tokenFile], log: "push.log")
+        let push = try a.spawn(
+            ["sync", "--hub", hub.url, "--token-file", a.tokenFile], log: "push.log",
+            environment: ["EMREG_SYNC_BATCH_SIZE": "1000"])
         for round in 1...2 {
             try World.waitUntil("batch \(round) answered", timeout: 90) {
                 try Int(a.sql(answered)) ?? 0 >= round || !push.isRunning
