@@ -54,8 +54,8 @@ public struct SQLiteHubStore: HubStore {
     /// schema. The size must be set before the first table, and before WAL mode: a pool opens
     /// the file in WAL mode at once, so the file is made through one plain connection first.
     static func createWithLargePages(at path: String, configuration: Configuration) throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        guard size == nil || size == 0 else { return }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
+        guard (size ?? 0) == 0 else { return }
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA page_size = \(pageSize)")
